@@ -1,0 +1,46 @@
+// Module init: per-environment instance data (so the addon loads in worker_threads, several at once),
+// versions(), setErrorClass(), and the video and model classes.
+#include "binding/binding.h"
+#include "model/engine.h"
+#include "video/sampler.h"
+
+namespace vs2 {
+namespace {
+
+Napi::Value Versions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto av = GetLibavVersions();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("llamaCommit", LlamaCommit());
+  o.Set("ggml", GgmlVersion());
+  o.Set("libavformat", av.avformat);
+  o.Set("libavcodec", av.avcodec);
+  o.Set("libswscale", av.swscale);
+  o.Set("libavutil", av.avutil);
+  o.Set("cuda", CudaCompiled());
+  o.Set("napiVersion", NAPI_VERSION);
+  return o;
+}
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setErrorClass expects a class");
+  info.Env().GetInstanceData<InstanceData>()->errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new InstanceData());
+  InstallLogHandler();
+  exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  InitVideo(env, exports);
+  InitScorer(env, exports);
+  return exports;
+}
+
+}  // namespace vs2
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return vs2::Init(env, exports); }
+NODE_API_MODULE(videoscore2, InitModule)

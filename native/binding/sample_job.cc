@@ -1,0 +1,213 @@
+// NativeVideo: an opened, indexed video (openVideo) that decodes frame lists off the JS thread.
+#include <atomic>
+#include <memory>
+
+#include "binding/binding.h"
+#include "video/sampler.h"
+
+namespace vs2 {
+namespace {
+
+// What a job holds: the source stays alive while any job uses it, even after close().
+struct VideoState {
+  std::vector<uint8_t> bytes;  // in-memory input, copied so JS can reuse or detach its buffer
+  std::unique_ptr<VideoSource> source;
+  std::atomic<bool> busy{false};
+};
+
+Napi::Object InfoToJs(Napi::Env env, const VideoInfo& i) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("totalFrames", static_cast<double>(i.totalFrames));
+  o.Set("fps", i.fps);
+  o.Set("width", i.width);
+  o.Set("height", i.height);
+  o.Set("durationSeconds", i.durationSeconds);
+  o.Set("codec", i.codec);
+  o.Set("container", i.container);
+  o.Set("containerCountAgrees", i.containerCountAgrees);
+  return o;
+}
+
+class NativeVideo : public Napi::ObjectWrap<NativeVideo> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeVideo",
+                       {InstanceAccessor<&NativeVideo::Info>("info"),
+                        InstanceMethod<&NativeVideo::Decode>("decode"),
+                        InstanceMethod<&NativeVideo::DecodeAll>("decodeAll"),
+                        InstanceMethod<&NativeVideo::Close>("close")});
+  }
+  explicit NativeVideo(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeVideo>(info) {}
+  void Attach(std::shared_ptr<VideoState> s) { state_ = std::move(s); }
+
+ private:
+  std::shared_ptr<VideoState> Acquire(Napi::Env env) {
+    if (!state_) ThrowError(env, "ERR_DISPOSED", "This video was closed");
+    bool expected = false;
+    if (!state_->busy.compare_exchange_strong(expected, true))
+      ThrowError(env, "ERR_INVALID_OPTION", "This video is already decoding; await the previous call first");
+    return state_;
+  }
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    if (!state_) ThrowError(info.Env(), "ERR_DISPOSED", "This video was closed");
+    return InfoToJs(info.Env(), state_->source->info());
+  }
+  Napi::Value Decode(const Napi::CallbackInfo& info);
+  Napi::Value DecodeAll(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    state_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<VideoState> state_;
+};
+
+class OpenWorker : public PromiseWorker {
+ public:
+  OpenWorker(Napi::Env env, std::string path, std::vector<uint8_t> bytes, VideoLimits limits, CancelFlag cancel)
+      : PromiseWorker(env, "videoscore2.openVideo"),
+        path_(std::move(path)),
+        limits_(limits),
+        cancel_(std::move(cancel)),
+        state_(std::make_shared<VideoState>()) {
+    state_->bytes = std::move(bytes);
+  }
+
+ protected:
+  void Run() override {
+    state_->source = path_.empty()
+                         ? VideoSource::OpenMemory(state_->bytes.data(), state_->bytes.size(), limits_, cancel_.token())
+                         : VideoSource::OpenFile(path_, limits_, cancel_.token());
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object obj = env.GetInstanceData<InstanceData>()->videoClass.New({});
+    NativeVideo::Unwrap(obj)->Attach(state_);
+    return obj;
+  }
+
+ private:
+  std::string path_;
+  VideoLimits limits_;
+  CancelFlag cancel_;
+  std::shared_ptr<VideoState> state_;
+};
+
+class DecodeWorker : public PromiseWorker {
+ public:
+  DecodeWorker(Napi::Env env, std::shared_ptr<VideoState> state, std::vector<int64_t> indices, int w, int h,
+               CancelFlag cancel)
+      : PromiseWorker(env, "videoscore2.decode"),
+        state_(std::move(state)),
+        indices_(std::move(indices)),
+        w_(w),
+        h_(h),
+        cancel_(std::move(cancel)) {}
+
+ protected:
+  void Run() override { frames_ = state_->source->Decode(indices_, w_, h_, cancel_.token(), &stats_); }
+  void Finish(Napi::Env) override { state_->busy = false; }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array arr = Napi::Array::New(env, frames_.size());
+    for (size_t i = 0; i < frames_.size(); ++i) {
+      Napi::Object f = Napi::Object::New(env);
+      f.Set("index", static_cast<double>(frames_[i].index));
+      f.Set("timeSeconds", frames_[i].timeSeconds);
+      // Copied into a JS-owned buffer: Electron's memory cage forbids external buffers.
+      f.Set("rgb", Napi::Buffer<uint8_t>::Copy(env, frames_[i].rgb.data(), frames_[i].rgb.size()));
+      std::vector<uint8_t>().swap(frames_[i].rgb);
+      arr.Set(static_cast<uint32_t>(i), f);
+    }
+    Napi::Object stats = Napi::Object::New(env);
+    stats.Set("packetsRead", static_cast<double>(stats_.packetsRead));
+    stats.Set("framesDecoded", static_cast<double>(stats_.framesDecoded));
+    stats.Set("packetsNotTargeted", static_cast<double>(stats_.framesSkipped));
+    stats.Set("seeks", static_cast<double>(stats_.seeks));
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("frames", arr);
+    out.Set("stats", stats);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<VideoState> state_;
+  std::vector<int64_t> indices_;
+  int w_, h_;
+  CancelFlag cancel_;
+  std::vector<DecodedFrame> frames_;
+  DecodeStats stats_;
+};
+
+class DecodeAllWorker : public PromiseWorker {
+ public:
+  DecodeAllWorker(Napi::Env env, std::shared_ptr<VideoState> state, CancelFlag cancel)
+      : PromiseWorker(env, "videoscore2.decodeAll"), state_(std::move(state)), cancel_(std::move(cancel)) {}
+
+ protected:
+  void Run() override { n_ = state_->source->DecodeAll(cancel_.token()); }
+  void Finish(Napi::Env) override { state_->busy = false; }
+  Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, static_cast<double>(n_)); }
+
+ private:
+  std::shared_ptr<VideoState> state_;
+  CancelFlag cancel_;
+  int64_t n_ = 0;
+};
+
+Napi::Value NativeVideo::Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "decode(indices: number[], width: number, height: number, cancel?)");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<int64_t> indices(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) indices[i] = arr.Get(i).As<Napi::Number>().Int64Value();
+  auto state = Acquire(env);
+  auto* w = new DecodeWorker(env, state, std::move(indices), info[1].As<Napi::Number>().Int32Value(),
+                             info[2].As<Napi::Number>().Int32Value(), CancelFlag(info[3]));
+  w->Queue();
+  return w->Promise();
+}
+
+Napi::Value NativeVideo::DecodeAll(const Napi::CallbackInfo& info) {
+  auto state = Acquire(info.Env());
+  auto* w = new DecodeAllWorker(info.Env(), state, CancelFlag(info[0]));
+  w->Queue();
+  return w->Promise();
+}
+
+// openVideo(input: string | Uint8Array, limits?: {...}, cancel?: Int32Array): Promise<NativeVideo>
+Napi::Value OpenVideo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path;
+  std::vector<uint8_t> bytes;
+  if (info[0].IsString()) {
+    path = info[0].As<Napi::String>().Utf8Value();
+    if (path.empty()) ThrowError(env, "ERR_INPUT_NOT_FOUND", "The video path is empty");
+  } else if (info[0].IsTypedArray()) {
+    auto ta = info[0].As<Napi::Uint8Array>();
+    bytes.assign(ta.Data(), ta.Data() + ta.ByteLength());
+    if (bytes.empty()) ThrowError(env, "ERR_INPUT_UNREADABLE", "The video buffer is empty");
+  } else {
+    ThrowError(env, "ERR_INVALID_OPTION", "Expected the video to be a path or a Buffer");
+  }
+  VideoLimits limits;
+  if (info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    limits.maxPixelsPerFrame = static_cast<int64_t>(GetDouble(o, "maxPixelsPerFrame", double(limits.maxPixelsPerFrame)));
+    limits.maxFrames = static_cast<int64_t>(GetDouble(o, "maxFrames", double(limits.maxFrames)));
+    limits.deadlineSeconds = GetDouble(o, "deadlineSeconds", limits.deadlineSeconds);
+    limits.threads = GetInt(o, "threads", limits.threads);
+  }
+  auto* w = new OpenWorker(env, std::move(path), std::move(bytes), limits, CancelFlag(info[2]));
+  w->Queue();
+  return w->Promise();
+}
+
+}  // namespace
+
+Napi::Object InitVideo(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = NativeVideo::Define(env);
+  env.GetInstanceData<InstanceData>()->videoClass = Napi::Persistent(cls);
+  exports.Set("openVideo", Napi::Function::New(env, OpenVideo, "openVideo"));
+  return exports;
+}
+
+}  // namespace vs2

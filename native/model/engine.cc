@@ -1,0 +1,461 @@
+#include "model/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "ggml.h"
+#include "llama.h"
+#include "mtmd.h"
+
+namespace vs2 {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+thread_local std::string tLastErrors;
+int gLogLevel = -1;  // -1 unset; otherwise the minimum ggml_log_level printed to stderr
+
+void LogCallback(ggml_log_level level, const char* text, void*) {
+  if (level == GGML_LOG_LEVEL_ERROR) {
+    if (tLastErrors.size() < 4096) tLastErrors += text;
+  }
+  if (gLogLevel >= 0 && level != GGML_LOG_LEVEL_CONT && static_cast<int>(level) >= gLogLevel) std::fputs(text, stderr);
+}
+
+struct SamplerDeleter {
+  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
+};
+using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+
+struct ChunksDeleter {
+  void operator()(mtmd_input_chunks* c) const { mtmd_input_chunks_free(c); }
+};
+struct BitmapDeleter {
+  void operator()(mtmd_bitmap* b) const { mtmd_bitmap_free(b); }
+};
+
+// A llama_batch over vectors we own, so an embedding batch can carry 4 position sections.
+struct OwnedBatch {
+  std::vector<llama_token> token;
+  std::vector<float> embd;
+  std::vector<llama_pos> pos;
+  std::vector<int32_t> nSeq;
+  std::vector<llama_seq_id> seq0{0};
+  std::vector<llama_seq_id*> seq;
+  std::vector<int8_t> logits;
+
+  llama_batch View(int32_t n, bool isEmbd) {
+    nSeq.assign(n, 1);
+    seq.assign(n, seq0.data());
+    logits.resize(n);
+    return llama_batch{n,
+                       isEmbd ? nullptr : token.data(),
+                       isEmbd ? embd.data() : nullptr,
+                       pos.data(),
+                       nSeq.data(),
+                       seq.data(),
+                       logits.data()};
+  }
+};
+
+void SoftmaxDigits(const llama_token_data_array& cur, const std::array<int32_t, 5>& digits, std::array<float, 5>& out) {
+  float maxLogit = -INFINITY;
+  for (size_t i = 0; i < cur.size; ++i) maxLogit = std::max(maxLogit, cur.data[i].logit);
+  double sum = 0;
+  for (size_t i = 0; i < cur.size; ++i)
+    if (std::isfinite(cur.data[i].logit)) sum += std::exp(double(cur.data[i].logit) - maxLogit);
+  out.fill(0.f);
+  for (size_t i = 0; i < cur.size; ++i)
+    for (int d = 0; d < 5; ++d)
+      if (cur.data[i].id == digits[d] && std::isfinite(cur.data[i].logit))
+        out[d] = static_cast<float>(std::exp(double(cur.data[i].logit) - maxLogit) / sum);
+}
+
+void SoftmaxDigitsRaw(const float* logits, int32_t nVocab, const std::array<int32_t, 5>& digits,
+                      std::array<float, 5>& out) {
+  float maxLogit = -INFINITY;
+  for (int32_t i = 0; i < nVocab; ++i) maxLogit = std::max(maxLogit, logits[i]);
+  double sum = 0;
+  for (int32_t i = 0; i < nVocab; ++i) sum += std::exp(double(logits[i]) - maxLogit);
+  for (int d = 0; d < 5; ++d) out[d] = static_cast<float>(std::exp(double(logits[digits[d]]) - maxLogit) / sum);
+}
+
+std::once_flag gBackendOnce;
+
+}  // namespace
+
+void InstallLogHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* lvl = std::getenv("VIDEOSCORE2_LOG");
+    if (lvl) {
+      std::string v(lvl);
+      gLogLevel = v == "debug" ? GGML_LOG_LEVEL_DEBUG : v == "info" ? GGML_LOG_LEVEL_INFO
+                : v == "warn" ? GGML_LOG_LEVEL_WARN : GGML_LOG_LEVEL_ERROR;
+    }
+    llama_log_set(LogCallback, nullptr);
+    mtmd_log_set(LogCallback, nullptr);
+  });
+}
+
+std::string TakeLastLogErrors() {
+  std::string s;
+  s.swap(tLastErrors);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
+  InstallLogHandler();
+  std::call_once(gBackendOnce, [] { llama_backend_init(); });
+  TakeLastLogErrors();
+  std::unique_ptr<Engine> e(new Engine());
+  e->params_ = params;
+
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = params.gpuLayers < 0 ? 999 : params.gpuLayers;
+  mp.load_mode = params.useMmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+  e->model_ = llama_model_load_from_file(params.modelPath.c_str(), mp);
+  if (!e->model_) {
+    std::string why = TakeLastLogErrors();
+    throw Error("ERR_MODEL_LOAD", "Cannot load the text model " + params.modelPath +
+                                      (why.empty() ? "" : ": " + why) +
+                                      "; give a VideoScore2 / Qwen2.5-VL text GGUF (see the README on converting)");
+  }
+  char buf[256] = {0};
+  if (llama_model_meta_val_str(e->model_, "general.architecture", buf, sizeof buf) >= 0) e->info_.architecture = buf;
+  if (llama_model_meta_val_str(e->model_, "general.name", buf, sizeof buf) >= 0) e->info_.name = buf;
+  if (e->info_.architecture != "qwen2vl")
+    throw Error("ERR_MODEL_MISMATCH", params.modelPath + " is a '" + e->info_.architecture +
+                                          "' model, not a Qwen2.5-VL text model (architecture 'qwen2vl')");
+  e->vocab_ = llama_model_get_vocab(e->model_);
+  e->info_.nEmbd = llama_model_n_embd(e->model_);
+  e->info_.nLayer = llama_model_n_layer(e->model_);
+  e->info_.nCtxTrain = llama_model_n_ctx_train(e->model_);
+  e->info_.nVocab = llama_vocab_n_tokens(e->vocab_);
+  e->info_.nParams = static_cast<int64_t>(llama_model_n_params(e->model_));
+  e->info_.sizeBytes = llama_model_size(e->model_);
+
+  for (int d = 0; d < 5; ++d) {
+    auto t = e->Tokenize(std::to_string(d + 1));
+    if (t.size() != 1)
+      throw Error("ERR_MODEL_MISMATCH", "The tokenizer of " + params.modelPath + " does not have a single token for the digit " +
+                                            std::to_string(d + 1) + "; it is not a Qwen2.5 tokenizer");
+    e->info_.digitTokens[d] = t[0];
+  }
+  auto pad = e->Tokenize("<|video_pad|>");
+  if (pad.size() != 1)
+    throw Error("ERR_MODEL_MISMATCH", "The tokenizer of " + params.modelPath + " has no <|video_pad|> token");
+  e->videoPadToken_ = pad[0];
+
+  const int threads = params.threads > 0 ? params.threads : std::max(1u, std::thread::hardware_concurrency());
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = params.contextSize;
+  cp.n_batch = params.batchSize;
+  cp.n_ubatch = params.batchSize;
+  cp.n_seq_max = 1;
+  cp.n_threads = threads;
+  cp.n_threads_batch = threads;
+  cp.flash_attn_type = params.flashAttention ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.no_perf = true;
+  cp.abort_callback = [](void* self) -> bool {
+    auto* engine = static_cast<Engine*>(self);
+    return engine->activeCancel_ && engine->activeCancel_->cancelled();
+  };
+  cp.abort_callback_data = e.get();
+  e->ctx_ = llama_init_from_model(e->model_, cp);
+  if (!e->ctx_) {
+    std::string why = TakeLastLogErrors();
+    throw Error("ERR_MODEL_LOAD", "Cannot create a context of " + std::to_string(params.contextSize) + " tokens" +
+                                      (why.empty() ? "" : ": " + why) + "; lower contextSize or free memory");
+  }
+
+  mtmd_context_params vp = mtmd_context_params_default();
+  vp.use_gpu = params.gpuLayers != 0;
+  vp.n_threads = threads;
+  vp.print_timings = false;
+  vp.warmup = false;
+  vp.flash_attn_type = cp.flash_attn_type;
+  e->mtmd_ = mtmd_init_from_file(params.mmprojPath.c_str(), e->model_, vp);
+  if (!e->mtmd_) {
+    std::string why = TakeLastLogErrors();
+    bool mismatch = why.find("mismatch") != std::string::npos || why.find("n_embd") != std::string::npos;
+    throw Error(mismatch ? "ERR_MODEL_MISMATCH" : "ERR_MODEL_LOAD",
+                "Cannot load the vision projector " + params.mmprojPath + (why.empty() ? "" : ": " + why) +
+                    "; give the mmproj GGUF converted from the same checkpoint as the text model");
+  }
+  if (!mtmd_support_vision(e->mtmd_) || !mtmd_decode_use_mrope(e->mtmd_))
+    throw Error("ERR_MODEL_MISMATCH", params.mmprojPath + " is not a Qwen2-VL-style vision projector (no M-RoPE vision)");
+  return e;
+}
+
+Engine::~Engine() {
+  if (mtmd_) mtmd_free(mtmd_);
+  if (ctx_) llama_free(ctx_);
+  if (model_) llama_model_free(model_);
+}
+
+std::vector<int32_t> Engine::Tokenize(const std::string& text) const {
+  int32_t n = -llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), nullptr, 0, false, true);
+  std::vector<int32_t> out(std::max(n, 0));
+  if (n > 0) llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), out.data(), n, false, true);
+  return out;
+}
+
+PreparedPrompt Engine::Prepare(const std::string& beforeVideo, const std::string& afterVideo, int nframes, int width,
+                               int height) const {
+  constexpr int kCell = 28;  // patch 14 x spatial merge 2
+  if (nframes < 2 || nframes % 2 != 0)
+    throw Error("ERR_INVALID_OPTION", "Expected an even number of frames >= 2 but received " + std::to_string(nframes));
+  if (width <= 0 || height <= 0 || width % kCell != 0 || height % kCell != 0)
+    throw Error("ERR_INVALID_OPTION", "Expected frame sizes that are multiples of 28 but received " +
+                                          std::to_string(width) + "x" + std::to_string(height));
+  PreparedPrompt p;
+  p.gridT = nframes / 2;
+  p.gridH = height / kCell;
+  p.gridW = width / kCell;
+  auto before = Tokenize(beforeVideo);
+  auto after = Tokenize(afterVideo);
+  int32_t pos = 0;
+  for (int32_t t : before) {
+    p.tokens.push_back(t);
+    p.posT.push_back(pos);
+    p.posH.push_back(pos);
+    p.posW.push_back(pos);
+    ++pos;
+  }
+  const int32_t s = pos;
+  p.videoStart = static_cast<int32_t>(p.tokens.size());
+  int32_t maxPos = s - 1;
+  for (int32_t g = 0; g < p.gridT; ++g)
+    for (int32_t r = 0; r < p.gridH; ++r)
+      for (int32_t c = 0; c < p.gridW; ++c) {
+        p.tokens.push_back(videoPadToken_);
+        // second_per_grid_t (temporal patch 2 / processor fps 2.0 = 1.0) x tokens_per_second (2)
+        p.posT.push_back(s + 2 * g);
+        p.posH.push_back(s + r);
+        p.posW.push_back(s + c);
+        maxPos = std::max({maxPos, s + 2 * g, s + r, s + c});
+      }
+  p.videoEnd = static_cast<int32_t>(p.tokens.size());
+  pos = maxPos + 1;
+  for (int32_t t : after) {
+    p.tokens.push_back(t);
+    p.posT.push_back(pos);
+    p.posH.push_back(pos);
+    p.posW.push_back(pos);
+    ++pos;
+  }
+  p.nextPos = pos;
+  return p;
+}
+
+void Engine::DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits,
+                          const CancelToken& cancel) {
+  const int32_t nBatch = static_cast<int32_t>(llama_n_batch(ctx_));
+  OwnedBatch b;
+  for (size_t i = 0; i < tokens.size(); i += nBatch) {
+    int32_t n = static_cast<int32_t>(std::min<size_t>(nBatch, tokens.size() - i));
+    b.token.assign(tokens.begin() + i, tokens.begin() + i + n);
+    b.pos.resize(n);
+    for (int32_t k = 0; k < n; ++k) b.pos[k] = pos0 + static_cast<int32_t>(i) + k;
+    llama_batch batch = b.View(n, false);
+    std::fill(b.logits.begin(), b.logits.end(), 0);
+    if (wantLastLogits && i + n == tokens.size()) b.logits[n - 1] = 1;
+    int rc = llama_decode(ctx_, batch);
+    if (rc == 2) cancel.check();
+    if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
+  }
+}
+
+GenerateResult Engine::Generate(const std::string& beforeVideo, const std::string& afterVideo,
+                                const std::vector<FrameView>& frames, const SamplingParams& sp,
+                                const CancelToken& cancel, const ScoreCallbacks& cb) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cancel.check();
+  activeCancel_ = &cancel;
+  struct Reset {
+    Engine* e;
+    ~Reset() { e->activeCancel_ = nullptr; }
+  } reset{this};
+  TakeLastLogErrors();
+
+  if (frames.empty()) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
+  const int W = frames[0].width, H = frames[0].height;
+  for (const auto& f : frames)
+    if (f.width != W || f.height != H || !f.rgb)
+      throw Error("ERR_INVALID_OPTION", "Expected all frames to have the same size");
+  PreparedPrompt prep = Prepare(beforeVideo, afterVideo, static_cast<int>(frames.size()), W, H);
+  std::vector<int32_t> forced = sp.forcedText.empty() ? std::vector<int32_t>{} : Tokenize(sp.forcedText);
+  const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + sp.maxTokens;
+  if (needed > static_cast<int64_t>(llama_n_ctx(ctx_)))
+    throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.tokens.size()) + " prompt tokens + " +
+                                        std::to_string(sp.maxTokens) + " to generate, more than the context of " +
+                                        std::to_string(llama_n_ctx(ctx_)) +
+                                        "; load the scorer with a larger contextSize, or lower fps/maxPixels/maxTokens");
+
+  GenerateResult result;
+  result.timings.promptTokens = static_cast<int32_t>(prep.tokens.size() + forced.size());
+  llama_memory_clear(llama_get_memory(ctx_), true);
+
+  // 1. text before the video
+  auto t0 = Clock::now();
+  std::vector<int32_t> before(prep.tokens.begin(), prep.tokens.begin() + prep.videoStart);
+  DecodeTokens(before, 0, false, cancel);
+  result.timings.prefillMs += MsSince(t0);
+
+  // 2. the video: encode one frame pair, then decode its embeddings at HF positions
+  const int32_t nEmbd = llama_model_n_embd_inp(model_);
+  const int32_t perPair = prep.gridH * prep.gridW;
+  const int32_t nBatch = static_cast<int32_t>(llama_n_batch(ctx_));
+  OwnedBatch b;
+  for (int32_t g = 0; g < prep.gridT; ++g) {
+    cancel.check();
+    if (cb.onProgress) cb.onProgress(Phase::Encoding, g, prep.gridT);
+    auto te = Clock::now();
+    std::unique_ptr<mtmd_bitmap, BitmapDeleter> a(mtmd_bitmap_init(W, H, frames[2 * g].rgb));
+    std::unique_ptr<mtmd_bitmap, BitmapDeleter> c(mtmd_bitmap_init(W, H, frames[2 * g + 1].rgb));
+    mtmd_bitmap_set_mergeable(a.get(), true);
+    mtmd_bitmap_set_mergeable(c.get(), true);
+    mtmd_input_part pa{nullptr, a.get()}, pc{nullptr, c.get()};
+    const mtmd_input_part* parts[2] = {&pa, &pc};
+    std::unique_ptr<mtmd_input_chunks, ChunksDeleter> chunks(mtmd_input_chunks_init());
+    if (mtmd_tokenize_from_parts(mtmd_, chunks.get(), parts, 2, false) != 0)
+      throw Error("ERR_INTERNAL", "mtmd could not tokenize frame pair " + std::to_string(g) + ": " + TakeLastLogErrors());
+    const mtmd_input_chunk* image = nullptr;
+    for (size_t i = 0; i < mtmd_input_chunks_size(chunks.get()); ++i) {
+      const auto* ch = mtmd_input_chunks_get(chunks.get(), i);
+      if (mtmd_input_chunk_get_type(ch) == MTMD_INPUT_CHUNK_TYPE_IMAGE) {
+        if (image) throw Error("ERR_INTERNAL", "mtmd did not merge frames " + std::to_string(2 * g) + " and " +
+                                                   std::to_string(2 * g + 1) + " into one temporal group");
+        image = ch;
+      }
+    }
+    if (!image || static_cast<int32_t>(mtmd_input_chunk_get_n_tokens(image)) != perPair)
+      throw Error("ERR_INTERNAL", "mtmd resized the frames: expected " + std::to_string(perPair) + " tokens per pair, got " +
+                                      std::to_string(image ? mtmd_input_chunk_get_n_tokens(image) : 0));
+    if (mtmd_encode_chunk(mtmd_, image) != 0) {
+      cancel.check();
+      throw Error("ERR_INTERNAL", "The vision encoder failed on frame pair " + std::to_string(g) + ": " + TakeLastLogErrors());
+    }
+    const float* embd = mtmd_get_output_embd(mtmd_);
+    result.timings.encodeMs += MsSince(te);
+
+    auto tp = Clock::now();
+    for (int32_t off = 0; off < perPair; off += nBatch) {
+      const int32_t n = std::min(nBatch, perPair - off);
+      b.embd.assign(embd + static_cast<size_t>(off) * nEmbd, embd + static_cast<size_t>(off + n) * nEmbd);
+      b.pos.assign(static_cast<size_t>(n) * 4, 0);
+      for (int32_t k = 0; k < n; ++k) {
+        const int32_t idx = prep.videoStart + g * perPair + off + k;
+        b.pos[k] = prep.posT[idx];
+        b.pos[n + k] = prep.posH[idx];
+        b.pos[2 * n + k] = prep.posW[idx];
+      }
+      llama_batch batch = b.View(n, true);
+      std::fill(b.logits.begin(), b.logits.end(), 0);
+      int rc = llama_decode(ctx_, batch);
+      if (rc == 2) cancel.check();
+      if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode of video tokens failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
+    }
+    result.timings.prefillMs += MsSince(tp);
+  }
+  if (cb.onProgress) cb.onProgress(Phase::Encoding, prep.gridT, prep.gridT);
+
+  // 3. text after the video (+ any forced answer prefix), logits of the last token
+  cancel.check();
+  if (cb.onProgress) cb.onProgress(Phase::Prefill, 0, 1);
+  auto tp = Clock::now();
+  std::vector<int32_t> after(prep.tokens.begin() + prep.videoEnd, prep.tokens.end());
+  after.insert(after.end(), forced.begin(), forced.end());
+  const int32_t afterPos0 = prep.posT[prep.videoEnd];
+  DecodeTokens(after, afterPos0, true, cancel);
+  result.timings.prefillMs += MsSince(tp);
+  if (cb.onProgress) cb.onProgress(Phase::Prefill, 1, 1);
+
+  // 4. generation
+  SamplerPtr grammar, topK, temp, topP, pick;
+  if (!sp.grammar.empty()) {
+    grammar.reset(llama_sampler_init_grammar(vocab_, sp.grammar.c_str(), "root"));
+    if (!grammar) throw Error("ERR_INVALID_OPTION", "The grammar does not parse: " + TakeLastLogErrors());
+  }
+  const bool greedy = sp.temperature <= 0;
+  if (!greedy) {
+    if (sp.topK > 0) topK.reset(llama_sampler_init_top_k(sp.topK));
+    temp.reset(llama_sampler_init_temp(sp.temperature));
+    if (sp.topP < 1.0f) topP.reset(llama_sampler_init_top_p(sp.topP, 1));
+    pick.reset(llama_sampler_init_dist(sp.seed));
+  } else {
+    pick.reset(llama_sampler_init_greedy());
+  }
+  const int32_t nVocab = llama_vocab_n_tokens(vocab_);
+  std::vector<llama_token_data> cand(nVocab);
+  int32_t pos = afterPos0 + static_cast<int32_t>(after.size());
+  auto tg = Clock::now();
+  char piece[256];
+  result.stopReason = "max_tokens";
+  for (int32_t i = 0; i < sp.maxTokens; ++i) {
+    cancel.check();
+    const float* logits = llama_get_logits_ith(ctx_, -1);
+    for (int32_t k = 0; k < nVocab; ++k) cand[k] = llama_token_data{k, logits[k], 0.f};
+    llama_token_data_array cur{cand.data(), cand.size(), -1, false};
+    if (grammar) llama_sampler_apply(grammar.get(), &cur);
+    if (topK) llama_sampler_apply(topK.get(), &cur);
+    if (temp) llama_sampler_apply(temp.get(), &cur);
+    if (topP) llama_sampler_apply(topP.get(), &cur);
+    // The distribution the token is drawn from (what transformers hands back as `scores`).
+    llama_token_data_array processed = cur;
+    llama_sampler_apply(pick.get(), &cur);
+    if (cur.selected < 0 || cur.selected >= static_cast<int64_t>(cur.size))
+      throw Error("ERR_INTERNAL", "The sampler selected no token (grammar dead end?)");
+    const llama_token tok = cur.data[cur.selected].id;
+    if (grammar) llama_sampler_accept(grammar.get(), tok);
+    if (llama_vocab_is_eog(vocab_, tok)) {
+      result.stopReason = "eos";
+      break;
+    }
+    GeneratedToken gt;
+    gt.id = tok;
+    int n = llama_token_to_piece(vocab_, tok, piece, sizeof piece, 0, false);
+    std::string pieceStr(piece, std::max(n, 0));
+    gt.byteOffset = static_cast<uint32_t>(result.text.size());
+    gt.byteLength = static_cast<uint32_t>(pieceStr.size());
+    for (int d = 0; d < 5; ++d)
+      if (tok == info_.digitTokens[d]) gt.digit = true;
+    if (gt.digit) {
+      SoftmaxDigits(processed, info_.digitTokens, gt.probs);
+      SoftmaxDigitsRaw(logits, nVocab, info_.digitTokens, gt.rawProbs);
+    }
+    result.text += pieceStr;
+    result.tokens.push_back(gt);
+    if (cb.onToken) cb.onToken(gt, pieceStr);
+    if (cb.onProgress) cb.onProgress(Phase::Generating, i + 1, sp.maxTokens);
+    if (i + 1 == sp.maxTokens) break;
+    DecodeTokens({tok}, pos++, true, cancel);
+  }
+  result.timings.generateMs = MsSince(tg);
+  result.timings.generatedTokens = static_cast<int32_t>(result.tokens.size());
+  return result;
+}
+
+std::string LlamaCommit() {
+#ifdef VS2_LLAMA_COMMIT
+  return VS2_LLAMA_COMMIT;
+#else
+  return "";
+#endif
+}
+
+std::string GgmlVersion() { return ggml_version(); }
+
+bool CudaCompiled() { return VS2_CUDA != 0; }
+
+}  // namespace vs2

@@ -1,0 +1,144 @@
+// Qwen2.5-VL scoring engine over llama.cpp + mtmd. Plain C++: no N-API types.
+//
+// mtmd is used only for the vision encoder (one frame pair at a time, exact because the encoder
+// attends within a temporal group). The decode batch is ours: ONE video block after <|vision_start|>
+// with the positions transformers' get_rope_index gives (REFERENCE.md §3), not mtmd's one-chunk-per-pair
+// layout.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+struct llama_model;
+struct llama_context;
+struct llama_vocab;
+struct mtmd_context;
+
+namespace vs2 {
+
+struct EngineParams {
+  std::string modelPath;
+  std::string mmprojPath;
+  int gpuLayers = 0;      // -1 = all
+  int threads = 0;        // 0 = hardware concurrency
+  int contextSize = 16384;
+  int batchSize = 2048;
+  bool flashAttention = false;
+  bool useMmap = true;
+};
+
+struct FrameView {
+  int width = 0;
+  int height = 0;
+  const uint8_t* rgb = nullptr;  // packed RGB24, width*height*3
+};
+
+// The token sequence of one score call and the (t, h, w) position of every token.
+struct PreparedPrompt {
+  std::vector<int32_t> tokens;  // video tokens carry the <|video_pad|> id
+  std::vector<int32_t> posT, posH, posW;
+  int32_t videoStart = 0;  // index of the first video token
+  int32_t videoEnd = 0;    // one past the last video token
+  int32_t nextPos = 0;     // position of the first generated token
+  int32_t gridT = 0, gridH = 0, gridW = 0;  // merged grid: pairs x rows x columns
+};
+
+struct SamplingParams {
+  float temperature = 0.7f;  // <= 0: greedy
+  int32_t topK = 50;         // <= 0: off
+  float topP = 1.0f;         // >= 1: off
+  uint32_t seed = 0;
+  int32_t maxTokens = 1024;
+  std::string grammar;       // GBNF; empty = unconstrained
+  std::string forcedText;    // appended after the prompt before generation (e.g. a closed <think>)
+};
+
+struct GeneratedToken {
+  int32_t id = 0;
+  uint32_t byteOffset = 0;  // where its piece starts in GenerateResult::text (UTF-8 bytes)
+  uint32_t byteLength = 0;
+  // For digit tokens "1".."5" only: p("1").."p("5") under the processed distribution (temperature,
+  // top-k, top-p, grammar: what transformers returns as `scores`) and under the raw logits.
+  bool digit = false;
+  std::array<float, 5> probs{};
+  std::array<float, 5> rawProbs{};
+};
+
+struct Timings {
+  double encodeMs = 0, prefillMs = 0, generateMs = 0;
+  int32_t promptTokens = 0, generatedTokens = 0;
+};
+
+struct GenerateResult {
+  std::string text;
+  std::vector<GeneratedToken> tokens;
+  std::string stopReason;  // "eos" | "max_tokens"
+  Timings timings;
+};
+
+enum class Phase { Encoding, Prefill, Generating };
+
+struct ScoreCallbacks {
+  // Called from the worker thread after each generated token with its bytes.
+  std::function<void(const GeneratedToken&, const std::string& piece)> onToken;
+  std::function<void(Phase, int done, int total)> onProgress;
+};
+
+struct ModelInfo {
+  std::string architecture, name;
+  int32_t nEmbd = 0, nLayer = 0, nCtxTrain = 0, nVocab = 0;
+  int64_t nParams = 0;
+  uint64_t sizeBytes = 0;
+  std::array<int32_t, 5> digitTokens{};
+};
+
+class Engine {
+ public:
+  static std::unique_ptr<Engine> Load(const EngineParams& params);
+  ~Engine();
+
+  const ModelInfo& info() const { return info_; }
+
+  // Tokenizes the prompt around one video of nframes frames (even) at width x height and computes
+  // every position. No vision encode, no decode.
+  PreparedPrompt Prepare(const std::string& beforeVideo, const std::string& afterVideo, int nframes, int width,
+                         int height) const;
+
+  // Encodes the frames, prefills, generates. Serialized: one call at a time per Engine.
+  GenerateResult Generate(const std::string& beforeVideo, const std::string& afterVideo,
+                          const std::vector<FrameView>& frames, const SamplingParams& sampling,
+                          const CancelToken& cancel, const ScoreCallbacks& callbacks);
+
+ private:
+  Engine() = default;
+  std::vector<int32_t> Tokenize(const std::string& text) const;
+  void DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits, const CancelToken& cancel);
+
+  llama_model* model_ = nullptr;
+  llama_context* ctx_ = nullptr;
+  mtmd_context* mtmd_ = nullptr;
+  const llama_vocab* vocab_ = nullptr;
+  int32_t videoPadToken_ = -1;
+  EngineParams params_;
+  ModelInfo info_;
+  std::mutex mutex_;
+  const CancelToken* activeCancel_ = nullptr;  // read by llama's abort callback
+};
+
+// "0123456789abcdef…" commit of the llama.cpp tree this addon was built from; ggml's version.
+std::string LlamaCommit();
+std::string GgmlVersion();
+bool CudaCompiled();
+// Routes llama.cpp/ggml/mtmd logs: silent by default except errors, which are kept per thread so that
+// load failures can say why.
+void InstallLogHandler();
+std::string TakeLastLogErrors();
+
+}  // namespace vs2

@@ -1,0 +1,85 @@
+// Frame sampler over libav: open a video (file or memory), index its frames in presentation order,
+// then decode exactly the frames a plan names, scaled straight to the target size in RGB24.
+// Plain C++: no N-API types. The frame plan itself (which indices, which size) is computed in
+// TypeScript (src/sampling.ts) from the VideoInfo this class reports.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace vs2 {
+
+struct VideoLimits {
+  // Source frames larger than this are refused (ERR_VIDEO_LIMITS) before any decoding.
+  int64_t maxPixelsPerFrame = 2LL * 3840 * 2160;
+  // Videos with more frames than this are refused (ERR_VIDEO_LIMITS) after indexing.
+  int64_t maxFrames = 100000;
+  // Wall-clock budget for open + index + decode, in seconds; 0 = none.
+  double deadlineSeconds = 120;
+  // libavcodec decoder threads; 0 = as many as cores.
+  int threads = 0;
+};
+
+struct VideoInfo {
+  int64_t totalFrames = 0;   // frames in presentation order, counted from the packet index
+  double fps = 0;            // the stream's average frame rate (what decord's get_avg_fps reports)
+  int width = 0;
+  int height = 0;
+  double durationSeconds = 0;
+  std::string codec;
+  std::string container;
+  bool containerCountAgrees = false;  // whether the container's own frame count equals ours
+};
+
+struct DecodedFrame {
+  int64_t index = 0;         // presentation-order frame index
+  double timeSeconds = 0;    // presentation time relative to the stream start
+  std::vector<uint8_t> rgb;  // width*height*3, packed RGB24
+};
+
+struct DecodeStats {
+  int64_t packetsRead = 0;
+  int64_t framesDecoded = 0;
+  int64_t framesSkipped = 0;  // non-reference frames the decoder was told to drop
+  int64_t seeks = 0;
+};
+
+class VideoSource {
+ public:
+  // Opens and indexes a file. Throws vs2::Error (ERR_INPUT_NOT_FOUND, ERR_INPUT_UNREADABLE,
+  // ERR_NO_VIDEO_STREAM, ERR_DECODE, ERR_VIDEO_LIMITS, ERR_ABORTED).
+  static std::unique_ptr<VideoSource> OpenFile(const std::string& path, const VideoLimits& limits,
+                                               const CancelToken& cancel = {});
+  // Same for bytes in memory; `data` must outlive the VideoSource (it is not copied).
+  static std::unique_ptr<VideoSource> OpenMemory(const uint8_t* data, size_t size, const VideoLimits& limits,
+                                                 const CancelToken& cancel = {});
+  ~VideoSource();
+
+  const VideoInfo& info() const;
+
+  // Decodes the frames at the given presentation indices (any order; returned sorted, duplicates
+  // kept once) scaled to outWidth x outHeight with bicubic filtering.
+  std::vector<DecodedFrame> Decode(const std::vector<int64_t>& indices, int outWidth, int outHeight,
+                                   const CancelToken& cancel = {}, DecodeStats* stats = nullptr);
+
+  // Decodes every frame without converting any: the floor a full-decode reader pays (benchmarks).
+  int64_t DecodeAll(const CancelToken& cancel = {});
+
+  struct Impl;
+
+ private:
+  explicit VideoSource(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// libavformat/libavcodec/libswscale/libavutil versions, "major.minor.micro".
+struct LibavVersions {
+  std::string avformat, avcodec, swscale, avutil;
+};
+LibavVersions GetLibavVersions();
+
+}  // namespace vs2
