@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the system packages the build and the tests need, when they are missing:
+# libav (libavformat/codec/swscale/util dev files), pkg-config, cmake, ninja, a C++ compiler, and
+# the ffmpeg CLI (used only to generate test clips). Debian/Ubuntu with apt; elsewhere it stops and
+# names the packages.
+set -euo pipefail
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pc() { have pkg-config && pkg-config --exists "$1"; }
+pc libavformat || need_pkgs+=(libavformat-dev)
+pc libavcodec || need_pkgs+=(libavcodec-dev)
+pc libswscale || need_pkgs+=(libswscale-dev)
+pc libavutil || need_pkgs+=(libavutil-dev)
+have pkg-config || need_pkgs+=(pkg-config)
+have ninja || need_pkgs+=(ninja-build)
+have cmake || need_pkgs+=(cmake)
+have g++ || need_pkgs+=(g++)
+have git || need_pkgs+=(git)
+have ffmpeg || need_pkgs+=(ffmpeg)
+if [ ${#need_pkgs[@]} -eq 0 ]; then
+  echo "setup-system: all system packages present"
+  exit 0
+fi
+if have apt-get && [ "$(id -u)" = "0" ]; then
+  echo "setup-system: installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+elif have apt-get && have sudo; then
+  echo "setup-system: installing ${need_pkgs[*]} (sudo)"
+  sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+else
+  echo "setup-system: missing system packages: ${need_pkgs[*]}" >&2
+  echo "Install them with your package manager (Debian/Ubuntu: apt-get install ${need_pkgs[*]}), then run again." >&2
+  exit 1
+fi

@@ -1,0 +1,48 @@
+/**
+ * videoscore2-native: score AI-generated videos the way VideoScore2 does, in-process.
+ * @packageDocumentation
+ */
+import { loadAddon, loaderNotes, type GpuPreference } from "./binding.js";
+import type { NativeVersions } from "./native.js";
+
+export { VideoScorer, answerGrammar } from "./scorer.js";
+export type {
+  LoadOptions,
+  ScoreOptions,
+  ScoreProgress,
+  ScoreResult,
+  DimensionScore,
+  ScoredFrames,
+  ScoreTimings,
+  PreparedInput,
+  ScoreManyItem,
+  ScoreManyResult,
+} from "./scorer.js";
+export { sampleFrames } from "./video.js";
+export type { SampleOptions, SampledVideo, SampledFrame, VideoLimits } from "./video.js";
+export { planFrames, smartResize } from "./sampling.js";
+export type { FramePlan, FrameSamplingOptions, VideoProbe } from "./sampling.js";
+export { parseAnswer, referenceFirstMatch, DIMENSIONS } from "./parse.js";
+export type { Dimension, ParsedAnswer, ScoreLocation } from "./parse.js";
+export { normalizedSoft, expectedScore, hardRounded } from "./soft-score.js";
+export { renderUserPrompt, chatLayout, PROMPT_TEMPLATES } from "./prompt.js";
+export type { PromptTemplate } from "./prompt.js";
+export { VideoScoreError, ERROR_CODES } from "./errors.js";
+export type { VideoScoreErrorCode } from "./errors.js";
+export type { GpuPreference } from "./binding.js";
+
+/** Versions of what is compiled into the loaded addon, and which binary serves this thread. */
+export interface Versions extends NativeVersions {
+  /** Path of the loaded videoscore2.node. */
+  binary: string;
+  /** The Node-API version of this Node.js. */
+  runtimeNapiVersion: number;
+  /** Notes from the loader (e.g. why CUDA was not used). */
+  loaderNotes: readonly string[];
+}
+
+/** Loads the addon (if needed) and reports versions: llama.cpp commit, ggml, libav*, CUDA, Node-API. */
+export function versions(gpu?: GpuPreference): Versions {
+  const { addon, path } = loadAddon(gpu);
+  return { ...addon.versions(), binary: path, runtimeNapiVersion: Number(process.versions.napi), loaderNotes: loaderNotes() };
+}

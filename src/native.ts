@@ -1,0 +1,136 @@
+/**
+ * The exact surface of videoscore2.node, as native/binding/*.cc defines it. Nothing here is public API:
+ * src/video.ts and src/scorer.ts wrap it.
+ */
+
+/** Versions compiled into the addon. */
+export interface NativeVersions {
+  llamaCommit: string;
+  ggml: string;
+  libavformat: string;
+  libavcodec: string;
+  libswscale: string;
+  libavutil: string;
+  cuda: boolean;
+  napiVersion: number;
+}
+
+/** Limits applied while opening, indexing and decoding a video. */
+export interface NativeVideoLimits {
+  maxPixelsPerFrame?: number;
+  maxFrames?: number;
+  deadlineSeconds?: number;
+  threads?: number;
+}
+
+export interface NativeVideoInfo {
+  totalFrames: number;
+  fps: number;
+  width: number;
+  height: number;
+  durationSeconds: number;
+  codec: string;
+  container: string;
+  containerCountAgrees: boolean;
+}
+
+export interface NativeDecodedFrame {
+  index: number;
+  timeSeconds: number;
+  rgb: Buffer;
+}
+
+export interface NativeDecodeResult {
+  frames: NativeDecodedFrame[];
+  stats: { packetsRead: number; framesDecoded: number; packetsNotTargeted: number; seeks: number };
+}
+
+/** A cancel flag: Int32Array(1) over a SharedArrayBuffer; 1 = aborted, 2 = disposed. */
+export type NativeCancelFlag = Int32Array;
+
+export interface NativeVideo {
+  readonly info: NativeVideoInfo;
+  decode(indices: number[], width: number, height: number, cancel?: NativeCancelFlag): Promise<NativeDecodeResult>;
+  decodeAll(cancel?: NativeCancelFlag): Promise<number>;
+  close(): void;
+}
+
+export interface NativeModelInfo {
+  architecture: string;
+  name: string;
+  nEmbd: number;
+  nLayer: number;
+  nCtxTrain: number;
+  nVocab: number;
+  nParams: number;
+  sizeBytes: number;
+  digitTokens: number[];
+}
+
+export interface NativePrepared {
+  tokens: Int32Array;
+  posT: Int32Array;
+  posH: Int32Array;
+  posW: Int32Array;
+  videoStart: number;
+  videoEnd: number;
+  nextPos: number;
+  grid: [number, number, number];
+}
+
+export interface NativeSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  maxTokens: number;
+  grammar?: string;
+  forcedText?: string;
+}
+
+export type NativeEvent =
+  | { type: "token"; index: number; id: number; bytes: Buffer }
+  | { type: "progress"; phase: "encode" | "prefill" | "generate"; done: number; total: number };
+
+export interface NativeGenerateResult {
+  text: Buffer;
+  tokenIds: Int32Array;
+  tokenOffsets: Uint32Array;
+  digits: { tokenIndex: number; probs: number[]; rawProbs: number[] }[];
+  stopReason: "eos" | "max_tokens";
+  timings: { encodeMs: number; prefillMs: number; generateMs: number; promptTokens: number; generatedTokens: number };
+}
+
+export interface NativeModel {
+  readonly info: NativeModelInfo;
+  prepare(beforeVideo: string, afterVideo: string, nframes: number, width: number, height: number): NativePrepared;
+  generate(
+    beforeVideo: string,
+    afterVideo: string,
+    frames: Uint8Array[],
+    width: number,
+    height: number,
+    sampling: NativeSampling,
+    cancel: NativeCancelFlag,
+    onEvent?: (e: NativeEvent) => void,
+  ): Promise<NativeGenerateResult>;
+  dispose(): void;
+}
+
+export interface NativeLoadOptions {
+  model: string;
+  mmproj: string;
+  gpuLayers?: number;
+  threads?: number;
+  contextSize?: number;
+  batchSize?: number;
+  flashAttention?: boolean;
+  useMmap?: boolean;
+}
+
+export interface NativeAddon {
+  versions(): NativeVersions;
+  setErrorClass(cls: new (code: string, message: string) => Error): void;
+  openVideo(input: string | Uint8Array, limits?: NativeVideoLimits, cancel?: NativeCancelFlag): Promise<NativeVideo>;
+  loadModel(options: NativeLoadOptions): Promise<NativeModel>;
+}

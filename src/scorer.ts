@@ -1,0 +1,505 @@
+/**
+ * VideoScorer: loads a VideoScore2 GGUF (text model + mmproj) and scores videos against their text
+ * prompts the way the reference does (REFERENCE.md §1–§4), in-process.
+ */
+import { loadAddon, type GpuPreference } from "./binding.js";
+import { Cancellation, CANCEL_DISPOSED } from "./cancel.js";
+import { invalidOption, VideoScoreError } from "./errors.js";
+import { checkModelPair } from "./model-check.js";
+import type { NativeAddon, NativeGenerateResult, NativeModel, NativeModelInfo } from "./native.js";
+import { DIMENSIONS, parseAnswer, type Dimension } from "./parse.js";
+import { chatLayout, renderUserPrompt, validatePromptTemplate, type PromptTemplate } from "./prompt.js";
+import { planFrames, validateSamplingOptions, type FramePlan, type FrameSamplingOptions } from "./sampling.js";
+import { expectedScore, normalizedSoft } from "./soft-score.js";
+import { sampleWith, validateLimits, validateVideoInput, type VideoLimits } from "./video.js";
+
+/** Options of {@link VideoScorer.load}. */
+export interface LoadOptions {
+  /** Path of the text model GGUF (arch `qwen2vl`). */
+  model: string;
+  /** Path of the vision projector GGUF (arch `clip`, projector `qwen2.5vl_merger`). */
+  mmproj: string;
+  /** Layers to offload to the GPU: 0 = none (default), -1 = all. Ignored by the CPU build. */
+  gpuLayers?: number;
+  /** CPU threads for llama.cpp and the vision encoder (default: one per core). */
+  threads?: number;
+  /** KV cache size in tokens; must hold the video tokens, the prompt and maxTokens (default 16384). */
+  contextSize?: number;
+  /** Tokens per llama_decode call (default 2048). */
+  batchSize?: number;
+  /** Flash attention (default: on for CUDA, off on CPU). */
+  flashAttention?: boolean;
+  /** Which build of the addon to use (default "auto", or VIDEOSCORE2_GPU). */
+  gpu?: GpuPreference;
+}
+
+/** Options of one {@link VideoScorer.score} call. */
+export interface ScoreOptions extends FrameSamplingOptions {
+  /** The text prompt the video was generated from. */
+  prompt: string;
+  /** Prompt template: "inference" (model card, default), "inference-indented", "benchmark" (paper), or `{ custom }`. */
+  template?: PromptTemplate;
+  /** Sampling seed (default 0). Same seed, same build, same input: same output. */
+  seed?: number;
+  /** Sampling temperature (default 0.7, as the reference); 0 = greedy. */
+  temperature?: number;
+  /** Top-k (default 50, transformers' default); 0 = off. */
+  topK?: number;
+  /** Top-p (default 1 = off). */
+  topP?: number;
+  /** Most tokens to generate (default 1024, as the reference). */
+  maxTokens?: number;
+  /**
+   * Constrain the output with a grammar: the thinking runs free (without "<") up to
+   * `maxThinkingChars` characters, then the three answer lines are forced.
+   */
+  constrain?: boolean | { maxThinkingChars?: number };
+  /** Rejects the call with ERR_ABORTED when it fires. */
+  signal?: AbortSignal;
+  /** Receives the generated text as it streams, token by token. */
+  onToken?: (text: string, tokenIndex: number) => void;
+  /** Receives phase progress: encode (frame pairs), prefill, generate (tokens of maxTokens). */
+  onProgress?: (progress: ScoreProgress) => void;
+  /** Bounds on decoding work. */
+  limits?: VideoLimits;
+}
+
+/** One progress report. */
+export interface ScoreProgress {
+  phase: "sample" | "encode" | "prefill" | "generate";
+  done: number;
+  total: number;
+}
+
+/** One dimension's scores. */
+export interface DimensionScore {
+  /** The integer score of the final answer (1–5), or null when the answer lacks it. */
+  score: number | null;
+  /** The paper's normalized soft score s*·p(s*)/Σp (Eq. 2), from the processed probabilities. */
+  soft: number | null;
+  /** The expectation Σ s·p(s)/Σp. */
+  expected: number | null;
+  /** p("1")…p("5") under the distribution the digit was sampled from (temperature, top-k applied). */
+  probs: number[] | null;
+  /** p("1")…p("5") under the raw logits. */
+  rawProbs: number[] | null;
+  /** Index of the score digit among the generated tokens, or -1. */
+  tokenIndex: number;
+}
+
+/** The frames the model saw. */
+export interface ScoredFrames {
+  count: number;
+  width: number;
+  height: number;
+  indices: number[];
+  sourceWidth: number;
+  sourceHeight: number;
+  totalFrames: number;
+  nativeFps: number;
+}
+
+/** Milliseconds per phase. */
+export interface ScoreTimings {
+  sampleMs: number;
+  encodeMs: number;
+  prefillMs: number;
+  generateMs: number;
+  totalMs: number;
+  promptTokens: number;
+  generatedTokens: number;
+  tokensPerSecond: number;
+}
+
+/** What {@link VideoScorer.score} returns. */
+export interface ScoreResult {
+  visualQuality: DimensionScore;
+  textAlignment: DimensionScore;
+  physicalConsistency: DimensionScore;
+  /** The chain of thought (inside <think>…</think>), or the text before the answer. */
+  rationale: string;
+  /** The whole generated text. */
+  text: string;
+  /** Generated token ids. */
+  tokens: number[];
+  /** "eos" when the model finished, "max_tokens" when it was cut. */
+  stopReason: "eos" | "max_tokens";
+  frames: ScoredFrames;
+  timings: ScoreTimings;
+}
+
+/** What {@link VideoScorer.prepare} returns: the model input without generating. */
+export interface PreparedInput {
+  tokens: number[];
+  /** (t, h, w) M-RoPE position of every token, as transformers' get_rope_index computes them. */
+  positions: { t: number[]; h: number[]; w: number[] };
+  /** Token range [start, end) of the video block. */
+  videoTokens: { start: number; end: number };
+  /** Merged grid: frame pairs × rows × columns. */
+  grid: { t: number; h: number; w: number };
+  /** Position of the first generated token. */
+  nextPosition: number;
+  frames: { count: number; width: number; height: number; indices: number[] };
+  plan: FramePlan;
+  text: { beforeVideo: string; afterVideo: string };
+}
+
+/** Items of {@link VideoScorer.scoreMany}. */
+export interface ScoreManyItem extends Omit<ScoreOptions, "signal" | "onToken" | "onProgress"> {
+  video: string | Buffer;
+}
+
+/** One settled item of {@link VideoScorer.scoreMany}. */
+export type ScoreManyResult =
+  | { video: string | Buffer; ok: true; result: ScoreResult }
+  | { video: string | Buffer; ok: false; error: VideoScoreError };
+
+const DEFAULTS = { seed: 0, temperature: 0.7, topK: 50, topP: 1, maxTokens: 1024 };
+
+function num(o: Record<string, unknown>, key: string, def: number, ok: (v: number) => boolean, expected: string): number {
+  const v = o[key];
+  if (v === undefined) return def;
+  if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) throw invalidOption(key, expected, v);
+  return v;
+}
+
+/** The GBNF grammar of `constrain`: free thinking, then the three answer lines. */
+export function answerGrammar(maxThinkingChars: number): string {
+  return [
+    `root ::= "\\n"? "<think>" think "</think>" "\\n"{0,2} answer`,
+    `think ::= [^<]{0,${Math.max(0, Math.floor(maxThinkingChars))}}`,
+    `answer ::= "(1) visual quality: " d "\\n(2) text-to-video alignment: " d "\\n(3) physical/common-sense consistency: " d "\\n"?`,
+    `d ::= [1-5]`,
+  ].join("\n");
+}
+
+/** A promise chain that lets one generate run at a time: llama.cpp has one context per model. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * Scores AI-generated videos like VideoScore2. One scorer holds one model; concurrent `score()` calls
+ * are safe: video sampling runs in parallel, generation runs one call at a time in call order.
+ */
+export class VideoScorer implements AsyncDisposable {
+  private model: NativeModel | null;
+  private readonly addon: NativeAddon;
+  private readonly serial = new Serial();
+  private readonly inFlight = new Set<Cancellation>();
+
+  private constructor(addon: NativeAddon, model: NativeModel) {
+    this.addon = addon;
+    this.model = model;
+  }
+
+  /**
+   * Loads the text model and the vision projector.
+   * @throws VideoScoreError ERR_MODEL_LOAD, ERR_MODEL_MISMATCH, ERR_BINARY_NOT_FOUND, ERR_INVALID_OPTION
+   */
+  static async load(options: LoadOptions): Promise<VideoScorer> {
+    if (typeof options !== "object" || options === null) throw invalidOption("options", "an object", options);
+    const o = options as unknown as Record<string, unknown>;
+    for (const key of ["model", "mmproj"] as const)
+      if (typeof o[key] !== "string" || (o[key] as string).length === 0) throw invalidOption(key, "a path to a GGUF file", o[key]);
+    const gpuLayers = num(o, "gpuLayers", 0, (v) => Number.isInteger(v) && v >= -1, "an integer >= -1");
+    const threads = num(o, "threads", 0, (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
+    const contextSize = num(o, "contextSize", 16384, (v) => Number.isInteger(v) && v >= 256, "an integer >= 256");
+    const batchSize = num(o, "batchSize", 2048, (v) => Number.isInteger(v) && v >= 32, "an integer >= 32");
+    if (o.gpu !== undefined && o.gpu !== "auto" && o.gpu !== "cuda" && o.gpu !== "cpu")
+      throw invalidOption("gpu", '"auto", "cuda" or "cpu"', o.gpu);
+    await checkModelPair(options.model, options.mmproj);
+    const { addon, cuda } = loadAddon(options.gpu);
+    const model = await addon.loadModel({
+      model: options.model,
+      mmproj: options.mmproj,
+      gpuLayers: cuda ? gpuLayers : 0,
+      threads,
+      contextSize,
+      batchSize,
+      flashAttention: options.flashAttention ?? cuda,
+    });
+    return new VideoScorer(addon, model);
+  }
+
+  /** Metadata of the loaded text model. */
+  get info(): NativeModelInfo {
+    return this.live().info;
+  }
+
+  private live(): NativeModel {
+    if (!this.model) throw new VideoScoreError("ERR_DISPOSED", "The scorer was disposed; load a new one");
+    return this.model;
+  }
+
+  private static sampling(o: ScoreOptions) {
+    const r = o as unknown as Record<string, unknown>;
+    const seed = num(r, "seed", DEFAULTS.seed, (v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff, "an integer in [0, 2^32)");
+    const temperature = num(r, "temperature", DEFAULTS.temperature, (v) => v >= 0 && v <= 10, "a number in [0, 10]");
+    const topK = num(r, "topK", DEFAULTS.topK, (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
+    const topP = num(r, "topP", DEFAULTS.topP, (v) => v > 0 && v <= 1, "a number in (0, 1]");
+    const maxTokens = num(r, "maxTokens", DEFAULTS.maxTokens, (v) => Number.isInteger(v) && v >= 1 && v <= 65536, "an integer in [1, 65536]");
+    let grammar: string | undefined;
+    if (o.constrain !== undefined && o.constrain !== false) {
+      if (o.constrain !== true && (typeof o.constrain !== "object" || o.constrain === null))
+        throw invalidOption("constrain", "a boolean or { maxThinkingChars }", o.constrain);
+      const chars = o.constrain === true ? undefined : o.constrain.maxThinkingChars;
+      if (chars !== undefined && (!Number.isInteger(chars) || chars < 0))
+        throw invalidOption("constrain.maxThinkingChars", "an integer >= 0", chars);
+      grammar = answerGrammar(chars ?? maxTokens * 3);
+    }
+    return { seed, temperature, topK, topP, maxTokens, grammar };
+  }
+
+  private static texts(o: ScoreOptions) {
+    if (typeof o !== "object" || o === null) throw invalidOption("options", "an object with a prompt", o);
+    if (typeof o.prompt !== "string") throw invalidOption("prompt", "a string", o.prompt);
+    const template = validatePromptTemplate(o.template ?? "inference");
+    return chatLayout(renderUserPrompt(template, o.prompt));
+  }
+
+  private static splitOptions(o: ScoreOptions): FrameSamplingOptions {
+    const { fps, nframes, minFrames, maxFrames, minPixels, maxPixels, totalPixels, start, end } = o;
+    const picked = { fps, nframes, minFrames, maxFrames, minPixels, maxPixels, totalPixels, start, end };
+    return validateSamplingOptions(Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined)));
+  }
+
+  /**
+   * The model input for a video without generating: token ids, (t, h, w) positions, the video's
+   * token range, frame count and size. Opens and indexes the video; decodes nothing.
+   */
+  async prepare(video: string | Buffer, options: ScoreOptions): Promise<PreparedInput> {
+    const model = this.live();
+    const input = validateVideoInput(video);
+    const text = VideoScorer.texts(options);
+    const sampling = VideoScorer.splitOptions(options);
+    const limits = validateLimits(options.limits);
+    const cancel = new Cancellation(options.signal);
+    try {
+      const v = await this.addon.openVideo(input, limits, cancel.flag);
+      let plan: FramePlan;
+      try {
+        const i = v.info;
+        plan = planFrames({ totalFrames: i.totalFrames, fps: i.fps, width: i.width, height: i.height }, sampling);
+      } finally {
+        v.close();
+      }
+      const p = this.live() === model ? model.prepare(text.beforeVideo, text.afterVideo, plan.nframes, plan.width, plan.height) : null;
+      if (!p) throw new VideoScoreError("ERR_DISPOSED", "The scorer was disposed");
+      return {
+        tokens: Array.from(p.tokens),
+        positions: { t: Array.from(p.posT), h: Array.from(p.posH), w: Array.from(p.posW) },
+        videoTokens: { start: p.videoStart, end: p.videoEnd },
+        grid: { t: p.grid[0], h: p.grid[1], w: p.grid[2] },
+        nextPosition: p.nextPos,
+        frames: { count: plan.nframes, width: plan.width, height: plan.height, indices: plan.indices },
+        plan,
+        text,
+      };
+    } catch (e) {
+      throw cancel.translate(e);
+    } finally {
+      cancel.dispose();
+    }
+  }
+
+  /**
+   * Scores one video against its prompt: samples frames, encodes them, prefills and generates the
+   * chain of thought and the three scores; soft scores come from the digit probabilities.
+   * @throws VideoScoreError (see the README's table of codes)
+   */
+  async score(video: string | Buffer, options: ScoreOptions): Promise<ScoreResult> {
+    const model = this.live();
+    const input = validateVideoInput(video);
+    const text = VideoScorer.texts(options);
+    const frameOpts = VideoScorer.splitOptions(options);
+    const sp = VideoScorer.sampling(options);
+    const limits = validateLimits(options.limits);
+    const cancel = new Cancellation(options.signal);
+    this.inFlight.add(cancel);
+    const t0 = performance.now();
+    try {
+      options.onProgress?.({ phase: "sample", done: 0, total: 1 });
+      const sampled = await sampleWith(this.addon, input, frameOpts, limits, cancel);
+      const sampleMs = performance.now() - t0;
+      options.onProgress?.({ phase: "sample", done: 1, total: 1 });
+      const decoder = new TextDecoder("utf-8");
+      let streamed = 0;
+      const out = await this.serial.run(async () => {
+        cancel.throwIfRaised();
+        return model.generate(
+          text.beforeVideo,
+          text.afterVideo,
+          sampled.frames.map((f) => f.rgb),
+          sampled.width,
+          sampled.height,
+          { ...sp, grammar: sp.grammar ?? "" },
+          cancel.flag,
+          options.onToken || options.onProgress
+            ? (e) => {
+                if (e.type === "token") {
+                  const s = decoder.decode(e.bytes, { stream: true });
+                  if (s) options.onToken?.(s, streamed);
+                  streamed++;
+                } else {
+                  options.onProgress?.({ phase: e.phase, done: e.done, total: e.total });
+                }
+              }
+            : undefined,
+        );
+      });
+      const tail = decoder.decode();
+      if (tail) options.onToken?.(tail, streamed);
+      return VideoScorer.assemble(out, sampled, sampleMs, performance.now() - t0);
+    } catch (e) {
+      throw cancel.translate(e);
+    } finally {
+      this.inFlight.delete(cancel);
+      cancel.dispose();
+    }
+  }
+
+  private static assemble(
+    out: NativeGenerateResult,
+    sampled: Awaited<ReturnType<typeof sampleWith>>,
+    sampleMs: number,
+    totalMs: number,
+  ): ScoreResult {
+    const { text, charStarts } = decodeWithOffsets(out.text, out.tokenOffsets);
+    const parsed = parseAnswer(text);
+    const digitsByToken = new Map(out.digits.map((d) => [d.tokenIndex, d]));
+    const dims = {} as Record<Dimension, DimensionScore>;
+    for (const dim of DIMENSIONS) {
+      const loc = parsed.scores[dim];
+      let tokenIndex = -1;
+      let probs: number[] | null = null;
+      let rawProbs: number[] | null = null;
+      if (loc) {
+        tokenIndex = lastAtOrBefore(charStarts, loc.charIndex);
+        const d = digitsByToken.get(tokenIndex);
+        if (d) {
+          probs = d.probs;
+          rawProbs = d.rawProbs;
+        }
+      }
+      const soft = probs ? normalizedSoft(probs) : NaN;
+      const expected = probs ? expectedScore(probs) : NaN;
+      dims[dim] = {
+        score: loc ? loc.score : null,
+        soft: Number.isFinite(soft) ? soft : null,
+        expected: Number.isFinite(expected) ? expected : null,
+        probs,
+        rawProbs,
+        tokenIndex,
+      };
+    }
+    const rationale = (parsed.thinking ?? text.slice(0, parsed.answerOffset)).trim();
+    const genMs = out.timings.generateMs;
+    return {
+      ...dims,
+      rationale,
+      text,
+      tokens: Array.from(out.tokenIds),
+      stopReason: out.stopReason,
+      frames: {
+        count: sampled.frames.length,
+        width: sampled.width,
+        height: sampled.height,
+        indices: sampled.plan.indices,
+        sourceWidth: sampled.sourceWidth,
+        sourceHeight: sampled.sourceHeight,
+        totalFrames: sampled.totalFrames,
+        nativeFps: sampled.nativeFps,
+      },
+      timings: {
+        sampleMs,
+        encodeMs: out.timings.encodeMs,
+        prefillMs: out.timings.prefillMs,
+        generateMs: genMs,
+        totalMs,
+        promptTokens: out.timings.promptTokens,
+        generatedTokens: out.timings.generatedTokens,
+        tokensPerSecond: genMs > 0 ? (out.timings.generatedTokens * 1000) / genMs : 0,
+      },
+    };
+  }
+
+  /**
+   * Scores many videos through one queue; each item settles on its own (a failure does not stop the
+   * others). Sampling of the next videos overlaps generation of the current one.
+   */
+  async scoreMany(
+    items: readonly ScoreManyItem[],
+    options: { signal?: AbortSignal; onResult?: (r: ScoreManyResult, index: number) => void } = {},
+  ): Promise<ScoreManyResult[]> {
+    if (!Array.isArray(items)) throw invalidOption("items", "an array", items);
+    return Promise.all(
+      items.map(async (item, i) => {
+        const { video, ...rest } = item;
+        let r: ScoreManyResult;
+        try {
+          r = { video, ok: true, result: await this.score(video, { ...rest, signal: options.signal }) };
+        } catch (e) {
+          const err = e instanceof VideoScoreError ? e : new VideoScoreError("ERR_INTERNAL", String(e), { cause: e });
+          r = { video, ok: false, error: err };
+        }
+        options.onResult?.(r, i);
+        return r;
+      }),
+    );
+  }
+
+  /**
+   * Frees the model. Calls in flight or queued reject with ERR_DISPOSED; memory is released when the
+   * running one has stopped (within one token).
+   */
+  async dispose(): Promise<void> {
+    if (!this.model) return;
+    for (const c of this.inFlight) c.raise(CANCEL_DISPOSED);
+    const model = this.model;
+    this.model = null;
+    model.dispose();
+    // Let the running job notice its flag and settle before we report done.
+    await this.serial.run(async () => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+/**
+ * Decodes the generated bytes token by token with one streaming decoder, so that the text equals a
+ * whole decode and each token's start is known in UTF-16 units even when byte-level tokens split a
+ * character or the model emitted invalid UTF-8.
+ */
+function decodeWithOffsets(bytes: Buffer, offsets: Uint32Array): { text: string; charStarts: number[] } {
+  const decoder = new TextDecoder("utf-8");
+  const charStarts: number[] = [];
+  let text = "";
+  for (let i = 0; i < offsets.length; i++) {
+    charStarts.push(text.length);
+    const end = i + 1 < offsets.length ? (offsets[i + 1] as number) : bytes.length;
+    text += decoder.decode(bytes.subarray(offsets[i] as number, end), { stream: true });
+  }
+  text += decoder.decode();
+  return { text, charStarts };
+}
+
+/** Index of the last element <= x in an ascending array, or -1. */
+function lastAtOrBefore(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  if (hi < 0 || (sorted[0] as number) > x) return -1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((sorted[mid] as number) <= x) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
