@@ -63,6 +63,7 @@ struct MemoryReader {
 struct FrameEntry {
   int64_t pts;
   bool key;
+  bool corrupt;  // the demuxer flagged the packet (e.g. a sample cut short by truncation)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -100,6 +101,14 @@ struct VideoSource::Impl {
     }
   }
 
+  // The first decode after Open() shares Open()'s budget (limits.deadlineSeconds covers open +
+  // index + decode); a later decode of the same source starts a budget of its own.
+  bool clockFromOpen = false;
+  void ContinueOrStartClock() {
+    if (clockFromOpen) clockFromOpen = false;
+    else StartClock();
+  }
+
   void StartClock() {
     if (limits.deadlineSeconds > 0)
       deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -115,6 +124,7 @@ struct VideoSource::Impl {
 
   void Open(const CancelToken& cancel) {
     StartClock();
+    clockFromOpen = true;
     fmt = avformat_alloc_context();
     if (!fmt) throw Error("ERR_INTERNAL", "out of memory allocating a demuxer");
     if (memory) {
@@ -206,15 +216,21 @@ struct VideoSource::Impl {
         throw Error("ERR_DECODE", "Cannot read packets of " + label + ": " + AvErr(err));
       }
       if (pkt->stream_index == streamIndex && !(pkt->flags & AV_PKT_FLAG_DISCARD) && pkt->size > 0) {
+        // Without a pts on every packet, timestamps do not give presentation order: AVI and raw
+        // streams carry decode-order dts only, which with B-frames labels each output frame with
+        // the wrong index. Then frames are counted as the decoder outputs them, without seeking.
         int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-        if (ts == AV_NOPTS_VALUE) haveTimestamps = false;
-        frames.push_back({ts, (pkt->flags & AV_PKT_FLAG_KEY) != 0});
+        if (pkt->pts == AV_NOPTS_VALUE) haveTimestamps = false;
+        frames.push_back({ts, (pkt->flags & AV_PKT_FLAG_KEY) != 0, (pkt->flags & AV_PKT_FLAG_CORRUPT) != 0});
         if (++n > limits.maxFrames)
           throw Error("ERR_VIDEO_LIMITS", label + " has more than limits.maxFrames (" +
                                               std::to_string(limits.maxFrames) + ") frames; raise the limit or trim the video");
       }
       av_packet_unref(pkt);
     }
+    // A truncated file ends with the part of a sample that was written (flagged corrupt by the
+    // demuxer): it cannot be decoded into a frame, so it is not one. Decode() skips it too.
+    while (!frames.empty() && frames.back().corrupt) frames.pop_back();
     if (haveTimestamps) {
       std::stable_sort(frames.begin(), frames.end(), [](const FrameEntry& a, const FrameEntry& b) { return a.pts < b.pts; });
       // Two packets with one pts cannot both be presented; readers that index by pts see one frame.
@@ -310,7 +326,7 @@ std::unique_ptr<VideoSource> VideoSource::OpenMemory(const uint8_t* data, size_t
 std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& requested, int outW, int outH,
                                               const CancelToken& cancel, DecodeStats* statsOut) {
   Impl& s = *impl_;
-  s.StartClock();
+  s.ContinueOrStartClock();
   s.cancelToken = &cancel;
   struct Reset {
     Impl& s;
@@ -403,12 +419,19 @@ std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& reques
       break;
     }
     ++stats.packetsRead;
-    if (s.pkt->stream_index != s.streamIndex) {
+    // An empty packet would read as "drain" to the decoder (and is no frame in the index).
+    if (s.pkt->stream_index != s.streamIndex || s.pkt->size <= 0) {
       av_packet_unref(s.pkt);
       continue;
     }
     if (s.haveTimestamps && s.pkt->pts != AV_NOPTS_VALUE) {
       int64_t idx = s.PresentationIndex(s.pkt->pts);
+      if ((s.pkt->flags & AV_PKT_FLAG_CORRUPT) && s.frames[idx].pts != s.pkt->pts) {
+        // Not an indexed frame (the cut-short tail of a truncated file): decoding it would only
+        // yield a frame that maps onto a neighbour's index.
+        av_packet_unref(s.pkt);
+        continue;
+      }
       if (seekedTo >= 0) {
         // Demuxers seek by their own index (often dts); if the landing is past the next target,
         // fall back to the keyframe before, and finally to the start.
@@ -444,7 +467,7 @@ std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& reques
 
 int64_t VideoSource::DecodeAll(const CancelToken& cancel) {
   Impl& s = *impl_;
-  s.StartClock();
+  s.ContinueOrStartClock();
   s.Rewind();
   int64_t n = 0;
   auto drain = [&]() {
