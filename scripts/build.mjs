@@ -10,13 +10,17 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { fetchLlama } from "./fetch-llama.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cuda = process.env.VIDEOSCORE2_CUDA === "1";
 const sanitize = process.env.VIDEOSCORE2_SANITIZE === "1";
 const variant = process.env.VIDEOSCORE2_VARIANT ?? (cuda ? "cuda" : sanitize ? "asan" : "cpu");
-const out = join(root, "build", variant);
+// --build-root: where the cmake tree lives (binding.gyp uses .cache/gyp so that `node-gyp rebuild`,
+// which deletes build/, keeps the llama.cpp objects); --copy-to: also place the .node there.
+const { values: args } = parseArgs({ options: { "build-root": { type: "string" }, "copy-to": { type: "string" } } });
+const out = join(resolve(root, args["build-root"] ?? "build"), variant);
 
 fetchLlama();
 
@@ -40,7 +44,11 @@ for (const sub of ["Release", "RelWithDebInfo", "Debug", "."]) {
   if (existsSync(f)) {
     mkdirSync(out, { recursive: true });
     if (sub !== ".") copyFileSync(f, join(out, "videoscore2.node"));
-    console.log(`build: ${join("build", variant, "videoscore2.node")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    if (args["copy-to"]) {
+      mkdirSync(resolve(args["copy-to"]), { recursive: true });
+      copyFileSync(join(out, "videoscore2.node"), join(resolve(args["copy-to"]), "videoscore2.node"));
+    }
+    console.log(`build: ${join(out, "videoscore2.node")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     process.exit(0);
   }
 }

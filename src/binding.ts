@@ -24,6 +24,8 @@ const require_ = createRequire(import.meta.url);
 
 /** The package root: the nearest folder upward holding our package.json (works from src/ and dist/). */
 export function packageRoot(): string {
+  // Tests point the loader at an empty copy of the package to exercise its error.
+  if (process.env.VIDEOSCORE2_TEST_ROOT) return process.env.VIDEOSCORE2_TEST_ROOT;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pj = join(dir, "package.json");
