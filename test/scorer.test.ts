@@ -187,6 +187,24 @@ describe("score()", () => {
     expect(b.tokens).toEqual(a.tokens);
   });
 
+  it("scoreMany settles every item on its own, in input order", async () => {
+    const seen: number[] = [];
+    const results = await scorer.scoreMany(
+      [
+        { video: small, ...FAST, seed: 1 },
+        { video: join(dir, "missing.mp4"), ...FAST },
+        { video: tall, ...FAST, seed: 2 },
+      ],
+      { onResult: (_r, i) => seen.push(i) },
+    );
+    expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+    const failed = results[1]!;
+    expect(!failed.ok && failed.error.code).toBe("ERR_INPUT_NOT_FOUND");
+    expect(seen.sort()).toEqual([0, 1, 2]);
+    const first = results[0]!;
+    expect(first.ok && first.result.tokens).toEqual((await scorer.score(small, { ...FAST, seed: 1 })).tokens);
+  });
+
   it("rejects bad options with ERR_INVALID_OPTION", async () => {
     await expect(scorer.score(small, { prompt: "x", temperature: -1 })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
     await expect(scorer.score(small, { prompt: "x", topK: 1.5 })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <sys/stat.h>
 
 extern "C" {
@@ -123,6 +125,10 @@ struct VideoSource::Impl {
   }
 
   void Open(const CancelToken& cancel) {
+    // libav's own warnings ("moov atom not found", …) would land on the host app's stderr; our
+    // errors carry the reason instead. VIDEOSCORE2_LOG=debug|info|warn shows them.
+    static std::once_flag quiet;
+    std::call_once(quiet, [] { av_log_set_level(std::getenv("VIDEOSCORE2_LOG") ? AV_LOG_WARNING : AV_LOG_QUIET); });
     StartClock();
     clockFromOpen = true;
     fmt = avformat_alloc_context();
@@ -349,6 +355,7 @@ std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& reques
   size_t next = 0;          // next target to produce
   int64_t decodedUpTo = -1;  // presentation index of the last frame the decoder handed us
   int64_t sequentialIndex = -1;
+  int64_t packetOrdinal = 0;  // video packets read, counted as Index() counts them (no-timestamp mode)
   bool draining = false;
 
   auto keyBefore = [&](int64_t idx) -> int64_t {
@@ -419,6 +426,15 @@ std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& reques
       break;
     }
     ++stats.packetsRead;
+    // Without timestamps frames are counted in packet order: a corrupt packet past the indexed
+    // ones is the cut-short tail of a truncated file that Index() dropped; decoding it would only
+    // add a damaged frame under the next index.
+    if (!s.haveTimestamps && s.pkt->stream_index == s.streamIndex && s.pkt->size > 0 &&
+        !(s.pkt->flags & AV_PKT_FLAG_DISCARD) && packetOrdinal++ >= s.info.totalFrames &&
+        (s.pkt->flags & AV_PKT_FLAG_CORRUPT)) {
+      av_packet_unref(s.pkt);
+      continue;
+    }
     // An empty packet would read as "drain" to the decoder (and is no frame in the index).
     if (s.pkt->stream_index != s.streamIndex || s.pkt->size <= 0) {
       av_packet_unref(s.pkt);
