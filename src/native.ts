@@ -86,6 +86,8 @@ export interface NativeSampling {
   maxTokens: number;
   grammar?: string;
   forcedText?: string;
+  /** Direct mode: the answer is these segments, with the most probable digit read after each. */
+  directSegments?: string[];
 }
 
 export type NativeEvent =

@@ -54,6 +54,14 @@ export interface ScoreOptions extends FrameSamplingOptions {
    * `maxThinkingChars` characters, then the three answer lines are forced.
    */
   constrain?: boolean | { maxThinkingChars?: number };
+  /**
+   * "think" (default): the model writes its chain of thought, then the answer, as in the reference.
+   * "direct": no chain of thought — the thinking is prefilled as closed and the answer lines are
+   * forced, reading p(1..5) at each score position (three short forced decodes; the most probable
+   * digit is kept). Much faster; the scores are not the reference's (the model was trained to think
+   * first).
+   */
+  mode?: "think" | "direct";
   /** Rejects the call with ERR_ABORTED when it fires. */
   signal?: AbortSignal;
   /** Receives the generated text as it streams, token by token. */
@@ -124,6 +132,8 @@ export interface ScoreResult {
   tokens: number[];
   /** "eos" when the model finished, "max_tokens" when it was cut. */
   stopReason: "eos" | "max_tokens";
+  /** How the answer was produced (see {@link ScoreOptions.mode}). */
+  mode: "think" | "direct";
   frames: ScoredFrames;
   timings: ScoreTimings;
 }
@@ -155,6 +165,13 @@ export type ScoreManyResult =
   | { video: string | Buffer; ok: false; error: VideoScoreError };
 
 const DEFAULTS = { seed: 0, temperature: 0.7, topK: 50, topP: 1, maxTokens: 1024 };
+
+/** The answer of direct mode: an empty (closed) thinking, then the three lines; a digit follows each segment. */
+export const DIRECT_SEGMENTS: readonly string[] = [
+  "\n<think>\n\n</think>\n\n(1) visual quality: ",
+  "\n(2) text-to-video alignment: ",
+  "\n(3) physical/common-sense consistency: ",
+];
 
 function num(o: Record<string, unknown>, key: string, def: number, ok: (v: number) => boolean, expected: string): number {
   const v = o[key];
@@ -253,7 +270,12 @@ export class VideoScorer implements AsyncDisposable {
         throw invalidOption("constrain.maxThinkingChars", "an integer >= 0", chars);
       grammar = answerGrammar(chars ?? maxTokens * 3);
     }
-    return { seed, temperature, topK, topP, maxTokens, grammar };
+    if (o.mode !== undefined && o.mode !== "think" && o.mode !== "direct") throw invalidOption("mode", '"think" or "direct"', o.mode);
+    if (o.mode === "direct") {
+      if (grammar) throw invalidOption("constrain", "unset in direct mode (the answer is already forced)", o.constrain);
+      return { seed, temperature, topK, topP, maxTokens: 8, grammar, directSegments: [...DIRECT_SEGMENTS], mode: "direct" as const };
+    }
+    return { seed, temperature, topK, topP, maxTokens, grammar, directSegments: undefined, mode: "think" as const };
   }
 
   private static texts(o: ScoreOptions) {
@@ -338,7 +360,7 @@ export class VideoScorer implements AsyncDisposable {
           sampled.frames.map((f) => f.rgb),
           sampled.width,
           sampled.height,
-          { ...sp, grammar: sp.grammar ?? "" },
+          { seed: sp.seed, temperature: sp.temperature, topK: sp.topK, topP: sp.topP, maxTokens: sp.maxTokens, grammar: sp.grammar ?? "", directSegments: sp.directSegments },
           cancel.flag,
           options.onToken || options.onProgress
             ? (e) => {
@@ -355,7 +377,7 @@ export class VideoScorer implements AsyncDisposable {
       });
       const tail = decoder.decode();
       if (tail) options.onToken?.(tail, streamed);
-      return VideoScorer.assemble(out, sampled, sampleMs, performance.now() - t0);
+      return VideoScorer.assemble(out, sampled, sampleMs, performance.now() - t0, sp.mode);
     } catch (e) {
       throw cancel.translate(e);
     } finally {
@@ -369,6 +391,7 @@ export class VideoScorer implements AsyncDisposable {
     sampled: Awaited<ReturnType<typeof sampleWith>>,
     sampleMs: number,
     totalMs: number,
+    mode: "think" | "direct",
   ): ScoreResult {
     const { text, charStarts } = decodeWithOffsets(out.text, out.tokenOffsets);
     const parsed = parseAnswer(text);
@@ -406,6 +429,7 @@ export class VideoScorer implements AsyncDisposable {
       text,
       tokens: Array.from(out.tokenIds),
       stopReason: out.stopReason,
+      mode,
       frames: {
         count: sampled.frames.length,
         width: sampled.width,

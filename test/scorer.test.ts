@@ -169,6 +169,23 @@ describe("score()", () => {
     expect(r.rationale.length).toBeGreaterThanOrEqual(0);
   });
 
+  it("direct mode forces the answer and reads p(1..5) at each score position", async () => {
+    const r = await scorer.score(small, { ...FAST, mode: "direct" });
+    expect(r.mode).toBe("direct");
+    expect(r.text).toMatch(/^\n<think>\n\n<\/think>\n\n\(1\) visual quality: [1-5]\n\(2\) text-to-video alignment: [1-5]\n\(3\) physical\/common-sense consistency: [1-5]$/);
+    for (const dim of [r.visualQuality, r.textAlignment, r.physicalConsistency]) {
+      const raw = dim.rawProbs!;
+      // the kept digit is the most probable one under the raw logits
+      expect(dim.score).toBe(raw.indexOf(Math.max(...raw)) + 1);
+      expect(dim.soft).toBeCloseTo(normalizedSoft(dim.probs!), 10);
+      expect(r.tokens[dim.tokenIndex]).toBe(scorer.info.digitTokens[dim.score! - 1]);
+    }
+    // deterministic whatever the seed: nothing is sampled
+    const again = await scorer.score(small, { ...FAST, mode: "direct", seed: 99 });
+    expect(again.text).toBe(r.text);
+    await expect(scorer.score(small, { ...FAST, mode: "direct", constrain: true })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+  });
+
   it("serves concurrent calls with the right result for each input", async () => {
     const inputs = [small, wide, small, tall];
     const seeds = [1, 2, 3, 4];

@@ -271,6 +271,11 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   w->sampling.maxTokens = GetInt(s, "maxTokens", 1024);
   w->sampling.grammar = GetString(s, "grammar");
   w->sampling.forcedText = GetString(s, "forcedText");
+  Napi::Value segs = s.Get("directSegments");
+  if (segs.IsArray()) {
+    Napi::Array a = segs.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) w->sampling.directSegments.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
   w->cancel = CancelFlag(info[6]);
   if (info[7].IsFunction()) w->sink = std::make_shared<EventSink>(env, info[7].As<Napi::Function>());
   guard.release();

@@ -276,6 +276,34 @@ void Engine::DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool
   }
 }
 
+// The samplers of one call: grammar (optional), then top-k, temperature, top-p and the draw, in
+// transformers' order (temperature before top-p; top-k commutes with temperature).
+struct Engine::Sampler {
+  SamplerPtr grammar, topK, temp, topP, pick;
+  bool greedy;
+  Sampler(const llama_vocab* vocab, const SamplingParams& sp) : greedy(sp.temperature <= 0) {
+    if (!sp.grammar.empty()) {
+      grammar.reset(llama_sampler_init_grammar(vocab, sp.grammar.c_str(), "root"));
+      if (!grammar) throw Error("ERR_INVALID_OPTION", "The grammar does not parse: " + TakeLastLogErrors());
+    }
+    if (!greedy) {
+      if (sp.topK > 0) topK.reset(llama_sampler_init_top_k(sp.topK));
+      temp.reset(llama_sampler_init_temp(sp.temperature));
+      if (sp.topP < 1.0f) topP.reset(llama_sampler_init_top_p(sp.topP, 1));
+      pick.reset(llama_sampler_init_dist(sp.seed));
+    } else {
+      pick.reset(llama_sampler_init_greedy());
+    }
+  }
+  // Applies everything but the draw: `cur` is then the distribution transformers calls `scores`.
+  void Process(llama_token_data_array& cur) const {
+    if (grammar) llama_sampler_apply(grammar.get(), &cur);
+    if (topK) llama_sampler_apply(topK.get(), &cur);
+    if (temp) llama_sampler_apply(temp.get(), &cur);
+    if (topP) llama_sampler_apply(topP.get(), &cur);
+  }
+};
+
 GenerateResult Engine::Generate(const std::string& beforeVideo, const std::string& afterVideo,
                                 const std::vector<FrameView>& frames, const SamplingParams& sp,
                                 const CancelToken& cancel, const ScoreCallbacks& cb) {
@@ -294,7 +322,8 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
     if (f.width != W || f.height != H || !f.rgb)
       throw Error("ERR_INVALID_OPTION", "Expected all frames to have the same size");
   PreparedPrompt prep = Prepare(beforeVideo, afterVideo, static_cast<int>(frames.size()), W, H);
-  std::vector<int32_t> forced = sp.forcedText.empty() ? std::vector<int32_t>{} : Tokenize(sp.forcedText);
+  const std::string& forcedText = sp.directSegments.empty() ? sp.forcedText : sp.directSegments[0];
+  std::vector<int32_t> forced = forcedText.empty() ? std::vector<int32_t>{} : Tokenize(forcedText);
   const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + sp.maxTokens;
   if (needed > static_cast<int64_t>(llama_n_ctx(ctx_)))
     throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.tokens.size()) + " prompt tokens + " +
@@ -381,69 +410,102 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
   result.timings.prefillMs += MsSince(tp);
   if (cb.onProgress) cb.onProgress(Phase::Prefill, 1, 1);
 
-  // 4. generation
-  SamplerPtr grammar, topK, temp, topP, pick;
-  if (!sp.grammar.empty()) {
-    grammar.reset(llama_sampler_init_grammar(vocab_, sp.grammar.c_str(), "root"));
-    if (!grammar) throw Error("ERR_INVALID_OPTION", "The grammar does not parse: " + TakeLastLogErrors());
-  }
-  const bool greedy = sp.temperature <= 0;
-  if (!greedy) {
-    if (sp.topK > 0) topK.reset(llama_sampler_init_top_k(sp.topK));
-    temp.reset(llama_sampler_init_temp(sp.temperature));
-    if (sp.topP < 1.0f) topP.reset(llama_sampler_init_top_p(sp.topP, 1));
-    pick.reset(llama_sampler_init_dist(sp.seed));
-  } else {
-    pick.reset(llama_sampler_init_greedy());
-  }
-  const int32_t nVocab = llama_vocab_n_tokens(vocab_);
-  std::vector<llama_token_data> cand(nVocab);
+  // 4. generation: sampled (think mode), or forced segments with the digits read in between (direct)
+  Sampler sampler(vocab_, sp);
   int32_t pos = afterPos0 + static_cast<int32_t>(after.size());
   auto tg = Clock::now();
+  if (sp.directSegments.empty())
+    SampleLoop(sampler, sp.maxTokens, pos, result, cancel, cb);
+  else
+    DirectLoop(sampler, sp.directSegments, pos, result, cancel, cb);
+  result.timings.generateMs = MsSince(tg);
+  result.timings.generatedTokens = static_cast<int32_t>(result.tokens.size());
+  return result;
+}
+
+void Engine::FillCandidates(const float* logits, std::vector<llama_token_data>& cand) const {
+  const int32_t nVocab = static_cast<int32_t>(cand.size());
+  for (int32_t k = 0; k < nVocab; ++k) cand[k] = llama_token_data{k, logits[k], 0.f};
+}
+
+void Engine::AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbacks& cb, const float* logits,
+                         const llama_token_data_array* processed) const {
   char piece[256];
+  GeneratedToken gt;
+  gt.id = tok;
+  int n = llama_token_to_piece(vocab_, tok, piece, sizeof piece, 0, false);
+  std::string pieceStr(piece, std::max(n, 0));
+  gt.byteOffset = static_cast<uint32_t>(result.text.size());
+  gt.byteLength = static_cast<uint32_t>(pieceStr.size());
+  if (logits && processed)
+    for (int d = 0; d < 5; ++d)
+      if (tok == info_.digitTokens[d]) gt.digit = true;
+  if (gt.digit) {
+    SoftmaxDigits(*processed, info_.digitTokens, gt.probs);
+    SoftmaxDigitsRaw(logits, llama_vocab_n_tokens(vocab_), info_.digitTokens, gt.rawProbs);
+  }
+  result.text += pieceStr;
+  result.tokens.push_back(gt);
+  if (cb.onToken) cb.onToken(gt, pieceStr);
+}
+
+void Engine::SampleLoop(Sampler& s, int32_t maxTokens, int32_t pos, GenerateResult& result, const CancelToken& cancel,
+                        const ScoreCallbacks& cb) {
+  std::vector<llama_token_data> cand(llama_vocab_n_tokens(vocab_));
   result.stopReason = "max_tokens";
-  for (int32_t i = 0; i < sp.maxTokens; ++i) {
+  for (int32_t i = 0; i < maxTokens; ++i) {
     cancel.check();
     const float* logits = llama_get_logits_ith(ctx_, -1);
-    for (int32_t k = 0; k < nVocab; ++k) cand[k] = llama_token_data{k, logits[k], 0.f};
+    FillCandidates(logits, cand);
     llama_token_data_array cur{cand.data(), cand.size(), -1, false};
-    if (grammar) llama_sampler_apply(grammar.get(), &cur);
-    if (topK) llama_sampler_apply(topK.get(), &cur);
-    if (temp) llama_sampler_apply(temp.get(), &cur);
-    if (topP) llama_sampler_apply(topP.get(), &cur);
-    // The distribution the token is drawn from (what transformers hands back as `scores`).
-    llama_token_data_array processed = cur;
-    llama_sampler_apply(pick.get(), &cur);
+    s.Process(cur);
+    llama_sampler_apply(s.pick.get(), &cur);  // reorders, never drops: `cur` still holds `scores`
     if (cur.selected < 0 || cur.selected >= static_cast<int64_t>(cur.size))
       throw Error("ERR_INTERNAL", "The sampler selected no token (grammar dead end?)");
     const llama_token tok = cur.data[cur.selected].id;
-    if (grammar) llama_sampler_accept(grammar.get(), tok);
+    if (s.grammar) llama_sampler_accept(s.grammar.get(), tok);
     if (llama_vocab_is_eog(vocab_, tok)) {
       result.stopReason = "eos";
       break;
     }
-    GeneratedToken gt;
-    gt.id = tok;
-    int n = llama_token_to_piece(vocab_, tok, piece, sizeof piece, 0, false);
-    std::string pieceStr(piece, std::max(n, 0));
-    gt.byteOffset = static_cast<uint32_t>(result.text.size());
-    gt.byteLength = static_cast<uint32_t>(pieceStr.size());
-    for (int d = 0; d < 5; ++d)
-      if (tok == info_.digitTokens[d]) gt.digit = true;
-    if (gt.digit) {
-      SoftmaxDigits(processed, info_.digitTokens, gt.probs);
-      SoftmaxDigitsRaw(logits, nVocab, info_.digitTokens, gt.rawProbs);
-    }
-    result.text += pieceStr;
-    result.tokens.push_back(gt);
-    if (cb.onToken) cb.onToken(gt, pieceStr);
-    if (cb.onProgress) cb.onProgress(Phase::Generating, i + 1, sp.maxTokens);
-    if (i + 1 == sp.maxTokens) break;
+    AppendToken(tok, result, cb, logits, &cur);
+    if (cb.onProgress) cb.onProgress(Phase::Generating, i + 1, maxTokens);
+    if (i + 1 == maxTokens) break;
     DecodeTokens({tok}, pos++, true, cancel);
   }
-  result.timings.generateMs = MsSince(tg);
-  result.timings.generatedTokens = static_cast<int32_t>(result.tokens.size());
-  return result;
+}
+
+// Direct mode: the answer's text is forced segment by segment; after each segment the digit
+// distribution is read and its most probable digit (by the raw logits) is forced in turn.
+void Engine::DirectLoop(Sampler& s, const std::vector<std::string>& segments, int32_t pos, GenerateResult& result,
+                        const CancelToken& cancel, const ScoreCallbacks& cb) {
+  std::vector<llama_token_data> cand(llama_vocab_n_tokens(vocab_));
+  // The first segment was prefilled with the prompt; its tokens are part of the answer text.
+  for (int32_t t : Tokenize(segments[0])) AppendToken(t, result, cb, nullptr, nullptr);
+  for (size_t i = 0; i < segments.size(); ++i) {
+    cancel.check();
+    const float* logits = llama_get_logits_ith(ctx_, -1);
+    FillCandidates(logits, cand);
+    llama_token_data_array cur{cand.data(), cand.size(), -1, false};
+    s.Process(cur);
+    int best = 0;
+    for (int d = 1; d < 5; ++d)
+      if (logits[info_.digitTokens[d]] > logits[info_.digitTokens[best]]) best = d;
+    const int32_t digit = info_.digitTokens[best];
+    AppendToken(digit, result, cb, logits, &cur);
+    if (cb.onProgress) cb.onProgress(Phase::Generating, static_cast<int>(i + 1), static_cast<int>(segments.size()));
+    std::vector<int32_t> next{digit};
+    if (i + 1 < segments.size()) {
+      auto seg = Tokenize(segments[i + 1]);
+      for (int32_t t : seg) AppendToken(t, result, cb, nullptr, nullptr);
+      next.insert(next.end(), seg.begin(), seg.end());
+    } else {
+      break;
+    }
+    DecodeTokens(next, pos, true, cancel);
+    pos += static_cast<int32_t>(next.size());
+  }
+  result.stopReason = "eos";
 }
 
 std::string LlamaCommit() {

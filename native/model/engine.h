@@ -20,6 +20,8 @@ struct llama_model;
 struct llama_context;
 struct llama_vocab;
 struct mtmd_context;
+struct llama_token_data;
+struct llama_token_data_array;
 
 namespace vs2 {
 
@@ -58,6 +60,8 @@ struct SamplingParams {
   int32_t maxTokens = 1024;
   std::string grammar;       // GBNF; empty = unconstrained
   std::string forcedText;    // appended after the prompt before generation (e.g. a closed <think>)
+  // Direct mode when not empty: the answer is these segments with one digit read after each.
+  std::vector<std::string> directSegments;
 };
 
 struct GeneratedToken {
@@ -118,7 +122,15 @@ class Engine {
 
  private:
   Engine() = default;
+  struct Sampler;
   std::vector<int32_t> Tokenize(const std::string& text) const;
+  void FillCandidates(const float* logits, std::vector<::llama_token_data>& cand) const;
+  void AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbacks& cb, const float* logits,
+                   const ::llama_token_data_array* processed) const;
+  void SampleLoop(Sampler& s, int32_t maxTokens, int32_t pos, GenerateResult& result, const CancelToken& cancel,
+                  const ScoreCallbacks& cb);
+  void DirectLoop(Sampler& s, const std::vector<std::string>& segments, int32_t pos, GenerateResult& result,
+                  const CancelToken& cancel, const ScoreCallbacks& cb);
   void DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits, const CancelToken& cancel);
 
   llama_model* model_ = nullptr;
