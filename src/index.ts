@@ -27,6 +27,8 @@ export type { Dimension, ParsedAnswer, ScoreLocation } from "./parse.js";
 export { normalizedSoft, expectedScore, hardRounded } from "./soft-score.js";
 export { renderUserPrompt, chatLayout, PROMPT_TEMPLATES } from "./prompt.js";
 export type { PromptTemplate } from "./prompt.js";
+export { quantize, QUANT_TYPES } from "./quantize.js";
+export type { QuantType, QuantizeOptions } from "./quantize.js";
 export { VideoScoreError, ERROR_CODES } from "./errors.js";
 export type { VideoScoreErrorCode } from "./errors.js";
 export type { GpuPreference } from "./binding.js";

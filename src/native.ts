@@ -92,7 +92,7 @@ export interface NativeSampling {
 
 export type NativeEvent =
   | { type: "token"; index: number; id: number; bytes: Buffer }
-  | { type: "progress"; phase: "encode" | "prefill" | "generate"; done: number; total: number };
+  | { type: "progress"; phase: "encode" | "prefill" | "generate" | "quantize"; done: number; total: number };
 
 export interface NativeGenerateResult {
   text: Buffer;
@@ -135,4 +135,5 @@ export interface NativeAddon {
   setErrorClass(cls: new (code: string, message: string) => Error): void;
   openVideo(input: string | Uint8Array, limits?: NativeVideoLimits, cancel?: NativeCancelFlag): Promise<NativeVideo>;
   loadModel(options: NativeLoadOptions): Promise<NativeModel>;
+  quantize(input: string, output: string, type: string, threads: number, onEvent?: (e: NativeEvent) => void): Promise<void>;
 }

@@ -368,7 +368,7 @@ export class VideoScorer implements AsyncDisposable {
                   const s = decoder.decode(e.bytes, { stream: true });
                   if (s) options.onToken?.(s, streamed);
                   streamed++;
-                } else {
+                } else if (e.phase !== "quantize") {
                   options.onProgress?.({ phase: e.phase, done: e.done, total: e.total });
                 }
               }

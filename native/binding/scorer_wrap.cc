@@ -4,6 +4,7 @@
 
 #include "binding/binding.h"
 #include "model/engine.h"
+#include "model/quantize.h"
 
 namespace vs2 {
 namespace {
@@ -84,6 +85,7 @@ class EventSink : public std::enable_shared_from_this<EventSink> {
     int32_t a = 0, b = 0, c = 0;  // token: index, id; progress: phase, done, total
     std::string bytes;
   };
+  static constexpr int32_t kQuantizePhase = 3;
   EventSink(Napi::Env env, Napi::Function callback) {
     callback_ = Napi::Persistent(callback);
     tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
@@ -118,7 +120,7 @@ class EventSink : public std::enable_shared_from_this<EventSink> {
         o.Set("id", e.b);
         o.Set("bytes", Napi::Buffer<char>::Copy(env, e.bytes.data(), e.bytes.size()));
       } else {
-        static const char* kPhases[] = {"encode", "prefill", "generate"};
+        static const char* kPhases[] = {"encode", "prefill", "generate", "quantize"};
         o.Set("type", "progress");
         o.Set("phase", kPhases[e.a]);
         o.Set("done", e.b);
@@ -283,6 +285,41 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
+class QuantizeWorker : public PromiseWorker {
+ public:
+  QuantizeWorker(Napi::Env env, std::string in, std::string out, std::string type, int threads)
+      : PromiseWorker(env, "videoscore2.quantize"), in_(std::move(in)), out_(std::move(out)), type_(std::move(type)), threads_(threads) {}
+  std::shared_ptr<EventSink> sink;
+
+ protected:
+  void Run() override {
+    auto s = sink;
+    Quantize(in_, out_, type_, threads_, [s](int done, int total) {
+      if (s) s->Push({false, EventSink::kQuantizePhase, done, total, {}});
+    });
+  }
+  void Finish(Napi::Env env) override {
+    if (sink) sink->Close(env);
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  std::string in_, out_, type_;
+  int threads_;
+};
+
+// quantize(input, output, type, threads, onEvent?): Promise<void>
+Napi::Value QuantizeFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsString() || !info[2].IsString())
+    ThrowError(env, "ERR_INVALID_OPTION", "quantize(input: string, output: string, type: string, threads?: number)");
+  auto* w = new QuantizeWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                               info[2].As<Napi::String>().Utf8Value(), info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0);
+  if (info[4].IsFunction()) w->sink = std::make_shared<EventSink>(env, info[4].As<Napi::Function>());
+  w->Queue();
+  return w->Promise();
+}
+
 // loadModel({ model, mmproj, gpuLayers, threads, contextSize, batchSize, flashAttention, useMmap })
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -308,6 +345,7 @@ Napi::Object InitScorer(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = NativeModel::Define(env);
   env.GetInstanceData<InstanceData>()->modelClass = Napi::Persistent(cls);
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
+  exports.Set("quantize", Napi::Function::New(env, QuantizeFn, "quantize"));
   return exports;
 }
 

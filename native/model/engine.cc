@@ -23,7 +23,12 @@ double MsSince(Clock::time_point t0) {
 thread_local std::string tLastErrors;
 int gLogLevel = -1;  // -1 unset; otherwise the minimum ggml_log_level printed to stderr
 
+}  // namespace
+void QuantizeLogHook(const char* text);  // model/quantize.cc
+namespace {
+
 void LogCallback(ggml_log_level level, const char* text, void*) {
+  if (level == GGML_LOG_LEVEL_INFO) QuantizeLogHook(text);
   if (level == GGML_LOG_LEVEL_ERROR) {
     if (tLastErrors.size() < 4096) tLastErrors += text;
   }
