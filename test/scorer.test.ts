@@ -131,7 +131,7 @@ describe("score()", () => {
       signal: ac.signal,
       onToken: (_t, i) => {
         if (aborted) tokensAfterAbort++;
-        if (i === 4) {
+        if (!aborted && i >= 4) {
           aborted = true;
           ac.abort(new Error("user cancelled"));
         }

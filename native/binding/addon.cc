@@ -1,5 +1,8 @@
 // Module init: per-environment instance data (so the addon loads in worker_threads, several at once),
 // versions(), setErrorClass(), and the video and model classes.
+#include <chrono>
+#include <thread>
+
 #include "binding/binding.h"
 #include "model/engine.h"
 #include "video/sampler.h"
@@ -30,8 +33,18 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// On process.exit or worker.terminate, jobs on libuv's pool would otherwise keep using the model
+// while the environment (and, at exit, static objects) go away: stop them and wait, boundedly.
+void OnEnvCleanup(void* arg) {
+  auto* data = static_cast<InstanceData*>(arg);
+  __atomic_store_n(&data->exiting, 1, __ATOMIC_RELAXED);
+  for (int i = 0; i < 1000 && data->running.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new InstanceData());
+  auto* data = new InstanceData();
+  env.SetInstanceData(data);
+  napi_add_env_cleanup_hook(env, OnEnvCleanup, data);
   InstallLogHandler();
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));

@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <string>
 
 #include "common/error.h"
@@ -12,6 +13,10 @@ namespace vs2 {
 
 // One per Node environment (main thread, each worker thread): nothing here is shared across them.
 struct InstanceData {
+  // Raised by the environment's cleanup hook (process.exit, worker.terminate): running jobs see it
+  // through their CancelToken and stop; the hook waits for them so that nothing outlives the env.
+  int32_t exiting = 0;
+  std::atomic<int> running{0};
   Napi::FunctionReference errorClass;  // src/errors.ts VideoScoreError, handed over by setErrorClass()
   Napi::FunctionReference videoClass;
   Napi::FunctionReference modelClass;
@@ -26,17 +31,20 @@ class CancelFlag {
  public:
   CancelFlag() = default;
   explicit CancelFlag(const Napi::Value& v);
-  CancelToken token() const { return CancelToken(ptr_); }
+  CancelToken token() const { return CancelToken(ptr_, exiting_); }
 
  private:
   Napi::ObjectReference ref_;
   const int32_t* ptr_ = nullptr;
+  const int32_t* exiting_ = nullptr;
 };
 
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   explicit PromiseWorker(Napi::Env env, const char* name)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
+      : Napi::AsyncWorker(env, name),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        data_(env.GetInstanceData<InstanceData>()) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
@@ -51,6 +59,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
+  InstanceData* data_;
   std::string code_ = "ERR_INTERNAL";
 };
 

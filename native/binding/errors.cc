@@ -16,6 +16,7 @@ void ThrowError(Napi::Env env, const std::string& code, const std::string& messa
 }
 
 CancelFlag::CancelFlag(const Napi::Value& v) {
+  if (auto* data = v.Env().GetInstanceData<InstanceData>()) exiting_ = &data->exiting;
   if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
     auto arr = v.As<Napi::Int32Array>();
     if (arr.ElementLength() >= 1) {
@@ -26,6 +27,11 @@ CancelFlag::CancelFlag(const Napi::Value& v) {
 }
 
 void PromiseWorker::Execute() {
+  struct Running {
+    InstanceData* d;
+    explicit Running(InstanceData* d) : d(d) { d->running++; }
+    ~Running() { d->running--; }
+  } running(data_);
   try {
     Run();
   } catch (const Error& e) {

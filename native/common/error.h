@@ -22,8 +22,12 @@ class Error : public std::runtime_error {
 class CancelToken {
  public:
   CancelToken() = default;
-  explicit CancelToken(const int32_t* flag) : flag_(flag) {}
-  int32_t state() const { return flag_ ? __atomic_load_n(flag_, __ATOMIC_RELAXED) : 0; }
+  // `exiting` is the environment's own flag, raised when its Node environment shuts down.
+  explicit CancelToken(const int32_t* flag, const int32_t* exiting = nullptr) : flag_(flag), exiting_(exiting) {}
+  int32_t state() const {
+    if (exiting_ && __atomic_load_n(exiting_, __ATOMIC_RELAXED)) return 2;
+    return flag_ ? __atomic_load_n(flag_, __ATOMIC_RELAXED) : 0;
+  }
   bool cancelled() const { return state() != 0; }
   // 1 = aborted by the caller, 2 = scorer disposed.
   void check() const {
@@ -36,6 +40,7 @@ class CancelToken {
 
  private:
   const int32_t* flag_ = nullptr;
+  const int32_t* exiting_ = nullptr;
 };
 
 }  // namespace vs2
