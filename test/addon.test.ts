@@ -2,7 +2,7 @@
 // pinned llama.cpp commit and the libav versions pkg-config found; the loader's error lists every
 // path tried and the fix; the fetch script refuses a tarball whose integrity does not match.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,5 +100,40 @@ describe("fetch-llama", () => {
     const r = spawnSync(process.execPath, [fileURLToPath(new URL("../scripts/fetch-llama.mjs", import.meta.url))]);
     expect(r.status).toBe(0);
     expect(r.stdout.toString()).toContain("is up to date");
+  });
+});
+
+describe("CUDA fallback on a machine without a GPU", () => {
+  // A package copy whose CUDA prebuild cannot load here (no driver; the file is not even an ELF) and
+  // whose CPU prebuild is the real one: "auto" must fall back to CPU, "cuda" must refuse cleanly.
+  const fakeRoot = mkdtempSync(join(tmpdir(), "vs2-prebuilds-"));
+  const arch = `${process.platform}-${process.arch}`;
+  const setup = () => {
+    writeFileSync(join(fakeRoot, "package.json"), JSON.stringify({ name: "videoscore2-native" }));
+    execFileSync("mkdir", ["-p", join(fakeRoot, "prebuilds", arch), join(fakeRoot, "prebuilds", `${arch}-cuda`)]);
+    writeFileSync(join(fakeRoot, "prebuilds", `${arch}-cuda`, "videoscore2.node"), "not a CUDA build");
+    execFileSync("cp", [versions("cpu").binary, join(fakeRoot, "prebuilds", arch, "videoscore2.node")]);
+  };
+  const probe = (gpu: string) => {
+    const file = join(fakeRoot, `probe-${gpu}.mts`);
+    writeFileSync(
+      file,
+      `import { loadAddon } from ${JSON.stringify(join(root, "src", "binding.ts"))};
+       try { const r = loadAddon(${JSON.stringify(gpu)}); console.log(JSON.stringify({ path: r.path, cuda: r.cuda })); }
+       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
+    );
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: root, env: { ...process.env, VIDEOSCORE2_TEST_ROOT: fakeRoot } });
+    return { out: JSON.parse(r.stdout.toString().trim().split("\n").pop()!), stderr: r.stderr.toString() };
+  };
+
+  it("auto uses the CPU build and says why once; cuda is ERR_GPU_UNAVAILABLE", () => {
+    setup();
+    const auto = probe("auto");
+    expect(auto.out).toEqual({ path: join(fakeRoot, "prebuilds", arch, "videoscore2.node"), cuda: false });
+    const hasDriver = existsSync("/proc/driver/nvidia/version") || existsSync("/dev/nvidia0");
+    if (!hasDriver) expect(auto.stderr).toMatch(/CUDA build not usable \(no NVIDIA driver on this machine\); using the CPU build/);
+    const cuda = probe("cuda");
+    expect(cuda.out.code).toBe("ERR_GPU_UNAVAILABLE");
+    expect(cuda.out.message).toContain(join(fakeRoot, "prebuilds", `${arch}-cuda`, "videoscore2.node"));
   });
 });
