@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the addon: pinned llama.cpp source (fetch-llama.mjs), then one cmake-js build per variant in
-// build/<variant>/ — a cached tree, so a rebuild only compiles what changed. The .node lands in
-// build/<variant>/videoscore2.node, where src/binding.ts looks for it.
+// .cache/cmake/<variant>/ — a cached tree outside build/ (which `node-gyp rebuild` deletes), so a
+// rebuild only compiles what changed. The .node is copied to build/<variant>/videoscore2.node, where
+// src/binding.ts looks for it.
 //
 //   node scripts/build.mjs                  CPU variant
 //   VIDEOSCORE2_CUDA=1 node scripts/build.mjs  CUDA variant (VIDEOSCORE2_CUDA_ARCHS="80;86;89;90")
@@ -17,10 +18,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cuda = process.env.VIDEOSCORE2_CUDA === "1";
 const sanitize = process.env.VIDEOSCORE2_SANITIZE === "1";
 const variant = process.env.VIDEOSCORE2_VARIANT ?? (cuda ? "cuda" : sanitize ? "asan" : "cpu");
-// --build-root: where the cmake tree lives (binding.gyp uses .cache/gyp so that `node-gyp rebuild`,
-// which deletes build/, keeps the llama.cpp objects); --copy-to: also place the .node there.
-const { values: args } = parseArgs({ options: { "build-root": { type: "string" }, "copy-to": { type: "string" } } });
-const out = join(resolve(root, args["build-root"] ?? "build"), variant);
+// --copy-to: also place the .node there (binding.gyp passes node-gyp's build/Release).
+const { values: args } = parseArgs({ options: { "copy-to": { type: "string" } } });
+const out = join(root, ".cache", "cmake", variant);
+const dest = join(root, "build", variant);
 
 fetchLlama();
 
@@ -42,13 +43,12 @@ execFileSync(process.execPath, [cmakeJs, "build", "--out", out, ...generator, "-
 for (const sub of ["Release", "RelWithDebInfo", "Debug", "."]) {
   const f = join(out, sub, "videoscore2.node");
   if (existsSync(f)) {
-    mkdirSync(out, { recursive: true });
-    if (sub !== ".") copyFileSync(f, join(out, "videoscore2.node"));
-    if (args["copy-to"]) {
-      mkdirSync(resolve(args["copy-to"]), { recursive: true });
-      copyFileSync(join(out, "videoscore2.node"), join(resolve(args["copy-to"]), "videoscore2.node"));
+    for (const d of [dest, args["copy-to"] && resolve(args["copy-to"])]) {
+      if (!d) continue;
+      mkdirSync(d, { recursive: true });
+      copyFileSync(f, join(d, "videoscore2.node"));
     }
-    console.log(`build: ${join(out, "videoscore2.node")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(`build: ${join(dest, "videoscore2.node")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     process.exit(0);
   }
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harness of the native sampler (clang, ASan + UBSan) and runs it.
 #   bash scripts/fuzz.sh [seconds=1800] [jobs=1]
-# Seeds: small clips generated with the ffmpeg CLI into build/fuzz/seeds. Crashes land in
-# build/fuzz/crashes; each one fixed becomes a regression input in test/fuzz-regressions.test.ts.
+# Seeds: small clips generated with the ffmpeg CLI into .cache/fuzz/seeds. Crashes land in
+# .cache/fuzz/crashes; each one fixed becomes a regression input in test/fuzz-regressions.test.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-1800}
-out=build/fuzz
+out=.cache/fuzz
 mkdir -p $out/seeds $out/corpus $out/crashes
 command -v clang++ >/dev/null || { echo "fuzz: needs clang and libclang-rt-dev (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -Inative \
