@@ -23,7 +23,7 @@ const scorer = await VideoScorer.load({ ...models, contextSize: 16384 });
 await scorer.score(clip, { prompt: "warm-up", maxTokens: 8 });
 const rows: Record<string, number>[] = [];
 for (let i = 0; i < runs; i++) {
-  const r = await scorer.score(clip, { prompt: "a test pattern", maxTokens, seed: i, constrain: { maxThinkingChars: maxTokens * 2 } });
+  const r = await scorer.score(clip, { prompt: "a test pattern", maxTokens, seed: i, constrain: { maxThinkingTokens: maxTokens * 2 } });
   const t = r.timings;
   const compute = t.encodeMs + t.prefillMs + t.generateMs;
   rows.push({ ...t, outsideMs: t.totalMs - compute, outsideShare: (t.totalMs - compute) / t.totalMs });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the tests need, when they are missing:
 # libav (libavformat/codec/swscale/util dev files), pkg-config, cmake, ninja, a C++ compiler, and
-# the ffmpeg CLI (used only to generate test clips). Debian/Ubuntu with apt; elsewhere it stops and
+# the ffmpeg CLI (used only to generate test clips) and Chromium (only to test the HTML report). Debian/Ubuntu with apt; elsewhere it stops and
 # names the packages.
 set -euo pipefail
 need_pkgs=()
@@ -17,6 +17,8 @@ have cmake || need_pkgs+=(cmake)
 have g++ || need_pkgs+=(g++)
 have git || need_pkgs+=(git)
 have ffmpeg || need_pkgs+=(ffmpeg)
+# Headless Chromium renders the HTML report in its test (driven by playwright-core, no browser download).
+have chromium || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -eq 0 ]; then
   echo "setup-system: all system packages present"
   exit 0

@@ -27,6 +27,24 @@ export type { Dimension, ParsedAnswer, ScoreLocation } from "./parse.js";
 export { normalizedSoft, expectedScore, hardRounded } from "./soft-score.js";
 export { renderUserPrompt, chatLayout, PROMPT_TEMPLATES } from "./prompt.js";
 export type { PromptTemplate } from "./prompt.js";
+export {
+  evaluate,
+  accuracy,
+  relaxedAccuracy,
+  pearson,
+  spearman,
+  pairwiseAccuracy,
+  preference,
+  resolveTieThreshold,
+  REFERENCE_TIE_THRESHOLD,
+  PAPER_TIE_THRESHOLD,
+} from "./metrics.js";
+export type { EvalItem, EvaluateOptions, EvalMetrics, DimensionMetrics, TieThreshold, ScoredPair, PairwiseResult } from "./metrics.js";
+export { renderReport } from "./report.js";
+export type { ReportClip, ReportOptions, ReportResult, ReportDimension } from "./report.js";
+export { readBenchFile } from "./bench-file.js";
+export type { BenchItem, ReadBenchOptions } from "./bench-file.js";
+export { encodePNG } from "./png.js";
 export { quantize, QUANT_TYPES } from "./quantize.js";
 export type { QuantType, QuantizeOptions } from "./quantize.js";
 export { VideoScoreError, ERROR_CODES } from "./errors.js";

@@ -86,6 +86,9 @@ export interface NativeSampling {
   maxTokens: number;
   grammar?: string;
   forcedText?: string;
+  /** Thinking budget: after this many tokens, closeText is forced unless it appeared (0 = none). */
+  closeAfterTokens?: number;
+  closeText?: string;
   /** Direct mode: the answer is these segments, with the most probable digit read after each. */
   directSegments?: string[];
 }

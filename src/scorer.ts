@@ -50,10 +50,11 @@ export interface ScoreOptions extends FrameSamplingOptions {
   /** Most tokens to generate (default 1024, as the reference). */
   maxTokens?: number;
   /**
-   * Constrain the output with a grammar: the thinking runs free (without "<") up to
-   * `maxThinkingChars` characters, then the three answer lines are forced.
+   * Constrain the output with a grammar: the thinking runs free (without "<"); after
+   * `maxThinkingTokens` tokens (default maxTokens − 96) it is closed for the model, and the three
+   * answer lines are forced.
    */
-  constrain?: boolean | { maxThinkingChars?: number };
+  constrain?: boolean | { maxThinkingTokens?: number };
   /**
    * "think" (default): the model writes its chain of thought, then the answer, as in the reference.
    * "direct": no chain of thought — the thinking is prefilled as closed and the answer lines are
@@ -180,11 +181,15 @@ function num(o: Record<string, unknown>, key: string, def: number, ok: (v: numbe
   return v;
 }
 
-/** The GBNF grammar of `constrain`: free thinking, then the three answer lines. */
-export function answerGrammar(maxThinkingChars: number): string {
+/**
+ * The GBNF grammar of `constrain`: free thinking, then the three answer lines. (The thinking's length
+ * is bounded by the engine's budget, not by the grammar: a `{0,N}` repetition expands into N rules
+ * and makes every sampling step slow.)
+ */
+export function answerGrammar(): string {
   return [
     `root ::= "\\n"? "<think>" think "</think>" "\\n"{0,2} answer`,
-    `think ::= [^<]{0,${Math.max(0, Math.floor(maxThinkingChars))}}`,
+    `think ::= [^<]*`,
     `answer ::= "(1) visual quality: " d "\\n(2) text-to-video alignment: " d "\\n(3) physical/common-sense consistency: " d "\\n"?`,
     `d ::= [1-5]`,
   ].join("\n");
@@ -262,20 +267,23 @@ export class VideoScorer implements AsyncDisposable {
     const topP = num(r, "topP", DEFAULTS.topP, (v) => v > 0 && v <= 1, "a number in (0, 1]");
     const maxTokens = num(r, "maxTokens", DEFAULTS.maxTokens, (v) => Number.isInteger(v) && v >= 1 && v <= 65536, "an integer in [1, 65536]");
     let grammar: string | undefined;
+    let closeAfterTokens = 0;
     if (o.constrain !== undefined && o.constrain !== false) {
       if (o.constrain !== true && (typeof o.constrain !== "object" || o.constrain === null))
-        throw invalidOption("constrain", "a boolean or { maxThinkingChars }", o.constrain);
-      const chars = o.constrain === true ? undefined : o.constrain.maxThinkingChars;
-      if (chars !== undefined && (!Number.isInteger(chars) || chars < 0))
-        throw invalidOption("constrain.maxThinkingChars", "an integer >= 0", chars);
-      grammar = answerGrammar(chars ?? maxTokens * 3);
+        throw invalidOption("constrain", "a boolean or { maxThinkingTokens }", o.constrain);
+      const budget = o.constrain === true ? undefined : o.constrain.maxThinkingTokens;
+      if (budget !== undefined && (!Number.isInteger(budget) || budget < 0))
+        throw invalidOption("constrain.maxThinkingTokens", "an integer >= 0", budget);
+      grammar = answerGrammar();
+      // The budget counts from the start of the generation ("<think>" included).
+      closeAfterTokens = Math.max(1, budget ?? maxTokens - 96);
     }
     if (o.mode !== undefined && o.mode !== "think" && o.mode !== "direct") throw invalidOption("mode", '"think" or "direct"', o.mode);
     if (o.mode === "direct") {
       if (grammar) throw invalidOption("constrain", "unset in direct mode (the answer is already forced)", o.constrain);
-      return { seed, temperature, topK, topP, maxTokens: 8, grammar, directSegments: [...DIRECT_SEGMENTS], mode: "direct" as const };
+      return { seed, temperature, topK, topP, maxTokens: 8, grammar, closeAfterTokens, directSegments: [...DIRECT_SEGMENTS], mode: "direct" as const };
     }
-    return { seed, temperature, topK, topP, maxTokens, grammar, directSegments: undefined, mode: "think" as const };
+    return { seed, temperature, topK, topP, maxTokens, grammar, closeAfterTokens, directSegments: undefined, mode: "think" as const };
   }
 
   private static texts(o: ScoreOptions) {
@@ -360,7 +368,7 @@ export class VideoScorer implements AsyncDisposable {
           sampled.frames.map((f) => f.rgb),
           sampled.width,
           sampled.height,
-          { seed: sp.seed, temperature: sp.temperature, topK: sp.topK, topP: sp.topP, maxTokens: sp.maxTokens, grammar: sp.grammar ?? "", directSegments: sp.directSegments },
+          { seed: sp.seed, temperature: sp.temperature, topK: sp.topK, topP: sp.topP, maxTokens: sp.maxTokens, grammar: sp.grammar ?? "", directSegments: sp.directSegments, closeAfterTokens: sp.closeAfterTokens, closeText: sp.grammar ? "</think>" : "" },
           cancel.flag,
           options.onToken || options.onProgress
             ? (e) => {
@@ -455,16 +463,27 @@ export class VideoScorer implements AsyncDisposable {
 
   /**
    * Scores many videos through one queue; each item settles on its own (a failure does not stop the
-   * others). Sampling of the next videos overlaps generation of the current one.
+   * others). With concurrency > 1, sampling of the next videos overlaps generation of the current one;
+   * memory holds at most `concurrency` videos' frames.
    */
   async scoreMany(
     items: readonly ScoreManyItem[],
-    options: { signal?: AbortSignal; onResult?: (r: ScoreManyResult, index: number) => void } = {},
+    options: {
+      signal?: AbortSignal;
+      /** Items in flight at once (sampled ahead while one generates); default 2. */
+      concurrency?: number;
+      onResult?: (r: ScoreManyResult, index: number) => void;
+    } = {},
   ): Promise<ScoreManyResult[]> {
     if (!Array.isArray(items)) throw invalidOption("items", "an array", items);
-    return Promise.all(
-      items.map(async (item, i) => {
-        const { video, ...rest } = item;
+    const concurrency = options.concurrency ?? 2;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw invalidOption("concurrency", "an integer >= 1", concurrency);
+    const results = new Array<ScoreManyResult>(items.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const i = next++;
+        const { video, ...rest } = items[i]!;
         let r: ScoreManyResult;
         try {
           r = { video, ok: true, result: await this.score(video, { ...rest, signal: options.signal }) };
@@ -472,10 +491,12 @@ export class VideoScorer implements AsyncDisposable {
           const err = e instanceof VideoScoreError ? e : new VideoScoreError("ERR_INTERNAL", String(e), { cause: e });
           r = { video, ok: false, error: err };
         }
+        results[i] = r;
         options.onResult?.(r, i);
-        return r;
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+    return results;
   }
 
   /**

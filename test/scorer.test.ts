@@ -150,7 +150,7 @@ describe("score()", () => {
   });
 
   it("with constrain, scores and soft scores agree with the recorded probabilities", async () => {
-    const r = await scorer.score(small, { ...FAST, maxTokens: 400, seed: 11, constrain: { maxThinkingChars: 40 } });
+    const r = await scorer.score(small, { ...FAST, maxTokens: 400, seed: 11, constrain: { maxThinkingTokens: 40 } });
     expect(r.stopReason).toBe("eos");
     expect(r.text).toMatch(/<\/think>\n{0,2}\(1\) visual quality: [1-5]\n\(2\) text-to-video alignment: [1-5]\n\(3\) physical\/common-sense consistency: [1-5]/);
     for (const dim of [r.visualQuality, r.textAlignment, r.physicalConsistency]) {

@@ -273,6 +273,8 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   w->sampling.maxTokens = GetInt(s, "maxTokens", 1024);
   w->sampling.grammar = GetString(s, "grammar");
   w->sampling.forcedText = GetString(s, "forcedText");
+  w->sampling.closeAfterTokens = GetInt(s, "closeAfterTokens", 0);
+  w->sampling.closeText = GetString(s, "closeText");
   Napi::Value segs = s.Get("directSegments");
   if (segs.IsArray()) {
     Napi::Array a = segs.As<Napi::Array>();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -301,11 +302,31 @@ struct Engine::Sampler {
     }
   }
   // Applies everything but the draw: `cur` is then the distribution transformers calls `scores`.
-  void Process(llama_token_data_array& cur) const {
-    if (grammar) llama_sampler_apply(grammar.get(), &cur);
+  // The grammar runs on the top-k survivors (checking 150k token texts against a grammar at every
+  // step is the slow part of constrained sampling); only when none of them is allowed does it run
+  // on the whole vocabulary, before top-k. Returns false when nothing is allowed at all.
+  bool Process(llama_token_data_array& cur, const std::function<void()>& refill) const {
     if (topK) llama_sampler_apply(topK.get(), &cur);
+    if (grammar) {
+      llama_sampler_apply(grammar.get(), &cur);
+      // top-k left the array sorted, but the grammar may have masked its head: later samplers
+      // (dist takes data[0] as the max when `sorted`) must not rely on the order any more.
+      cur.sorted = false;
+      if (!AnyFinite(cur)) {
+        refill();
+        llama_sampler_apply(grammar.get(), &cur);
+        if (!AnyFinite(cur)) return false;
+        if (topK) llama_sampler_apply(topK.get(), &cur);
+      }
+    }
     if (temp) llama_sampler_apply(temp.get(), &cur);
     if (topP) llama_sampler_apply(topP.get(), &cur);
+    return true;
+  }
+  static bool AnyFinite(const llama_token_data_array& cur) {
+    for (size_t i = 0; i < cur.size; ++i)
+      if (std::isfinite(cur.data[i].logit)) return true;
+    return false;
   }
 };
 
@@ -420,7 +441,7 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
   int32_t pos = afterPos0 + static_cast<int32_t>(after.size());
   auto tg = Clock::now();
   if (sp.directSegments.empty())
-    SampleLoop(sampler, sp.maxTokens, pos, result, cancel, cb);
+    SampleLoop(sampler, sp.maxTokens, sp.closeAfterTokens, sp.closeText, pos, result, cancel, cb);
   else
     DirectLoop(sampler, sp.directSegments, pos, result, cancel, cb);
   result.timings.generateMs = MsSince(tg);
@@ -454,19 +475,35 @@ void Engine::AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbac
   if (cb.onToken) cb.onToken(gt, pieceStr);
 }
 
-void Engine::SampleLoop(Sampler& s, int32_t maxTokens, int32_t pos, GenerateResult& result, const CancelToken& cancel,
-                        const ScoreCallbacks& cb) {
+void Engine::SampleLoop(Sampler& s, int32_t maxTokens, int32_t closeAfterTokens, const std::string& closeText, int32_t pos,
+                        GenerateResult& result, const CancelToken& cancel, const ScoreCallbacks& cb) {
   std::vector<llama_token_data> cand(llama_vocab_n_tokens(vocab_));
   result.stopReason = "max_tokens";
+  const std::vector<int32_t> closeTokens = closeText.empty() ? std::vector<int32_t>{} : Tokenize(closeText);
   for (int32_t i = 0; i < maxTokens; ++i) {
     cancel.check();
+    if (!closeTokens.empty() && i == closeAfterTokens && result.text.find(closeText) == std::string::npos) {
+      // Thinking budget spent: close it, as if the model had, and let it answer.
+      for (int32_t t : closeTokens) {
+        if (s.grammar) llama_sampler_accept(s.grammar.get(), t);
+        AppendToken(t, result, cb, nullptr, nullptr);
+      }
+      DecodeTokens(closeTokens, pos, true, cancel);
+      pos += static_cast<int32_t>(closeTokens.size());
+      i += static_cast<int32_t>(closeTokens.size()) - 1;
+      continue;
+    }
     const float* logits = llama_get_logits_ith(ctx_, -1);
     FillCandidates(logits, cand);
     llama_token_data_array cur{cand.data(), cand.size(), -1, false};
-    s.Process(cur);
+    auto refill = [&] {
+      FillCandidates(logits, cand);
+      cur = llama_token_data_array{cand.data(), cand.size(), -1, false};
+    };
+    if (!s.Process(cur, refill)) throw Error("ERR_INTERNAL", "The grammar allows no token here (grammar dead end)");
     llama_sampler_apply(s.pick.get(), &cur);  // reorders, never drops: `cur` still holds `scores`
     if (cur.selected < 0 || cur.selected >= static_cast<int64_t>(cur.size))
-      throw Error("ERR_INTERNAL", "The sampler selected no token (grammar dead end?)");
+      throw Error("ERR_INTERNAL", "The sampler selected no token");
     const llama_token tok = cur.data[cur.selected].id;
     if (s.grammar) llama_sampler_accept(s.grammar.get(), tok);
     if (llama_vocab_is_eog(vocab_, tok)) {
@@ -492,7 +529,9 @@ void Engine::DirectLoop(Sampler& s, const std::vector<std::string>& segments, in
     const float* logits = llama_get_logits_ith(ctx_, -1);
     FillCandidates(logits, cand);
     llama_token_data_array cur{cand.data(), cand.size(), -1, false};
-    s.Process(cur);
+    // Nothing is drawn here, so top-k/top-p would only zero digits that fall outside them: the
+    // recorded distribution is the temperature-scaled softmax over the whole vocabulary.
+    if (s.temp) llama_sampler_apply(s.temp.get(), &cur);
     int best = 0;
     for (int d = 1; d < 5; ++d)
       if (logits[info_.digitTokens[d]] > logits[info_.digitTokens[best]]) best = d;

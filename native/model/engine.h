@@ -60,6 +60,10 @@ struct SamplingParams {
   int32_t maxTokens = 1024;
   std::string grammar;       // GBNF; empty = unconstrained
   std::string forcedText;    // appended after the prompt before generation (e.g. a closed <think>)
+  // A thinking budget: once closeAfterTokens tokens are generated and closeText has not appeared,
+  // closeText is forced (grammar-accepted) and generation goes on after it. 0 = no budget.
+  int32_t closeAfterTokens = 0;
+  std::string closeText;
   // Direct mode when not empty: the answer is these segments with one digit read after each.
   std::vector<std::string> directSegments;
 };
@@ -127,8 +131,8 @@ class Engine {
   void FillCandidates(const float* logits, std::vector<::llama_token_data>& cand) const;
   void AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbacks& cb, const float* logits,
                    const ::llama_token_data_array* processed) const;
-  void SampleLoop(Sampler& s, int32_t maxTokens, int32_t pos, GenerateResult& result, const CancelToken& cancel,
-                  const ScoreCallbacks& cb);
+  void SampleLoop(Sampler& s, int32_t maxTokens, int32_t closeAfterTokens, const std::string& closeText, int32_t pos,
+                  GenerateResult& result, const CancelToken& cancel, const ScoreCallbacks& cb);
   void DirectLoop(Sampler& s, const std::vector<std::string>& segments, int32_t pos, GenerateResult& result,
                   const CancelToken& cancel, const ScoreCallbacks& cb);
   void DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits, const CancelToken& cancel);

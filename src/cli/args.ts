@@ -1,0 +1,167 @@
+/**
+ * Usage text, exit codes and option parsing helpers of the `videoscore2` command.
+ */
+import { parseArgs } from "node:util";
+
+/** Exit codes scripts can rely on. */
+export const EXIT = {
+  /** Everything asked for was done. */
+  ok: 0,
+  /** A fatal error: the model or the addon did not load, a file could not be read or written. */
+  fatal: 1,
+  /** Bad command line (unknown command or option, missing argument, bad value). */
+  usage: 2,
+  /** The run completed but one or more inputs failed (each is reported; the others are written). */
+  someFailed: 3,
+  /** Interrupted (SIGINT / Ctrl-C): what had finished was written. */
+  interrupted: 130,
+} as const;
+
+export const USAGE = `videoscore2 — score AI-generated videos the way VideoScore2 does (in-process llama.cpp + libav)
+
+usage:
+  videoscore2 score <video|dir|glob>... (--prompt "…" | --prompts file.json|csv) [options]
+  videoscore2 eval <bench.json|jsonl|csv> [--videos dir] [options] [--from-results]
+  videoscore2 sample <video> --out <dir> [--fps 2] [--nframes N] [--max-pixels N]
+  videoscore2 info [--model m.gguf] [--mmproj mm.gguf] [--format json] [--all]
+  videoscore2 convert <hf-folder> --out <dir> [--type f16] [--quant Q4_K_M]   HF checkpoint → GGUF (convert --help)
+  videoscore2 demo [video] [--prompt "…"]      tiny random-weight model unless a model is given
+  videoscore2 help
+
+inputs (score):
+  a file is scored as given; a folder gives its video files (--recursive: also in subfolders);
+  a quoted glob with * ? ** [abc] is expanded here (e.g. 'runs/**/*.mp4').
+  --prompt "…"            the prompt every video was generated from
+  --prompts <file>        per-video prompts: JSON {"clip.mp4": "prompt"} or [{"video": …, "prompt": …}],
+                          or CSV with columns video,prompt; matched by path, file name or name without
+                          extension. With no <video> arguments the videos listed there are scored.
+
+model and scoring:
+  --model <gguf>          text model (or VIDEOSCORE2_MODEL)
+  --mmproj <gguf>         vision projector (or VIDEOSCORE2_MMPROJ)
+  --template <name>       inference (default; eval: benchmark) | inference-indented | benchmark
+  --mode think|direct     think (default): chain of thought, then the answer, as the reference;
+                          direct: no chain of thought, p(1..5) read at forced answer positions (fast)
+  --fps <n>               frames per second to sample (default 2)
+  --seed <n>              sampling seed (default 0)
+  --temperature <t>       sampling temperature (default 0.7; 0 = greedy)
+  --max-tokens <n>        most tokens to generate (default 1024)
+  --constrain             force the answer format with a grammar (thinking free, then the 3 lines)
+  --max-thinking-tokens <n>  with --constrain: most tokens of thinking
+  --gpu-layers <n>        layers to offload to the GPU (-1 = all; CUDA build only)
+  --gpu auto|cuda|cpu     which build of the addon to use (default auto)
+  --threads <n>           CPU threads (default: one per core)
+  --context-size <n>      KV cache tokens (default 16384)
+
+output:
+  --format <f>            table (default) | json | jsonl | csv   (eval: table | json)
+  --out <file>            write the output there instead of stdout (eval: per-item results in the
+                          reference's results layout, JSON)
+  --report <file.html>    also write a self-contained HTML report (frames, scores, p(1..5), rationale)
+  --quiet                 no progress output
+
+eval:
+  --videos <dir>          folder of the videos (default: <bench folder>/videos/<video_name>.mp4)
+  --score soft|expected|hard  model score the metrics use (default soft, the paper's s*·p(s*)/Σp)
+  --tie-threshold <x>     pairwise tie threshold: a number (default 0.001, the reference's for float
+                          scores; it used 0.5 for integer scores) or a percentage of the score range
+                          ("5%" = the paper's: 0.2 per dimension, 0.6 for the sum of the three)
+  --pairs prompt|all|none videos compared pairwise: those sharing a prompt (default), all, none
+  --from-results          the file already holds v/t/p_score_model: compute the metrics only
+  --limit <n>             only the first n items
+
+exit codes:
+  0   all done          1   fatal error (model/addon/file)      2   usage error
+  3   some inputs failed (reported on stderr and in the output; the rest is written)
+  130 interrupted by Ctrl-C (SIGINT): the results that had finished are written
+
+environment: VIDEOSCORE2_MODEL, VIDEOSCORE2_MMPROJ, VIDEOSCORE2_GPU (auto|cuda|cpu)`;
+
+/** A command-line mistake: printed with a pointer to `videoscore2 help`, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const OPTIONS = {
+  prompt: { type: "string" },
+  prompts: { type: "string" },
+  model: { type: "string" },
+  mmproj: { type: "string" },
+  template: { type: "string" },
+  mode: { type: "string" },
+  fps: { type: "string" },
+  nframes: { type: "string" },
+  "max-pixels": { type: "string" },
+  seed: { type: "string" },
+  temperature: { type: "string" },
+  "max-tokens": { type: "string" },
+  constrain: { type: "boolean" },
+  "max-thinking-tokens": { type: "string" },
+  "gpu-layers": { type: "string" },
+  gpu: { type: "string" },
+  threads: { type: "string" },
+  "context-size": { type: "string" },
+  format: { type: "string" },
+  out: { type: "string" },
+  report: { type: "string" },
+  quiet: { type: "boolean" },
+  recursive: { type: "boolean" },
+  videos: { type: "string" },
+  score: { type: "string" },
+  "tie-threshold": { type: "string" },
+  pairs: { type: "string" },
+  "from-results": { type: "boolean" },
+  limit: { type: "string" },
+  all: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export type CliValues = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
+
+/** Parses the arguments after the command; unknown options are usage errors. */
+export function parseCommandLine(args: string[]): { values: CliValues; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
+    return { values: values as CliValues, positionals };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** An integer option, or undefined when absent. */
+export function intOpt(values: CliValues, name: keyof CliValues, min = -Infinity): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} expects an integer${min > -Infinity ? ` >= ${min}` : ""}, got "${String(v)}"`);
+  return n;
+}
+
+/** A number option, or undefined when absent. */
+export function numOpt(values: CliValues, name: keyof CliValues, min = -Infinity): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n) || n < min)
+    throw new UsageError(`--${name} expects a number${min > -Infinity ? ` >= ${min}` : ""}, got "${String(v)}"`);
+  return n;
+}
+
+/** One of a set of words, or the default. */
+export function enumOpt<T extends string>(values: CliValues, name: keyof CliValues, allowed: readonly T[], def: T): T {
+  const v = values[name];
+  if (v === undefined) return def;
+  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${String(v)}"`);
+  return v as T;
+}
+
+/** Options that make no sense for a command are refused rather than silently ignored. */
+export function allowOnly(values: CliValues, command: string, allowed: readonly (keyof CliValues)[]): void {
+  for (const k of Object.keys(values) as (keyof CliValues)[])
+    if (values[k] !== undefined && k !== "help" && !allowed.includes(k)) throw new UsageError(`--${k} is not an option of "${command}"`);
+}

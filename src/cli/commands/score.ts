@@ -1,0 +1,120 @@
+/**
+ * `videoscore2 score` (and `demo`): score videos against their prompts.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { packageRoot } from "../../binding.js";
+import { allowOnly, enumOpt, EXIT, UsageError, type CliValues } from "../args.js";
+import { expandInputs, readPromptsFile, type PromptTable } from "../inputs.js";
+import { OrderedWriter, Sink, type Outcome, type OutputFormat } from "../output.js";
+import { Progress } from "../progress.js";
+import { loadScorer, RANDOM_WARNING, resolveModel, runBatch, scoreOptionsFrom, writeReport, type BatchItem } from "../scoring.js";
+
+const SCORE_OPTIONS = [
+  "prompt", "prompts", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "temperature", "max-tokens",
+  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "format", "out", "report", "quiet", "recursive",
+] as const;
+
+const SAMPLE_PROMPT = "a colourful test pattern with a moving gradient and a ticking counter";
+
+/** The demo's sample: a 5 s 640x360 clip generated once with the ffmpeg CLI. */
+function sampleClip(): string {
+  const dir = join(packageRoot(), ".cache");
+  const out = join(dir, "sample-640x360-5s.mp4");
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${out}.tmp.mp4`;
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24", "-t", "5", "-c:v", "libx264", "-pix_fmt", "yuv420p", tmp]);
+  renameSync(tmp, out);
+  return out;
+}
+
+export interface ScoreContext {
+  /** Fires on the first Ctrl-C: the batch stops, what finished is written. */
+  signal: AbortSignal;
+  /** Progress, warnings and the summary go here (stdout carries only the results). */
+  stderr: NodeJS.WriteStream;
+}
+
+export async function scoreCommand(cmd: "score" | "demo", values: CliValues, positionals: string[], ctx: ScoreContext): Promise<number> {
+  allowOnly(values, cmd, SCORE_OPTIONS);
+  const format = enumOpt<OutputFormat>(values, "format", ["table", "json", "jsonl", "csv"], "table");
+  if (values.prompt !== undefined && values.prompts !== undefined) throw new UsageError("give --prompt or --prompts, not both");
+
+  let prompts: PromptTable | undefined;
+  if (values.prompts !== undefined) prompts = readPromptsFile(values.prompts);
+  let inputs = positionals;
+  if (inputs.length === 0 && prompts) inputs = prompts.videos();
+  let prompt = values.prompt;
+  if (cmd === "demo" && inputs.length === 0) {
+    inputs = [sampleClip()];
+    prompt ??= SAMPLE_PROMPT;
+  }
+  if (inputs.length === 0) throw new UsageError("no videos: give files, folders or globs (or --prompts with a list of videos)");
+  if (prompt === undefined && !prompts) throw new UsageError('no prompt: give --prompt "…" (the same for every video) or --prompts file.json|csv');
+
+  const warnings: string[] = [];
+  const videos = expandInputs(inputs, { recursive: values.recursive, warnings });
+  for (const w of warnings) ctx.stderr.write(`warning: ${w}\n`);
+  if (videos.length === 0) throw new UsageError("no video files found in the inputs");
+
+  const m = await resolveModel(values, cmd === "demo");
+  const base = scoreOptionsFrom(values, { random: m.random, defaultTemplate: "inference" });
+
+  const items: BatchItem[] = [];
+  const missing: Outcome[] = [];
+  videos.forEach((v) => {
+    const p = prompt ?? prompts?.lookup(v);
+    if (p === undefined) missing.push({ index: items.length + missing.length, video: v, prompt: "", error: { code: "ERR_NO_PROMPT", message: `no prompt for ${v} in ${values.prompts}` } });
+    else items.push({ video: v, prompt: p });
+  });
+
+  if (!values.quiet) {
+    if (m.random) ctx.stderr.write(`${RANDOM_WARNING}\n`);
+    ctx.stderr.write(`loading ${m.model} + ${m.mmproj} …\n`);
+  }
+  const scorer = await loadScorer(values, m);
+  const sink = new Sink(values.out);
+  const writer = new OrderedWriter(sink, format, m.random ? `[${RANDOM_WARNING}]` : undefined);
+  const progress = new Progress(videos.length, ctx.stderr, !values.quiet);
+  // Videos without a prompt fail first, in their own order; the scored ones follow in input order.
+  const all: Outcome[] = [];
+  let offset = 0;
+  for (const o of missing) {
+    progress.tick(o.video, false, `${o.error!.code}: ${o.error!.message}`);
+    const placed = { ...o, index: offset++ };
+    all.push(placed);
+    writer.put(placed);
+  }
+  let outcomes: (Outcome | undefined)[] = [];
+  try {
+    outcomes = await runBatch(scorer, items, base, {
+      signal: ctx.signal,
+      progress,
+      onOutcome: (o) => writer.put({ ...o, index: o.index + offset }),
+    });
+  } finally {
+    progress.finish();
+    await scorer.dispose();
+  }
+  writer.end();
+  sink.close();
+  const done = [...all, ...outcomes.filter((o): o is Outcome => o !== undefined)];
+  if (values.report) {
+    await writeReport(values.report, done, base, {
+      title: cmd === "demo" ? "VideoScore2 demo" : "VideoScore2 report",
+      meta: { model: m.model, template: String(base.template ?? "inference"), mode: String((base as { mode?: string }).mode ?? "think") },
+      warning: m.random ? RANDOM_WARNING : undefined,
+    });
+    if (!values.quiet) ctx.stderr.write(`report: ${values.report}\n`);
+  }
+  const failed = done.filter((o) => !o.result).length;
+  const interrupted = ctx.signal.aborted && done.length < videos.length;
+  if (!values.quiet || interrupted)
+    ctx.stderr.write(
+      `${done.length - failed} scored, ${failed} failed${interrupted ? `, ${videos.length - done.length} not scored (interrupted)` : ""}${values.out ? ` → ${values.out}` : ""}\n`,
+    );
+  if (interrupted) return EXIT.interrupted;
+  return failed > 0 ? EXIT.someFailed : EXIT.ok;
+}

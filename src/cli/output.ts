@@ -1,0 +1,186 @@
+/**
+ * Output of `videoscore2 score`: one record per video as JSON, JSON lines, CSV or a table, written
+ * in input order as results settle (so an interrupted run leaves valid partial output).
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { csvLine } from "../csv.js";
+import type { ScoreResult } from "../scorer.js";
+
+export type OutputFormat = "table" | "json" | "jsonl" | "csv";
+
+/** One settled video. */
+export interface Outcome {
+  index: number;
+  video: string;
+  prompt: string;
+  result?: ScoreResult;
+  error?: { code: string; message: string };
+}
+
+const DIM_KEYS = [
+  ["visualQuality", "visual_quality", "VQ"],
+  ["textAlignment", "text_alignment", "TA"],
+  ["physicalConsistency", "physical_consistency", "PC"],
+] as const;
+
+/**
+ * Time spent on one video: sampling, encoding, prefill and generation. (`timings.totalMs` also
+ * counts the wait for the model while earlier videos generate.)
+ */
+export function workMs(r: ScoreResult): number {
+  const t = r.timings;
+  return t.sampleMs + t.encodeMs + t.prefillMs + t.generateMs;
+}
+
+/** The JSON record of one outcome (the result without token ids). */
+export function toRecord(o: Outcome): Record<string, unknown> {
+  if (!o.result) return { video: o.video, prompt: o.prompt, ok: false, error: o.error };
+  const { tokens: _tokens, ...rest } = o.result;
+  const mode = (o.result as { mode?: string }).mode ?? "think";
+  return { video: o.video, prompt: o.prompt, ok: true, ...rest, mode };
+}
+
+export const CSV_HEADER = [
+  "video",
+  "prompt",
+  "ok",
+  ...DIM_KEYS.flatMap(([, k]) => [k, `${k}_soft`, `${k}_expected`, `${k}_probs`]),
+  "mode",
+  "stop_reason",
+  "frames",
+  "width",
+  "height",
+  "time_ms",
+  "generated_tokens",
+  "error_code",
+  "error",
+  "rationale",
+];
+
+const num = (v: number | null | undefined, digits = 6) => (v === null || v === undefined || !Number.isFinite(v) ? "" : Number(v.toFixed(digits)));
+
+/** The CSV fields of one outcome, in {@link CSV_HEADER} order. */
+export function toCSVFields(o: Outcome): unknown[] {
+  const r = o.result;
+  const dims = DIM_KEYS.flatMap(([key]) => {
+    const d = r?.[key];
+    return d ? [d.score ?? "", num(d.soft), num(d.expected), d.probs ? d.probs.map((p) => num(p)).join(" ") : ""] : ["", "", "", ""];
+  });
+  return [
+    o.video,
+    o.prompt,
+    r ? "true" : "false",
+    ...dims,
+    r ? ((r as { mode?: string }).mode ?? "think") : "",
+    r?.stopReason ?? "",
+    r?.frames.count ?? "",
+    r?.frames.width ?? "",
+    r?.frames.height ?? "",
+    r ? Math.round(workMs(r)) : "",
+    r?.timings.generatedTokens ?? "",
+    o.error?.code ?? "",
+    o.error?.message ?? "",
+    r?.rationale ?? "",
+  ];
+}
+
+function cell(v: string, w: number, right = false): string {
+  const s = v.length > w ? `${v.slice(0, w - 1)}…` : v;
+  return right ? s.padStart(w) : s.padEnd(w);
+}
+
+/** A plain-text table of the outcomes: hard score and soft score per dimension, time. */
+export function formatTable(outcomes: readonly Outcome[], note?: string): string {
+  const nameW = Math.min(48, Math.max(5, ...outcomes.map((o) => o.video.length)));
+  const lines: string[] = [];
+  if (note) lines.push(note);
+  lines.push(
+    [cell("video", nameW), ...DIM_KEYS.map(([, , s]) => cell(`${s}  soft`, 10, true)), cell("avg", 6, true), cell("time", 8, true), "  p(1..5) VQ / TA / PC"].join("  "),
+  );
+  for (const o of outcomes) {
+    const r = o.result;
+    if (!r) {
+      lines.push(`${cell(o.video, nameW)}  ${o.error ? `${o.error.code}: ${o.error.message.split("\n")[0]}` : "failed"}`);
+      continue;
+    }
+    const softs = DIM_KEYS.map(([k]) => r[k].soft);
+    const avg = softs.every((s) => s !== null) ? (softs as number[]).reduce((a, b) => a + b, 0) / 3 : null;
+    const probs = DIM_KEYS.map(([k]) => (r[k].probs ? r[k].probs!.map((p) => Math.round(p * 100)).join(",") : "—")).join(" / ");
+    lines.push(
+      [
+        cell(o.video, nameW),
+        ...DIM_KEYS.map(([k]) => cell(`${r[k].score ?? "—"}  ${r[k].soft === null ? "  —  " : r[k].soft!.toFixed(3)}`, 10, true)),
+        cell(avg === null ? "—" : avg.toFixed(3), 6, true),
+        cell(`${(workMs(r) / 1000).toFixed(1)} s`, 8, true),
+        `  ${probs}`,
+      ].join("  "),
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Where output goes: a file (created with its folder) or stdout. Writes are synchronous. */
+export class Sink {
+  private fd: number | null = null;
+
+  constructor(readonly path?: string) {
+    if (path) {
+      mkdirSync(dirname(path), { recursive: true });
+      this.fd = openSync(path, "w");
+    }
+  }
+
+  write(s: string): void {
+    if (this.fd !== null) writeSync(this.fd, s);
+    else process.stdout.write(s);
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+/**
+ * Writes outcomes in input order as they settle: an outcome is written once all earlier ones have
+ * settled (generation runs in call order, so this rarely waits). JSON lines and CSV rows go out
+ * immediately; JSON and the table are written by {@link end}. Skipped indices (interrupted) are
+ * passed over by {@link end}.
+ */
+export class OrderedWriter {
+  private next = 0;
+  private readonly pending = new Map<number, Outcome>();
+  readonly written: Outcome[] = [];
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly format: OutputFormat,
+    private readonly tableNote?: string,
+  ) {
+    if (format === "csv") sink.write(csvLine(CSV_HEADER));
+  }
+
+  put(o: Outcome): void {
+    this.pending.set(o.index, o);
+    while (this.pending.has(this.next)) {
+      this.emit(this.pending.get(this.next) as Outcome);
+      this.pending.delete(this.next);
+      this.next++;
+    }
+  }
+
+  private emit(o: Outcome): void {
+    this.written.push(o);
+    if (this.format === "jsonl") this.sink.write(`${JSON.stringify(toRecord(o))}\n`);
+    else if (this.format === "csv") this.sink.write(csvLine(toCSVFields(o)));
+  }
+
+  /** Flushes what is still held (in order) and writes the JSON array or the table. */
+  end(): void {
+    for (const i of [...this.pending.keys()].sort((a, b) => a - b)) this.emit(this.pending.get(i) as Outcome);
+    this.pending.clear();
+    if (this.format === "json") this.sink.write(`${JSON.stringify(this.written.map(toRecord), null, 2)}\n`);
+    else if (this.format === "table") this.sink.write(formatTable(this.written, this.tableNote));
+  }
+}

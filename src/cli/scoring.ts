@@ -1,0 +1,181 @@
+/**
+ * What `score`, `eval` and `demo` share: finding the model, turning flags into ScoreOptions,
+ * running a batch through VideoScorer.scoreMany with progress and interruption, and the report.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { packageRoot } from "../binding.js";
+import { VideoScoreError } from "../errors.js";
+import { writeQwen25VLModels } from "../gguf/tiny-model.js";
+import { renderReport, type ReportClip } from "../report.js";
+import * as scorerModule from "../scorer.js";
+import { VideoScorer, type ScoreManyItem, type ScoreManyResult, type ScoreOptions } from "../scorer.js";
+import { sampleFrames } from "../video.js";
+import { enumOpt, intOpt, numOpt, UsageError, type CliValues } from "./args.js";
+import { workMs, type Outcome } from "./output.js";
+import type { Progress } from "./progress.js";
+
+export interface ModelFiles {
+  model: string;
+  mmproj: string;
+  /** The generated tiny random-weight model (demo only). */
+  random: boolean;
+}
+
+/**
+ * --model/--mmproj, else VIDEOSCORE2_MODEL/VIDEOSCORE2_MMPROJ. Without either, `score` and `eval`
+ * refuse; only `demo` falls back to a generated tiny random-weight model.
+ */
+export async function resolveModel(values: CliValues, allowRandom: boolean): Promise<ModelFiles> {
+  const model = values.model ?? process.env.VIDEOSCORE2_MODEL;
+  const mmproj = values.mmproj ?? process.env.VIDEOSCORE2_MMPROJ;
+  if (model && mmproj) return { model, mmproj, random: false };
+  if (model || mmproj)
+    throw new UsageError("give both the text model and the vision projector: --model m.gguf --mmproj mm.gguf (or VIDEOSCORE2_MODEL and VIDEOSCORE2_MMPROJ)");
+  if (!allowRandom)
+    throw new UsageError(
+      "no model: pass --model vs2.gguf --mmproj mmproj-vs2.gguf (or set VIDEOSCORE2_MODEL and VIDEOSCORE2_MMPROJ); " +
+        "see the README for converting TIGER-Lab/VideoScore2. (`videoscore2 demo` runs a tiny random-weight model.)",
+    );
+  const dir = join(packageRoot(), ".cache", "tiny-model");
+  const m = join(dir, "tiny-qwen2.5-vl.gguf");
+  const mm = join(dir, "mmproj-tiny-qwen2.5-vl.gguf");
+  if (!existsSync(m) || !existsSync(mm)) await writeQwen25VLModels({ dir, seed: 1 });
+  return { model: m, mmproj: mm, random: true };
+}
+
+export const RANDOM_WARNING = "RANDOM WEIGHTS: a tiny generated model (real architecture, random weights) — the scores are meaningless";
+
+const TEMPLATES = ["inference", "inference-indented", "benchmark"] as const;
+
+/** Whether this build's VideoScorer knows `mode: "direct"` (the scorer exports its answer segments then). */
+export function directModeAvailable(): boolean {
+  return "DIRECT_SEGMENTS" in scorerModule;
+}
+
+/** The score options shared by every item (no prompt), from the flags. */
+export function scoreOptionsFrom(values: CliValues, opts: { random: boolean; defaultTemplate: (typeof TEMPLATES)[number] }): Omit<ScoreOptions, "prompt"> {
+  const mode = enumOpt(values, "mode", ["think", "direct"] as const, "think");
+  if (mode === "direct" && !directModeAvailable())
+    throw new UsageError('--mode direct is not available in this build yet (the scorer has no "direct" mode); use --mode think');
+  if (mode === "direct" && values.constrain) throw new UsageError("--constrain does not apply to --mode direct (the answer is already forced)");
+  const maxThinking = intOpt(values, "max-thinking-tokens", 0);
+  if (maxThinking !== undefined && !values.constrain) throw new UsageError("--max-thinking-tokens needs --constrain");
+  const fps = numOpt(values, "fps");
+  if (fps !== undefined && !(fps > 0)) throw new UsageError(`--fps expects a number > 0, got "${values.fps}"`);
+  const o: Record<string, unknown> = {
+    template: enumOpt(values, "template", TEMPLATES, opts.defaultTemplate),
+    fps,
+    nframes: intOpt(values, "nframes", 2),
+    maxPixels: intOpt(values, "max-pixels", 1),
+    seed: intOpt(values, "seed", 0),
+    temperature: numOpt(values, "temperature", 0),
+    maxTokens: intOpt(values, "max-tokens", 1) ?? (opts.random ? 256 : undefined),
+  };
+  if (o.fps !== undefined && o.nframes !== undefined) throw new UsageError("give --fps or --nframes, not both");
+  if (values.constrain) o.constrain = maxThinking !== undefined ? { maxThinkingTokens: maxThinking } : true;
+  else if (opts.random && mode === "think") o.constrain = { maxThinkingTokens: 120 }; // random weights rarely write an answer unaided
+  if (mode === "direct") o.mode = "direct";
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o as Omit<ScoreOptions, "prompt">;
+}
+
+/** Loads the scorer from the flags. */
+export async function loadScorer(values: CliValues, m: ModelFiles): Promise<VideoScorer> {
+  return VideoScorer.load({
+    model: m.model,
+    mmproj: m.mmproj,
+    gpuLayers: intOpt(values, "gpu-layers", -1),
+    threads: intOpt(values, "threads", 0),
+    contextSize: intOpt(values, "context-size", 256) ?? 16384,
+    gpu: enumOpt(values, "gpu", ["auto", "cuda", "cpu"] as const, (process.env.VIDEOSCORE2_GPU as "auto" | "cuda" | "cpu" | undefined) ?? "auto"),
+  });
+}
+
+/** One video to score with its prompt. */
+export interface BatchItem {
+  video: string;
+  prompt: string;
+}
+
+/** Items scored per scoreMany call: bounds how many sampled videos are held in memory at once. */
+export const CHUNK = 4;
+
+function errorOf(e: unknown): { code: string; message: string } {
+  if (e instanceof VideoScoreError) return { code: e.code, message: e.message };
+  return { code: "ERR_INTERNAL", message: e instanceof Error ? e.message : String(e) };
+}
+
+function isAbort(r: ScoreManyResult): boolean {
+  return !r.ok && (r.error.code === "ERR_ABORTED" || r.error.code === "ERR_DISPOSED");
+}
+
+/**
+ * Scores the items through `scorer.scoreMany`, a chunk at a time. Each settled item goes to
+ * `onOutcome` (items cut by the signal are not reported). Returns the outcomes in input order;
+ * entries are undefined for items that never ran or were interrupted.
+ */
+export async function runBatch(
+  scorer: VideoScorer,
+  items: readonly BatchItem[],
+  base: Omit<ScoreOptions, "prompt">,
+  opts: { signal: AbortSignal; progress?: Progress; onOutcome?: (o: Outcome) => void },
+): Promise<(Outcome | undefined)[]> {
+  const out: (Outcome | undefined)[] = new Array(items.length).fill(undefined);
+  for (let start = 0; start < items.length; start += CHUNK) {
+    if (opts.signal.aborted) break;
+    const chunk = items.slice(start, start + CHUNK);
+    opts.progress?.working(basename(chunk[0]!.video));
+    const many: ScoreManyItem[] = chunk.map((it) => ({ ...base, video: it.video, prompt: it.prompt }) as ScoreManyItem);
+    const onResult = (r: ScoreManyResult, i: number) => {
+      if (isAbort(r) && opts.signal.aborted) return;
+      const index = start + i;
+      const it = items[index]!;
+      const o: Outcome = r.ok ? { index, video: it.video, prompt: it.prompt, result: r.result } : { index, video: it.video, prompt: it.prompt, error: errorOf(r.error) };
+      out[index] = o;
+      let k = start;
+      while (k < Math.min(items.length, start + chunk.length) && out[k] !== undefined) k++;
+      const next = k < start + chunk.length ? items[k] : items[start + chunk.length];
+      if (next) opts.progress?.working(basename(next.video));
+      if (o.result) {
+        const d = o.result;
+        const s = (x: { score: number | null; soft: number | null }) => `${x.score ?? "—"}${x.soft !== null ? ` (${x.soft.toFixed(2)})` : ""}`;
+        opts.progress?.tick(it.video, true, `VQ ${s(d.visualQuality)} TA ${s(d.textAlignment)} PC ${s(d.physicalConsistency)}  ${(workMs(d) / 1000).toFixed(1)} s`);
+      } else opts.progress?.tick(it.video, false, `${o.error!.code}: ${o.error!.message.split("\n")[0]}`);
+      opts.onOutcome?.(o);
+    };
+    // `concurrency` is passed for scorers that take it; older ones ignore it.
+    await scorer.scoreMany(many, { signal: opts.signal, onResult, concurrency: 2 } as Parameters<VideoScorer["scoreMany"]>[1]);
+  }
+  return out;
+}
+
+/**
+ * Writes the HTML report. The frames are sampled again with the same frame options (the scorer
+ * does not hand its frames back), so the thumbnails are exactly what the model saw.
+ */
+export async function writeReport(
+  path: string,
+  outcomes: readonly Outcome[],
+  base: Omit<ScoreOptions, "prompt">,
+  meta: { title?: string; meta?: Record<string, string>; warning?: string },
+): Promise<void> {
+  const clips: ReportClip[] = [];
+  const frameOpts = { fps: base.fps, nframes: base.nframes, maxPixels: base.maxPixels };
+  for (const k of Object.keys(frameOpts) as (keyof typeof frameOpts)[]) if (frameOpts[k] === undefined) delete frameOpts[k];
+  for (const o of outcomes) {
+    const clip: ReportClip = { video: o.video, prompt: o.prompt };
+    if (o.result) {
+      clip.result = o.result;
+      try {
+        const s = await sampleFrames(o.video, frameOpts);
+        clip.frames = s.frames.map((f) => ({ width: s.width, height: s.height, rgb: f.rgb, index: f.index, timeSeconds: f.timeSeconds }));
+      } catch {
+        /* the report still shows the scores */
+      }
+    } else clip.error = o.error ?? { code: "ERR_INTERNAL", message: "no result" };
+    clips.push(clip);
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, renderReport(clips, meta));
+}

@@ -1,0 +1,66 @@
+/**
+ * RFC 4180 CSV: parse (quoted fields, doubled quotes, CRLF or LF, a leading BOM) and format.
+ */
+
+/** Parses CSV text into rows of fields. A trailing newline does not make an empty row. */
+export function parseCSV(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let fieldStarted = false;
+  for (; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
+      } else field += c;
+      continue;
+    }
+    if (c === '"' && !fieldStarted) {
+      quoted = true;
+      fieldStarted = true;
+    } else if (c === ",") {
+      row.push(field);
+      field = "";
+      fieldStarted = false;
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+      fieldStarted = false;
+    } else {
+      field += c;
+      fieldStarted = true;
+    }
+  }
+  if (fieldStarted || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Parses CSV with a header row into objects keyed by the (trimmed) header names. */
+export function parseCSVRecords(text: string): Record<string, string>[] {
+  const rows = parseCSV(text).filter((r) => !(r.length === 1 && r[0] === ""));
+  const header = (rows.shift() ?? []).map((h) => h.trim());
+  return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ""])));
+}
+
+/** One CSV field: quoted when it holds a comma, quote, CR or LF, or starts/ends with a space. */
+export function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? "" : typeof v === "number" && !Number.isFinite(v) ? "" : String(v);
+  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One CSV line (CRLF-terminated, as RFC 4180 says). */
+export function csvLine(fields: readonly unknown[]): string {
+  return `${fields.map(csvField).join(",")}\r\n`;
+}
