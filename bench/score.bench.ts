@@ -34,4 +34,12 @@ console.log("| phase | ms |\n|---|---|");
 for (const k of ["sampleMs", "encodeMs", "prefillMs", "generateMs", "totalMs", "outsideMs"]) console.log(`| ${k} | ${med(k).toFixed(1)} |`);
 console.log(`| prompt tokens | ${med("promptTokens")} |\n| generated tokens | ${med("generatedTokens")} |\n| tokens/s | ${med("tokensPerSecond").toFixed(1)} |`);
 console.log(`outside llama.cpp compute: ${(med("outsideShare") * 100).toFixed(1)} % of total`);
+
+// Fast mode: the same clip and scorer, no chain of thought.
+const direct: number[] = [];
+for (let i = 0; i < runs; i++) direct.push((await scorer.score(clip, { prompt: "a test pattern", mode: "direct" })).timings.totalMs);
+direct.sort((a, b) => a - b);
+const think = med("totalMs");
+const d = direct[Math.floor(runs / 2)]!;
+console.log(`direct mode total ${d.toFixed(1)} ms vs think ${think.toFixed(1)} ms (${med("generatedTokens")} tokens): ${(think / d).toFixed(2)}x faster`);
 await scorer.dispose();

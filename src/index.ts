@@ -46,6 +46,8 @@ export { readBenchFile } from "./bench-file.js";
 export type { BenchItem, ReadBenchOptions } from "./bench-file.js";
 export { encodePNG } from "./png.js";
 export { quantize, QUANT_TYPES } from "./quantize.js";
+export { convertQwen25VL, inspectQwen25VL } from "./gguf/convert/index.js";
+export type { ConvertOptions, ConvertResult } from "./gguf/convert/index.js";
 export type { QuantType, QuantizeOptions } from "./quantize.js";
 export { VideoScoreError, ERROR_CODES } from "./errors.js";
 export type { VideoScoreErrorCode } from "./errors.js";

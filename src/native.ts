@@ -89,6 +89,8 @@ export interface NativeSampling {
   /** Thinking budget: after this many tokens, closeText is forced unless it appeared (0 = none). */
   closeAfterTokens?: number;
   closeText?: string;
+  /** Return the N highest raw logits at the first generated position (parity checks). */
+  topLogits?: number;
   /** Direct mode: the answer is these segments, with the most probable digit read after each. */
   directSegments?: string[];
 }
@@ -103,6 +105,8 @@ export interface NativeGenerateResult {
   tokenOffsets: Uint32Array;
   digits: { tokenIndex: number; probs: number[]; rawProbs: number[] }[];
   stopReason: "eos" | "max_tokens";
+  /** With `topLogits`: the highest raw logits at the first generated position, best first. */
+  firstTopLogits?: { id: number; logit: number }[];
   timings: { encodeMs: number; prefillMs: number; generateMs: number; promptTokens: number; generatedTokens: number };
 }
 

@@ -424,8 +424,9 @@ describe("convert: refusals and errors", () => {
     expect(await runConvert([HF, "--out", DIR, "--quant", "Q9"], x.io)).toBe(2);
     x = io();
     expect(await runConvert([HF, "--out", DIR, "--bogus"], x.io)).toBe(2);
+    const llama = await variantDir("cli-bad-llama", (d) => editConfig(d, (c) => Object.assign(c, { architectures: ["LlamaForCausalLM"], model_type: "llama" })));
     x = io();
-    expect(await runConvert([join(DIR, "bad-llama"), "--out", join(DIR, "cli-bad")], x.io)).toBe(1);
+    expect(await runConvert([llama, "--out", join(DIR, "cli-bad")], x.io)).toBe(1);
     expect(x.o.err).toMatch(/^ERR_MODEL_MISMATCH: .*LlamaForCausalLM/);
     x = io();
     expect(await runConvert(["--help"], x.io)).toBe(0);

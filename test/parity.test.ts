@@ -39,7 +39,7 @@ const FIX = fileURLToPath(new URL("./.fixtures/parity/", import.meta.url));
 
 interface ClipSpec { name: string; file: string; rule: string; input: string[]; output: string[] }
 interface PositionStats {
-  raw_probs: number[]; argmax: number; top5: number[]; digits_in_top_k: boolean[];
+  raw_probs: number[]; argmax: number; top5: number[]; top5_logits: number[]; digits_in_top_k: boolean[];
   processed_probs: number[]; processed_soft: number | null;
   digit_probs_t07: number[]; digit_soft_t07: number | null; digit_expected_t07: number | null;
 }
@@ -81,6 +81,10 @@ const report = {
 const row = (table: keyof typeof report, ...cells: (string | number)[]): void => void report[table].push(`| ${cells.join(" | ")} |`);
 const fmt = (x: number, d = 4): string => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const maxRel = (a: readonly number[], b: readonly number[]): number => Math.max(...a.map((x, i) => Math.abs(x - b[i]!) / Math.abs(b[i]!)));
+// Raw p(1..5) agree within 0.22 % on each side's own frames: |Δ log p| ≈ 0.0022, so logits (which
+// share one normaliser) agree to a few thousandths; 0.01 leaves room for the top-5 tail.
+const LOGIT_ABS_TOL = 0.01;
+const top5Rows: string[] = [];
 const maxAbs = (a: readonly number[], b: readonly number[]): number => Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
 
 /** A clip that the reference reader decoded wrongly (decord returned another frame than the index asked for). */
@@ -235,9 +239,19 @@ describe("stage 3: model outputs at the first and the three forced score positio
         const frames = v.frames.map((f) => f.rgb);
         const base = { topP: 1, seed: 0, maxTokens: 1 };
         // Greedy first token (no grammar): the reference's argmax at the first generated position.
-        const greedy = await model.generate(layout.beforeVideo, layout.afterVideo, frames, v.width, v.height, { ...base, temperature: 0, topK: 0 }, cancel);
+        const greedy = await model.generate(layout.beforeVideo, layout.afterVideo, frames, v.width, v.height, { ...base, temperature: 0, topK: 0, topLogits: 5 }, cancel);
         const firstId = greedy.tokenIds.length ? greedy.tokenIds[0] : -1; // -1: an end-of-generation token was chosen
         expect(firstId === -1 ? "eog" : firstId).toBe(g.at[0]!.argmax);
+        // Logits of the first generated position: top-5 agreement and the max abs difference of the
+        // logits both sides rank in their top 5 (frames differ slightly: see the pixel stage).
+        const ours5 = greedy.firstTopLogits!;
+        const ref5 = g.at[0]!.top5.map((id, i) => ({ id, logit: g.at[0]!.top5_logits[i]! }));
+        expect(ours5[0]!.id).toBe(ref5[0]!.id);
+        const shared = ours5.filter((o) => ref5.some((r) => r.id === o.id));
+        expect(shared.length).toBeGreaterThanOrEqual(4);
+        const logitDiff = Math.max(...shared.map((o) => Math.abs(o.logit - ref5.find((r) => r.id === o.id)!.logit)));
+        expect(logitDiff).toBeLessThanOrEqual(LOGIT_ABS_TOL);
+        top5Rows.push(`${c.name}/${t}: top-5 ${shared.length}/5, max |Δlogit| ${logitDiff.toExponential(2)}`);
         let worstSame = 0;
         let worstRef = 0;
         const cells: string[] = [];
@@ -295,6 +309,7 @@ describe("stage 3: model outputs at the first and the three forced score positio
   }
 
   it("closes", () => {
+    if (top5Rows.length) console.log(top5Rows.join("\n"));
     model.dispose();
   });
 });

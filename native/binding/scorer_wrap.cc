@@ -205,6 +205,16 @@ class GenerateWorker : public PromiseWorker {
     o.Set("tokenOffsets", offsets);
     o.Set("digits", digits);
     o.Set("stopReason", result_.stopReason);
+    if (!result_.firstTopLogits.empty()) {
+      Napi::Array top = Napi::Array::New(env, result_.firstTopLogits.size());
+      for (uint32_t k = 0; k < result_.firstTopLogits.size(); ++k) {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("id", result_.firstTopLogits[k].first);
+        e.Set("logit", result_.firstTopLogits[k].second);
+        top.Set(k, e);
+      }
+      o.Set("firstTopLogits", top);
+    }
     Napi::Object tm = Napi::Object::New(env);
     tm.Set("encodeMs", result_.timings.encodeMs);
     tm.Set("prefillMs", result_.timings.prefillMs);
@@ -275,6 +285,7 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   w->sampling.forcedText = GetString(s, "forcedText");
   w->sampling.closeAfterTokens = GetInt(s, "closeAfterTokens", 0);
   w->sampling.closeText = GetString(s, "closeText");
+  w->sampling.topLogits = GetInt(s, "topLogits", 0);
   Napi::Value segs = s.Get("directSegments");
   if (segs.IsArray()) {
     Napi::Array a = segs.As<Napi::Array>();

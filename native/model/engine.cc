@@ -436,6 +436,16 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
   result.timings.prefillMs += MsSince(tp);
   if (cb.onProgress) cb.onProgress(Phase::Prefill, 1, 1);
 
+  if (sp.topLogits > 0) {
+    const float* logits = llama_get_logits_ith(ctx_, -1);
+    const int32_t nVocab = llama_vocab_n_tokens(vocab_);
+    std::vector<std::pair<int32_t, float>> all(nVocab);
+    for (int32_t k = 0; k < nVocab; ++k) all[k] = {k, logits[k]};
+    const size_t n = std::min<size_t>(sp.topLogits, all.size());
+    std::partial_sort(all.begin(), all.begin() + n, all.end(), [](auto& a, auto& b) { return a.second > b.second; });
+    result.firstTopLogits.assign(all.begin(), all.begin() + n);
+  }
+
   // 4. generation: sampled (think mode), or forced segments with the digits read in between (direct)
   Sampler sampler(vocab_, sp);
   int32_t pos = afterPos0 + static_cast<int32_t>(after.size());

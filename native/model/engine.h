@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -64,6 +65,8 @@ struct SamplingParams {
   // closeText is forced (grammar-accepted) and generation goes on after it. 0 = no budget.
   int32_t closeAfterTokens = 0;
   std::string closeText;
+  // Report the N highest raw logits (ids and values) at the first generated position (parity checks).
+  int32_t topLogits = 0;
   // Direct mode when not empty: the answer is these segments with one digit read after each.
   std::vector<std::string> directSegments;
 };
@@ -85,6 +88,7 @@ struct Timings {
 };
 
 struct GenerateResult {
+  std::vector<std::pair<int32_t, float>> firstTopLogits;  // SamplingParams::topLogits at position 0
   std::string text;
   std::vector<GeneratedToken> tokens;
   std::string stopReason;  // "eos" | "max_tokens"
