@@ -169,6 +169,17 @@ describe("score()", () => {
     expect(r.rationale.length).toBeGreaterThanOrEqual(0);
   });
 
+  it("with constrain, the thinking budget closes the thinking and the answer always follows", async () => {
+    // Random weights emit byte-level tokens that split UTF-8 characters: the close must wait for a
+    // character boundary or the grammar would read "<" as part of the character (seen in the demo).
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const r = await scorer.score(small, { ...FAST, maxTokens: 200, seed, constrain: { maxThinkingTokens: 25 } });
+      expect(r.stopReason).toBe("eos");
+      expect(r.text.indexOf("</think>")).toBeGreaterThan(0);
+      expect([r.visualQuality.score, r.textAlignment.score, r.physicalConsistency.score].every((x) => x !== null)).toBe(true);
+    }
+  });
+
   it("direct mode forces the answer and reads p(1..5) at each score position", async () => {
     const r = await scorer.score(small, { ...FAST, mode: "direct" });
     expect(r.mode).toBe("direct");

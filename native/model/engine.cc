@@ -96,6 +96,19 @@ void SoftmaxDigitsRaw(const float* logits, int32_t nVocab, const std::array<int3
 
 std::once_flag gBackendOnce;
 
+// Whether `s` does not end inside a multi-byte UTF-8 sequence.
+bool EndsOnUtf8Boundary(const std::string& s) {
+  int i = static_cast<int>(s.size()) - 1, cont = 0;
+  while (i >= 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80 && cont < 3) {
+    --i;
+    ++cont;
+  }
+  if (i < 0) return cont == 0;
+  const unsigned char lead = static_cast<unsigned char>(s[i]);
+  const int need = lead < 0x80 ? 0 : (lead >> 5) == 0x6 ? 1 : (lead >> 4) == 0xE ? 2 : (lead >> 3) == 0x1E ? 3 : 0;
+  return cont >= need;
+}
+
 }  // namespace
 
 void InstallLogHandler() {
@@ -492,7 +505,10 @@ void Engine::SampleLoop(Sampler& s, int32_t maxTokens, int32_t closeAfterTokens,
   const std::vector<int32_t> closeTokens = closeText.empty() ? std::vector<int32_t>{} : Tokenize(closeText);
   for (int32_t i = 0; i < maxTokens; ++i) {
     cancel.check();
-    if (!closeTokens.empty() && i == closeAfterTokens && result.text.find(closeText) == std::string::npos) {
+    // (Only at a character boundary: inside a split UTF-8 sequence the grammar would read "<" as
+    // part of that character and never see the close.)
+    if (!closeTokens.empty() && i >= closeAfterTokens && EndsOnUtf8Boundary(result.text) &&
+        result.text.find(closeText) == std::string::npos) {
       // Thinking budget spent: close it, as if the model had, and let it answer.
       for (int32_t t : closeTokens) {
         if (s.grammar) llama_sampler_accept(s.grammar.get(), t);
