@@ -37,10 +37,7 @@ export class Cancellation {
 
   /** Native errors raced by an abort become the abort error the caller expects. */
   translate(e: unknown): unknown {
-    if (e instanceof VideoScoreError && (e.code === "ERR_ABORTED" || e.code === "ERR_DISPOSED")) {
-      if (e.code === "ERR_ABORTED" && this.signal) return abortError(this.signal);
-    }
-    return e;
+    return e instanceof VideoScoreError && e.code === "ERR_ABORTED" && this.signal ? abortError(this.signal) : e;
   }
 
   dispose(): void {

@@ -4,6 +4,7 @@
  * timings; failed clips show their error. Inline CSS and JS only (no network, no external files);
  * the cards can be sorted by any score, the average, the name or the time.
  */
+import type { ScoreTimings } from "./scorer.js";
 import { basename } from "node:path";
 import { downscale, encodePNG, type RGBImage } from "./png.js";
 
@@ -24,16 +25,7 @@ export interface ReportResult {
   stopReason?: string;
   mode?: string;
   frames?: { count: number; width: number; height: number; indices: number[]; totalFrames?: number; nativeFps?: number };
-  timings?: {
-    sampleMs: number;
-    encodeMs: number;
-    prefillMs: number;
-    generateMs: number;
-    totalMs: number;
-    promptTokens: number;
-    generatedTokens: number;
-    tokensPerSecond: number;
-  };
+  timings?: ScoreTimings;
 }
 
 /** One clip of the report. */

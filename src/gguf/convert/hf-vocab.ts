@@ -56,7 +56,10 @@ const ADD_FLAG_KEY: Partial<Record<SpecialType, string>> = {
   sep: "tokenizer.ggml.add_sep_token",
 };
 
-async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+/** Reads a JSON object; a missing optional file is undefined, anything unreadable is ERR_MODEL_LOAD. */
+export async function readJson(path: string, required: true): Promise<Record<string, unknown>>;
+export async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined>;
+export async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
     text = await readFile(path, "utf8");

@@ -30,7 +30,7 @@
  * 1-D tensors and `*_norm.weight` are F32; matrices take the output type; Q8_0 falls back to F16
  * for rows that are not whole 32-element blocks (the 7B vision ffn_down, 3420 wide).
  */
-import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { abortError, VideoScoreError } from "../../errors.js";
 import { GGML_TYPE, kv } from "../types.js";
@@ -38,7 +38,7 @@ import type { GGMLType, GGUFMetadata } from "../types.js";
 import { writeGGUF } from "../writer.js";
 import type { GGUFLayout, GGUFTensorSpec, TensorChunks } from "../writer.js";
 import { bf16ToF16Table, encodeBF16, f16ToBF16Table, GGML_TYPE_BF16, mapHalves, registerBF16 } from "./bf16.js";
-import { hfVocabMetadata, readHfVocab } from "./hf-vocab.js";
+import { hfVocabMetadata, readHfVocab, readJson } from "./hf-vocab.js";
 import type { HfVocab } from "./hf-vocab.js";
 import { decodeToF32, openCheckpointTensors, TensorByteReader } from "./safetensors.js";
 import type { SafetensorsTensor } from "./safetensors.js";
@@ -175,21 +175,6 @@ function mismatch(message: string, path?: string): VideoScoreError {
   return new VideoScoreError("ERR_MODEL_MISMATCH", message, path === undefined ? {} : { path });
 }
 
-async function readJsonFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new VideoScoreError("ERR_MODEL_LOAD", `${path}: cannot read (${(e as Error).message})`, { path, cause: e });
-  }
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not a JSON object");
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new VideoScoreError("ERR_MODEL_LOAD", `${path}: invalid JSON (${(e as Error).message})`, { path, cause: e });
-  }
-}
 
 /** Throws ERR_MODEL_MISMATCH naming what config.json describes unless it is a Qwen2.5-VL. */
 export function assertQwen25VLConfig(config: Record<string, unknown>, path: string): void {
@@ -328,15 +313,15 @@ export async function inspectQwen25VL(dir: string): Promise<Qwen25VLCheckpoint> 
     throw mismatch(`${root} is not a Hugging Face checkpoint: found no config.json (expected a Qwen2.5-VL folder such as TIGER-Lab/VideoScore2)`, root);
   }
   const configPath = join(root, "config.json");
-  const config = await readJsonFile(configPath);
+  const config = await readJson(configPath, true);
   assertQwen25VLConfig(config, root);
   const text = textParams(config, configPath);
   if (!files.includes("preprocessor_config.json")) {
     throw new VideoScoreError("ERR_MODEL_LOAD", `${root}: preprocessor_config.json is missing (it holds the image mean/std the mmproj needs)`, { path: root });
   }
-  let pre = await readJsonFile(join(root, "preprocessor_config.json"));
+  let pre = await readJson(join(root, "preprocessor_config.json"), true);
   if (files.includes("processor_config.json")) {
-    const pc = await readJsonFile(join(root, "processor_config.json"));
+    const pc = await readJson(join(root, "processor_config.json"), true);
     pre = { ...pre, ...pc, ...((pc.image_processor as Record<string, unknown> | undefined) ?? {}) };
   }
   const vision = visionParams(config, pre, text, configPath);
@@ -359,7 +344,7 @@ export async function inspectQwen25VL(dir: string): Promise<Qwen25VLCheckpoint> 
     sourceBytes += t.nbytes;
   }
   let generation: Record<string, unknown> = {};
-  if (files.includes("generation_config.json")) generation = await readJsonFile(join(root, "generation_config.json")).catch(() => ({}));
+  if (files.includes("generation_config.json")) generation = await readJson(join(root, "generation_config.json"), true).catch(() => ({}));
   return { dir: root, config, text, vision, vocab, generation, tensors, sourceBytes };
 }
 
