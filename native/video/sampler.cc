@@ -1,5 +1,7 @@
 #include "video/sampler.h"
 
+#include "video/frame_converter.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -79,7 +81,6 @@ struct VideoSource::Impl {
   AVIOContext* avio = nullptr;
   AVFormatContext* fmt = nullptr;
   AVCodecContext* codec = nullptr;
-  SwsContext* sws = nullptr;
   AVPacket* pkt = nullptr;
   AVFrame* frame = nullptr;
   int streamIndex = -1;
@@ -92,7 +93,6 @@ struct VideoSource::Impl {
   Clock::time_point deadline = Clock::time_point::max();
 
   ~Impl() {
-    sws_freeContext(sws);
     av_frame_free(&frame);
     av_packet_free(&pkt);
     avcodec_free_context(&codec);
@@ -277,22 +277,6 @@ struct VideoSource::Impl {
     return it - frames.begin();
   }
 
-  void Convert(const AVFrame* src, int outW, int outH, DecodedFrame& out) {
-    // A decoder may change size mid-stream; sws_getCachedContext reuses the context unless it does.
-    sws = sws_getCachedContext(sws, src->width, src->height, static_cast<AVPixelFormat>(src->format), outW, outH,
-                               AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr,
-                               nullptr, nullptr);
-    if (!sws) throw Error("ERR_DECODE", "Cannot convert " + label + "'s pixel format to RGB");
-    int cs = src->colorspace == AVCOL_SPC_UNSPECIFIED ? SWS_CS_DEFAULT : src->colorspace;
-    const int* coeffs = sws_getCoefficients(cs);
-    int srcFull = src->color_range == AVCOL_RANGE_JPEG ? 1 : 0;
-    sws_setColorspaceDetails(sws, coeffs, srcFull, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
-    out.rgb.resize(static_cast<size_t>(outW) * outH * 3);
-    uint8_t* dst[4] = {out.rgb.data(), nullptr, nullptr, nullptr};
-    int dstStride[4] = {outW * 3, 0, 0, 0};
-    sws_scale(sws, src->data, src->linesize, 0, src->height, dst, dstStride);
-  }
-
   const CancelToken* cancelToken = nullptr;
 };
 
@@ -350,6 +334,8 @@ std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& reques
   std::vector<DecodedFrame> out;
   out.reserve(targets.size());
   if (targets.empty()) return out;
+  // Declared after `out`: destroyed first, so its worker never writes into freed frames.
+  FrameConverter converter(s.label);
 
   s.Rewind();
   size_t next = 0;          // next target to produce
@@ -404,7 +390,8 @@ std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& reques
         f.index = targets[next];
         int64_t pts = s.haveTimestamps ? s.frames[std::min<int64_t>(targets[next], s.info.totalFrames - 1)].pts : 0;
         f.timeSeconds = s.haveTimestamps ? (pts - s.startPts) * av_q2d(s.timeBase) : targets[next] / s.info.fps;
-        s.Convert(s.frame, outW, outH, f);
+        f.rgb.resize(static_cast<size_t>(outW) * outH * 3);
+        converter.Push(s.frame, outW, outH, f.rgb.data());  // the buffer moves with f, its address stays
         out.push_back(std::move(f));
         ++next;
       }
@@ -474,6 +461,7 @@ std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& reques
     if (next != before) maybeSeek();
   }
   s.codec->skip_frame = AVDISCARD_DEFAULT;
+  converter.Finish();
   if (next < targets.size())
     throw Error("ERR_DECODE", s.label + " ended before frame " + std::to_string(targets[next]) + " of " +
                                   std::to_string(s.info.totalFrames) + " could be decoded; the file is truncated or corrupt");

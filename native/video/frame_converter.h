@@ -1,0 +1,71 @@
+// Converts decoded frames to packed RGB24 at the plan size (bicubic, swscale) on a thread of its own,
+// so that the conversion of one target overlaps the decoding of the next: on the sampler's hot path
+// the two are the only real costs, and the decoder's frame threads leave a core idle while a
+// P-frame chain is decoded. Plain C++ (libav types only).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+
+struct AVFrame;
+struct SwsContext;
+
+namespace vs2 {
+
+class FrameConverter {
+ public:
+  // `label` names the source in error messages.
+  explicit FrameConverter(std::string label);
+  ~FrameConverter();
+  FrameConverter(const FrameConverter&) = delete;
+  FrameConverter& operator=(const FrameConverter&) = delete;
+
+  // Queues `src` (a new reference is taken; the caller keeps its own) for conversion into `dst`,
+  // which must hold outW*outH*3 bytes and stay valid until Finish(). Blocks while the queue is full.
+  // Rethrows an error the worker met on an earlier frame.
+  void Push(const AVFrame* src, int outW, int outH, uint8_t* dst);
+
+  // Waits until every queued frame is converted; rethrows the first error.
+  void Finish();
+
+  // Converts on the calling thread (no queue).
+  void ConvertNow(const AVFrame* src, int outW, int outH, uint8_t* dst);
+
+ private:
+  struct Job {
+    AVFrame* frame;
+    int outW, outH;
+    uint8_t* dst;
+  };
+  struct Key {
+    int w = 0, h = 0, format = -1, outW = 0, outH = 0, colorspace = -1, range = -1;
+    bool operator==(const Key& o) const {
+      return w == o.w && h == o.h && format == o.format && outW == o.outW && outH == o.outH &&
+             colorspace == o.colorspace && range == o.range;
+    }
+  };
+
+  void Run();
+  void Stop();
+  SwsContext* ContextFor(const AVFrame* src, int outW, int outH);
+  void RethrowLocked(std::unique_lock<std::mutex>& lock);
+
+  std::string label_;
+  SwsContext* sws_ = nullptr;
+  Key key_;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Job> queue_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;
+};
+
+}  // namespace vs2
