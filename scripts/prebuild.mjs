@@ -11,6 +11,17 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const arch = `${process.platform}-${process.arch}`;
 
+/** Library folders of the CUDA toolkit: CUDA_PATH/CUDA_HOME, else the one whose nvcc is on PATH. */
+function toolkitLibDirs() {
+  const roots = [process.env.CUDA_PATH, process.env.CUDA_HOME].filter(Boolean);
+  try {
+    roots.push(dirname(dirname(realpathSync(execFileSync("which", ["nvcc"]).toString().trim()))));
+  } catch {
+    // no nvcc on PATH
+  }
+  return roots.flatMap((r) => ["lib64", "lib", "targets/x86_64-linux/lib"].map((l) => join(r, l)));
+}
+
 function place(variant, dest) {
   const src = join(root, "build", variant, "videoscore2.node");
   if (!existsSync(src)) return false;
@@ -19,11 +30,16 @@ function place(variant, dest) {
   mkdirSync(dir, { recursive: true });
   copyFileSync(src, join(dir, "videoscore2.node"));
   if (variant === "cuda") {
-    // ldd lists what the loader would resolve; copy the CUDA runtime ones, dereferenced.
+    // ldd lists the CUDA runtime libraries the addon needs; copy each, dereferenced, from where the
+    // loader resolves it or else from the toolkit that built it.
     const ldd = execFileSync("ldd", [src]).toString();
-    for (const m of ldd.matchAll(/^\s*(lib(?:cudart|cublas|cublasLt)\.so[.\d]*)\s+=>\s+(\S+)/gm)) {
-      copyFileSync(realpathSync(m[2]), join(dir, m[1]));
-      console.log(`prebuild: ${dest}/${m[1]}`);
+    const needed = [...ldd.matchAll(/^\s*(lib(?:cudart|cublas|cublasLt)\.so[.\d]*)\s+=>\s+(\S+)/gm)];
+    if (needed.length === 0) throw new Error("prebuild: build/cuda/videoscore2.node links no CUDA runtime library; is it a CUDA build?");
+    for (const [, name, resolved] of needed) {
+      const from = resolved !== "not" ? resolved : toolkitLibDirs().map((d) => join(d, name)).find((f) => existsSync(f));
+      if (!from) throw new Error(`prebuild: cannot find ${name}; put the CUDA toolkit's nvcc on PATH or set CUDA_PATH`);
+      copyFileSync(realpathSync(from), join(dir, name));
+      console.log(`prebuild: ${dest}/${name}`);
     }
   }
   console.log(`prebuild: ${dest}/videoscore2.node`);

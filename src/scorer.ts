@@ -19,7 +19,7 @@ export interface LoadOptions {
   model: string;
   /** Path of the vision projector GGUF (arch `clip`, projector `qwen2.5vl_merger`). */
   mmproj: string;
-  /** Layers to offload to the GPU: 0 = none (default), -1 = all. Ignored by the CPU build. */
+  /** Layers to offload to the GPU: 0 = none, -1 = all (default: VIDEOSCORE2_GPU_LAYERS, else 0). Ignored by the CPU build. */
   gpuLayers?: number;
   /** CPU threads for llama.cpp and the vision encoder (default: one per core). */
   threads?: number;
@@ -174,6 +174,15 @@ export const DIRECT_SEGMENTS: readonly string[] = [
   "\n(3) physical/common-sense consistency: ",
 ];
 
+/** VIDEOSCORE2_GPU_LAYERS as the default of `gpuLayers` (so a whole app, or the test suite, can run on the GPU unchanged). */
+function gpuLayersFromEnv(): number {
+  const raw = process.env.VIDEOSCORE2_GPU_LAYERS;
+  if (raw === undefined || raw === "") return 0;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < -1) throw invalidOption("VIDEOSCORE2_GPU_LAYERS", "an integer >= -1", raw);
+  return v;
+}
+
 function num(o: Record<string, unknown>, key: string, def: number, ok: (v: number) => boolean, expected: string): number {
   const v = o[key];
   if (v === undefined) return def;
@@ -229,7 +238,7 @@ export class VideoScorer implements AsyncDisposable {
     const o = options as unknown as Record<string, unknown>;
     for (const key of ["model", "mmproj"] as const)
       if (typeof o[key] !== "string" || (o[key] as string).length === 0) throw invalidOption(key, "a path to a GGUF file", o[key]);
-    const gpuLayers = num(o, "gpuLayers", 0, (v) => Number.isInteger(v) && v >= -1, "an integer >= -1");
+    const gpuLayers = num(o, "gpuLayers", gpuLayersFromEnv(), (v) => Number.isInteger(v) && v >= -1, "an integer >= -1");
     const threads = num(o, "threads", 0, (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
     const contextSize = num(o, "contextSize", 16384, (v) => Number.isInteger(v) && v >= 256, "an integer >= 256");
     const batchSize = num(o, "batchSize", 2048, (v) => Number.isInteger(v) && v >= 32, "an integer >= 32");

@@ -2,7 +2,9 @@
  * sampleFrames() end to end on real files: every fixture frame shows its own index in its colour
  * (test/fixtures/videos.ts), so each returned frame is checked by content against the plan.
  */
-import { readFile, stat } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadAddon } from "../src/binding.js";
 import { VideoScoreError, type VideoScoreErrorCode } from "../src/errors.js";
@@ -299,6 +301,42 @@ describe("bad inputs reject with stable codes, and the next call works", () => {
     if (asBuffer) {
       await expectCode(sampleFrames(await readFile(path(name))), code);
       await expectHealthy();
+    }
+  });
+
+  it("playlists and reference files (HLS, concat, ffconcat) never make libav open what they name", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vs2-ref-"));
+    try {
+      // Each names a real, readable clip: reading it would succeed if nested opens were allowed.
+      const target = path("h264Gop30");
+      await copyFile(target, join(dir, "clip.mp4"));
+      const files: [string, string][] = [
+        ["list.m3u8", `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:5.0,\n${target}\n#EXT-X-ENDLIST\n`],
+        ["list.ffconcat", "ffconcat version 1.0\nfile 'clip.mp4'\n"],
+        ["disguised.mp4", `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:5.0,\nfile:${target}\n#EXT-X-ENDLIST\n`],
+      ];
+      for (const [name, text] of files) {
+        const f = join(dir, name);
+        await writeFile(f, text);
+        const e = await expectCode(sampleFrames(f), "ERR_DECODE");
+        expect(e.message).toMatch(/playlists? (and|or) reference files?/);
+        await expectCode(sampleFrames(Buffer.from(text)), "ERR_DECODE");
+      }
+      await expectHealthy();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a path with a colon is a file, not a protocol", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vs2-colon-"));
+    try {
+      const f = join(dir, "http:clip.mp4");
+      await copyFile(path("twoFrames"), f);
+      const r = await sampleFrames(f);
+      expect(shownIndices(r)).toEqual([0, 1]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -78,7 +78,9 @@ struct VideoSource::Impl {
   VideoLimits limits;
   std::string label;  // path or "<buffer>" for messages
   std::unique_ptr<MemoryReader> memory;
-  AVIOContext* avio = nullptr;
+  AVIOContext* avio = nullptr;    // memory input
+  AVIOContext* fileIo = nullptr;  // file input (opened here, so that nested opens can be refused)
+  std::string refusedUrl;         // first nested open a demuxer attempted
   AVFormatContext* fmt = nullptr;
   AVCodecContext* codec = nullptr;
   AVPacket* pkt = nullptr;
@@ -96,11 +98,18 @@ struct VideoSource::Impl {
     av_frame_free(&frame);
     av_packet_free(&pkt);
     avcodec_free_context(&codec);
-    avformat_close_input(&fmt);
+    avformat_close_input(&fmt);  // custom I/O: the AVIO contexts are ours to close
+    avio_closep(&fileIo);
     if (avio) {
       av_freep(&avio->buffer);
       avio_context_free(&avio);
     }
+  }
+
+  void RefuseReferences() const {
+    if (!refusedUrl.empty())
+      throw Error("ERR_DECODE", label + " is a playlist or reference file that points to other media (" +
+                                    refusedUrl.substr(0, 200) + "); give the video file itself");
   }
 
   // The first decode after Open() shares Open()'s budget (limits.deadlineSeconds covers open +
@@ -141,7 +150,6 @@ struct VideoSource::Impl {
         av_free(buf);
         throw Error("ERR_INTERNAL", "out of memory allocating an I/O context");
       }
-      fmt->pb = avio;
     }
     // Interrupt long probes and reads on abort or deadline.
     fmt->interrupt_callback.callback = [](void* opaque) -> int {
@@ -150,18 +158,39 @@ struct VideoSource::Impl {
     };
     fmt->interrupt_callback.opaque = this;
     cancelToken = &cancel;
+    if (!memory) {
+      // The "file:" prefix keeps a path with a colon from naming a protocol (http:, pipe:, …).
+      int err = avio_open2(&fileIo, ("file:" + label).c_str(), AVIO_FLAG_READ, &fmt->interrupt_callback, nullptr);
+      if (err < 0) throw Error("ERR_INPUT_UNREADABLE", "Cannot read " + label + ": " + AvErr(err));
+    }
+    fmt->pb = memory ? avio : fileIo;
+    // One input is one self-contained file: a playlist or reference container (HLS, DASH, concat,
+    // SDP, …) would have libav open further files or URLs it names. Every such open is refused: by
+    // io_open here, and by an empty protocol whitelist for demuxers that open a nested context of
+    // their own (concat), which inherits the whitelist but not io_open.
+    fmt->protocol_whitelist = av_strdup("none");
+    if (!fmt->protocol_whitelist) throw Error("ERR_INTERNAL", "out of memory");
+    fmt->io_open = [](AVFormatContext* s, AVIOContext**, const char* url, int, AVDictionary**) -> int {
+      auto* self = static_cast<Impl*>(s->interrupt_callback.opaque);
+      if (self->refusedUrl.empty()) self->refusedUrl = url ? url : "?";
+      return AVERROR(EPERM);
+    };
 
+    // The path still names the input: probing weighs its extension, as before custom I/O.
     int err = avformat_open_input(&fmt, memory ? nullptr : label.c_str(), nullptr, nullptr);
     if (err < 0) {
       fmt = nullptr;  // freed by avformat_open_input on failure
       CheckBudget(cancel);
+      RefuseReferences();
       if (err == AVERROR(EACCES) || err == AVERROR(EIO))
         throw Error("ERR_INPUT_UNREADABLE", "Cannot read " + label + ": " + AvErr(err));
       throw Error("ERR_DECODE", "Cannot open " + label + " as a video (" + AvErr(err) +
-                                    "); it is corrupt, truncated or not a video container");
+                                    "); it is corrupt, truncated or not a video container (playlists and "
+                                    "reference files, e.g. HLS or concat lists, are not followed)");
     }
     err = avformat_find_stream_info(fmt, nullptr);
     CheckBudget(cancel);
+    RefuseReferences();
     if (err < 0) throw Error("ERR_DECODE", "Cannot read stream information of " + label + ": " + AvErr(err));
 
     const AVCodec* dec = nullptr;
