@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../src/binding.js";
 import { VideoScoreError, VideoScorer, sampleFrames, versions } from "../src/index.js";
-import { writeQwen25VLModels } from "../src/gguf/tiny-model.js";
+import { absurdFpsVideo, eightKVideo, hostileModels, hostileVideos, manyStreamsVideo, smallClip } from "./fixtures/hostile.js";
 import { FIXTURE_DIR, tinyModels } from "./fixtures/models.js";
 
 const run = promisify(execFile);
@@ -33,7 +33,7 @@ let clipB: string;
 
 beforeAll(async () => {
   models = await tinyModels();
-  clipA = await make("a.mp4", ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=8", "-frames:v", "16", "-pix_fmt", "yuv420p"]);
+  clipA = await smallClip(dir);
   clipB = await make("b.mp4", ["-f", "lavfi", "-i", "mandelbrot=size=200x150:rate=6", "-frames:v", "18", "-pix_fmt", "yuv420p"]);
   scorer = await VideoScorer.load({ ...models, contextSize: 4096 });
 });
@@ -54,74 +54,56 @@ async function expectCode(p: Promise<unknown>, codes: string[]): Promise<VideoSc
 }
 
 describe("hostile videos", () => {
-  it("a container with a thousand streams is handled in bounded time, and the scorer keeps working", async () => {
-    // 999 audio streams + 1 video (libav's default cap is 1000 streams; the ffmpeg CLI cannot write more).
-    const maps: string[] = [];
-    for (let i = 0; i < 999; i++) maps.push("-map", "1:a");
-    const many = await make("many-streams.mkv", [
-      "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=4", "-f", "lavfi", "-i", "sine=d=0.25:sample_rate=8000",
-      "-t", "2", "-map", "0:v", ...maps, "-c:v", "mpeg4", "-c:a", "pcm_u8",
-    ]);
-    const t0 = performance.now();
-    const r = await scorer.score(many, FAST).catch((e: unknown) => e);
-    expect(performance.now() - t0).toBeLessThan(30_000);
-    if (r instanceof VideoScoreError) expect(["ERR_DECODE", "ERR_VIDEO_LIMITS"]).toContain(r.code);
-    else expect((r as { frames: { count: number } }).frames.count).toBe(4);
-    expect((await scorer.score(clipA, FAST)).tokens.length).toBeGreaterThan(0);
+  it("every hostile video gets a typed error (or is scored), in bounded time, and the next call on the scorer works", async () => {
+    for (const c of await hostileVideos(dir)) {
+      const t0 = performance.now();
+      const r = await scorer.score(c.input, FAST).catch((e: unknown) => e);
+      expect(performance.now() - t0, c.name).toBeLessThan(30_000);
+      if (r instanceof VideoScoreError) {
+        expect(c.codes, `${c.name}: ${r.message}`).toContain(r.code);
+        expect(r.message.length, c.name).toBeGreaterThan(10);
+      } else {
+        expect(r, `${c.name} was scored`).toHaveProperty("tokens");
+        expect(c.codes, `${c.name} was scored`).toContain(null);
+      }
+      expect((await scorer.score(clipA, FAST)).tokens.length, `after ${c.name}`).toBeGreaterThan(0);
+    }
   });
 
-  it("absurd frame-rate metadata either plans sanely or fails typed", async () => {
-    // 16 frames stamped one hour apart: a video of 15 hours at 1/3600 fps.
-    const slow = await make("absurd-fps.mp4", ["-i", clipA, "-c", "copy", "-bsf:v", "setts=ts=N*3600*90000", "-video_track_timescale", "90000"]);
-    const r = await sampleFrames(slow).catch((e: unknown) => e);
-    if (r instanceof VideoScoreError) expect(["ERR_DECODE", "ERR_VIDEO_LIMITS", "ERR_VIDEO_TOO_SHORT"]).toContain(r.code);
-    else {
-      const s = r as Awaited<ReturnType<typeof sampleFrames>>;
-      expect(s.totalFrames).toBe(16);
-      expect(s.frames.length).toBeGreaterThanOrEqual(4);
-    }
-    expect((await sampleFrames(clipA)).frames.length).toBe(4);
+  it("a container with a thousand streams is read in bounded time: its one video stream is scored", async () => {
+    const r = await scorer.score(await manyStreamsVideo(dir), FAST);
+    expect(r.frames.count).toBe(4);
+  });
+
+  it("absurd frame-rate metadata plans sanely", async () => {
+    const s = await sampleFrames(await absurdFpsVideo(dir));
+    expect(s.totalFrames).toBe(16);
+    expect(s.frames.length).toBeGreaterThanOrEqual(4);
   });
 
   it("8K frames are refused by the default pixel limit, accepted when raised", async () => {
-    const big = await make("8k.mp4", ["-f", "lavfi", "-i", "color=c=blue:s=7680x4320:r=2", "-frames:v", "2", "-c:v", "mpeg4", "-q:v", "31"]);
+    const big = await eightKVideo(dir);
     const e = await expectCode(scorer.score(big, FAST), ["ERR_VIDEO_LIMITS"]);
     expect(e.message).toContain("maxPixelsPerFrame");
     const ok = await sampleFrames(big, { limits: { maxPixelsPerFrame: 7680 * 4320 * 2 } });
     expect(ok.frames.length).toBe(2);
   });
 
-  it("aspect ratio beyond 200 is ERR_VIDEO_LIMITS", async () => {
-    const thin = await make("thin.mp4", ["-f", "lavfi", "-i", "color=c=red:s=4032x16:r=4", "-frames:v", "4", "-c:v", "mpeg4"]);
-    await expectCode(scorer.score(thin, FAST), ["ERR_VIDEO_LIMITS"]);
-  });
-
-  it("every bad input in a row, then a good one, on one scorer", async () => {
-    const junk = join(dir, "junk.bin");
-    writeFileSync(junk, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
-    const empty = join(dir, "empty.mp4");
-    writeFileSync(empty, "");
-    const cases: [string | Buffer, string[]][] = [
-      [join(dir, "missing.mp4"), ["ERR_INPUT_NOT_FOUND"]],
-      [dir, ["ERR_INPUT_NOT_FOUND"]],
-      [empty, ["ERR_INPUT_UNREADABLE"]],
-      [junk, ["ERR_DECODE"]],
-      [readFileSync(junk), ["ERR_DECODE"]],
-      [readFileSync(clipA).subarray(0, 1500), ["ERR_DECODE"]],
-    ];
-    for (const [input, codes] of cases) await expectCode(scorer.score(input, FAST), codes);
-    expect((await scorer.score(clipA, FAST)).tokens.length).toBeGreaterThan(0);
+  it("a cut-off Buffer is ERR_DECODE", async () => {
+    await expectCode(scorer.score(readFileSync(clipA).subarray(0, 1500), FAST), ["ERR_DECODE"]);
   });
 });
 
 describe("hostile model files", () => {
-  it("a truncated GGUF and a projector of another size are typed errors", async () => {
-    const truncated = join(dir, "truncated.gguf");
-    writeFileSync(truncated, readFileSync(models.model).subarray(0, 200_000));
-    await expectCode(VideoScorer.load({ model: truncated, mmproj: models.mmproj }), ["ERR_MODEL_LOAD"]);
-    const wide = await writeQwen25VLModels({ dir: join(dir, "wide"), name: "wide", seed: 2, text: { nEmbd: 96, nHead: 6, nFf: 192 }, vision: { projectionDim: 96 } });
-    const e = await expectCode(VideoScorer.load({ model: wide.model, mmproj: models.mmproj }), ["ERR_MODEL_MISMATCH"]);
-    expect(e.message).toMatch(/64.*96|96.*64/);
+  it("each is a typed error naming the problem, and a good pair still loads after them", async () => {
+    for (const c of await hostileModels(join(dir, "models"), models)) {
+      const e = await expectCode(VideoScorer.load({ model: c.model, mmproj: c.mmproj }), c.codes);
+      expect(e.message.length, c.name).toBeGreaterThan(10);
+      if (c.name.includes("projection size")) expect(e.message).toMatch(/64.*96|96.*64/);
+    }
+    const again = await VideoScorer.load({ ...models, contextSize: 4096 });
+    expect((await again.score(clipA, FAST)).tokens.length).toBeGreaterThan(0);
+    await again.dispose();
   });
 });
 
@@ -169,6 +151,46 @@ describe("concurrency and lifecycle", () => {
     expect(a2.ids).toEqual(a.ids);
     expect(a.ids).not.toEqual(b.ids);
   });
+
+  it("abort at every phase (sampling, encoding, prefill, generation) rejects promptly and the scorer keeps working", async () => {
+    // Phases made long enough for the abort to land inside them: 16 frames (8 vision encodes of
+    // 280×280 pairs), a ~1700-token prompt prefilled 32 tokens per llama_decode, 2000 tokens to generate.
+    const slow = await VideoScorer.load({ ...models, contextSize: 12288, batchSize: 32 });
+    try {
+      const long = await make("long.mp4", ["-f", "lavfi", "-i", "testsrc2=size=280x280:rate=8", "-frames:v", "16", "-pix_fmt", "yuv420p"]);
+      const opts = { prompt: "a red ball rolls ".repeat(100), nframes: 16, maxTokens: 2000, seed: 1 };
+      const order = ["sample", "encode", "prefill", "generate"] as const;
+      for (const phase of order) {
+        const ac = new AbortController();
+        const seen: string[] = [];
+        let abortedAt = 0;
+        const p = slow.score(long, {
+          ...opts,
+          signal: ac.signal,
+          onProgress: (e) => {
+            seen.push(`${e.phase}:${e.done}/${e.total}`);
+            if (abortedAt === 0 && e.phase === phase && (phase !== "generate" || e.done >= 3)) {
+              abortedAt = performance.now();
+              ac.abort();
+            }
+          },
+        });
+        const e = await expectCode(p, ["ERR_ABORTED"]);
+        expect(abortedAt, `${phase}: the phase was reached (${seen.join(" ")})`).toBeGreaterThan(0);
+        expect(performance.now() - abortedAt, `${phase}: rejected promptly`).toBeLessThan(1500);
+        expect(e.message.length).toBeGreaterThan(5);
+        // Nothing of a later phase ran after the abort (progress events are delivered in order).
+        const later = order.slice(order.indexOf(phase) + 1);
+        expect(seen.filter((s) => later.some((l) => s.startsWith(l))), `${phase}: ${seen.join(" ")}`).toEqual([]);
+        // The phase itself did not run to completion.
+        if (phase !== "sample") expect(seen.some((s) => s.startsWith(phase) && /:(\d+)\/\1$/.test(s) && !s.endsWith(":0/0")), `${phase}: ${seen.join(" ")}`).toBe(false);
+      }
+      const ok = await slow.score(clipA, FAST);
+      expect(ok.tokens.length).toBeGreaterThan(0);
+    } finally {
+      await slow.dispose();
+    }
+  }, 120_000);
 
   it("process exit with a score in flight neither hangs nor crashes", async () => {
     const script = join(dir, "exit-mid-score.mts");

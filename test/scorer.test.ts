@@ -208,6 +208,17 @@ describe("score()", () => {
     }
   });
 
+  it("takes frame sizes outside mtmd's default token range as planned (1 token per frame pair)", async () => {
+    // mtmd would upscale a Qwen2.5-VL image below 8 tokens; the plan's 28×28 must reach the encoder as is.
+    const tiny = { minPixels: 28 * 28, maxPixels: 28 * 28 };
+    const prep = await scorer.prepare(small, { prompt: FAST.prompt, ...tiny });
+    expect([prep.frames.width, prep.frames.height]).toEqual([28, 28]);
+    expect(prep.videoTokens.end - prep.videoTokens.start).toBe(prep.frames.count / 2);
+    const r = await scorer.score(small, { ...FAST, ...tiny, mode: "direct" });
+    expect(r.frames.width).toBe(28);
+    expect(r.visualQuality.probs.length).toBe(5);
+  });
+
   it("scores the same bytes from a Buffer as from a path", async () => {
     const { readFileSync } = await import("node:fs");
     const a = await scorer.score(small, { ...FAST, seed: 5 });

@@ -17,6 +17,10 @@ namespace vs2 {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Tokens per frame (after the 2x2 merge) the engine accepts: qwen-vl-utils' MAX_PIXELS / 28².
+constexpr int kMaxFrameTokens = 16384;
+
 double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
@@ -203,6 +207,10 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   vp.print_timings = false;
   vp.warmup = false;
   vp.flash_attn_type = cp.flash_attn_type;
+  // mtmd resizes an image whose token count is outside the projector's range (Qwen2.5-VL: 8..4096);
+  // our frames are already planned by qwen-vl-utils' rules, so any planned size must pass as is.
+  vp.image_min_tokens = 1;
+  vp.image_max_tokens = kMaxFrameTokens;
   e->mtmd_ = mtmd_init_from_file(params.mmprojPath.c_str(), e->model_, vp);
   if (!e->mtmd_) {
     std::string why = TakeLastLogErrors();
@@ -237,6 +245,10 @@ PreparedPrompt Engine::Prepare(const std::string& beforeVideo, const std::string
   if (width <= 0 || height <= 0 || width % kCell != 0 || height % kCell != 0)
     throw Error("ERR_INVALID_OPTION", "Expected frame sizes that are multiples of 28 but received " +
                                           std::to_string(width) + "x" + std::to_string(height));
+  if (static_cast<int64_t>(width / kCell) * (height / kCell) > kMaxFrameTokens)
+    throw Error("ERR_VIDEO_LIMITS", "Frames of " + std::to_string(width) + "x" + std::to_string(height) + " are " +
+                                        std::to_string((width / kCell) * (height / kCell)) + " tokens each, more than the " +
+                                        std::to_string(kMaxFrameTokens) + " the vision encoder takes; lower maxPixels");
   PreparedPrompt p;
   p.gridT = nframes / 2;
   p.gridH = height / kCell;

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 7, unattended (bench/gpu/README.md): one command on a machine with an NVIDIA
+# GPU, the CUDA toolkit, CMake, ninja, Python with torch + transformers, and no network.
+#
+#   bash bench/gpu/run.sh                  every step, in order: info build test model score reference fidelity report
+#   bash bench/gpu/run.sh score report     only these steps, in the order given
+#   bash bench/gpu/run.sh --tiny info model score reference fidelity report
+#                                          the same steps on a CPU with tiny shapes (checks the scripts;
+#                                          build and test are skipped, the report goes to <work>/RESULTS.md)
+#
+# Steps: info, build (= build-cpu build-cuda), test, model, score, reference, fidelity, report. Each
+# command runs under `timeout $STEP_TIMEOUT` (600 s); a step that fails or times out is recorded and
+# the next one runs. Results: <work>/results/*.json, logs: <work>/logs/<step>.log, the page:
+# bench/gpu/RESULTS.md. Where $OUT is set (the device runner's output folder) results, logs and the
+# page are copied there after every step, since nothing else comes back from the machine.
+#
+# Environment: PYTHON (python3), VIDEOSCORE2_CUDA_ARCHS (90), STEP_TIMEOUT (600), WORK (bench/.out/gpu),
+# REF_DTYPES (fp32,bf16), QUANTS ("Q4_K_M Q8_0").
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+TINY=0
+if [ "${1:-}" = "--tiny" ]; then TINY=1; shift; fi
+STEPS=("$@")
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(info build test model score reference fidelity report)
+
+PY=${PYTHON:-python3}
+WORK=${WORK:-bench/.out/gpu}
+STEP_TIMEOUT=${STEP_TIMEOUT:-600}
+ARCHS=${VIDEOSCORE2_CUDA_ARCHS:-90}
+REF_DTYPES=${REF_DTYPES:-fp32,bf16}
+QUANTS=${QUANTS:-Q4_K_M Q8_0}
+RES=$WORK/results
+LOGS=$WORK/logs
+mkdir -p "$RES" "$LOGS"
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+export TOKENIZERS_PARALLELISM=false
+
+if [ $TINY = 1 ]; then
+  DEVICE=cpu; LABEL=tiny; SCORE_ARGS=(--tiny --max-tokens 32 --runs 1); REF_ARGS=(--device cpu --tiny); FID_ARGS=(--device cpu)
+  INPUT_CLIP=min4-upscale; REPORT_OUT=$WORK/RESULTS.md
+else
+  DEVICE=cuda; LABEL=7b; SCORE_ARGS=(--gpu-layers=-1); REF_ARGS=(--device cuda --dtype "$REF_DTYPES"); FID_ARGS=(--device cuda)
+  INPUT_CLIP=fps-720p; REPORT_OUT=bench/gpu/RESULTS.md
+fi
+
+TSX=(npx --no-install tsx)
+# Runs one command under the step timeout, its output appended to the step's log and shown.
+t() { timeout --kill-after=20 "$STEP_TIMEOUT" "$@"; }
+
+copy_out() {
+  [ -n "${OUT:-}" ] || return 0
+  mkdir -p "$OUT/gpu"
+  cp -r "$RES" "$LOGS" "$OUT/gpu/" 2>/dev/null
+  [ -f "$REPORT_OUT" ] && cp "$REPORT_OUT" "$OUT/gpu/"
+  return 0
+}
+
+step_info() {
+  {
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    if command -v nvidia-smi >/dev/null; then
+      nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader | sed 's/^/gpu: /'
+      echo "cuda (driver): $(nvidia-smi | grep -o 'CUDA Version: [0-9.]*' | head -1 | cut -d' ' -f3)"
+    else
+      echo "gpu: none (nvidia-smi not found)"
+    fi
+    echo "nvcc: $(command -v nvcc >/dev/null && nvcc --version | grep -o 'release [0-9.]*' || echo missing)"
+    echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    echo "memory: $(free -g | awk '/Mem:/{print $2}') GiB"
+    echo "node: $(node --version)"
+    echo "cmake: $(cmake --version 2>/dev/null | head -1 | awk '{print $3}') ninja: $(ninja --version 2>/dev/null || echo missing)"
+    echo "libav: $(pkg-config --modversion libavformat libavcodec libswscale libavutil 2>/dev/null | tr '\n' ' ' || echo missing)"
+    echo "ffmpeg: $(ffmpeg -version 2>/dev/null | head -1 | awk '{print $3}' || echo missing)"
+    echo "python: $($PY -c 'import sys, torch, transformers, numpy; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), "transformers", transformers.__version__, "numpy", numpy.__version__)' 2>&1 | tail -1)"
+    echo "llama.cpp: $(cat deps/llama.cpp/.videoscore2-stamp 2>/dev/null || echo 'missing (deps/llama.cpp must be carried: no network here)')"
+    echo "disk free: $(df -h . | awk 'NR==2{print $4}')"
+  } | tee "$RES/device.txt"
+  local missing=()
+  [ -d node_modules/tsx ] || missing+=("node_modules (carry it)")
+  [ -f deps/llama.cpp/convert_hf_to_gguf.py ] || missing+=("deps/llama.cpp (carry it)")
+  pkg-config --exists libavformat libavcodec libswscale libavutil 2>/dev/null || missing+=("libav*-dev (pkg-config)")
+  command -v ffmpeg >/dev/null || missing+=("ffmpeg CLI (clips; or carry $WORK/clips)")
+  if [ $TINY = 0 ]; then
+    command -v nvcc >/dev/null || missing+=("nvcc")
+    command -v nvidia-smi >/dev/null || missing+=("nvidia-smi / driver")
+  fi
+  $PY -c 'import torch, transformers, yaml, safetensors, tokenizers' 2>/dev/null || missing+=("python: torch/transformers/pyyaml/safetensors/tokenizers")
+  if [ ${#missing[@]} -gt 0 ]; then printf 'MISSING: %s\n' "${missing[@]}"; return 1; fi
+}
+
+step_build_cpu() {
+  # The CPU build too: the test suite's global setup loads it, and the loader falls back to it.
+  [ $TINY = 1 ] && { echo "--tiny: using the existing build"; return 0; }
+  t node scripts/build.mjs
+}
+
+step_build_cuda() {
+  [ $TINY = 1 ] && { echo "--tiny: no CUDA build"; return 0; }
+  # Interrupted by the timeout, a rerun resumes: the cmake tree in .cache/cmake/cuda is kept.
+  VIDEOSCORE2_CUDA=1 VIDEOSCORE2_CUDA_ARCHS="$ARCHS" t node scripts/build.mjs || return $?
+  t "${TSX[@]}" bench/gpu/check-cuda.ts > "$RES/versions-cuda.json"
+  local rc=$?
+  cat "$RES/versions-cuda.json"
+  return $rc
+}
+
+step_test() {
+  [ $TINY = 1 ] && { echo "--tiny: the suite is npm test's business on a CPU"; return 0; }
+  local log=$LOGS/vitest.log rc
+  VIDEOSCORE2_GPU=cuda VIDEOSCORE2_GPU_LAYERS=-1 t npx --no-install vitest run > "$log" 2>&1
+  rc=$?
+  { grep -E '^ *(Test Files|Tests|Duration|FAIL|×)' "$log" | sed 's/\x1b\[[0-9;]*m//g' | head -40; echo "exit $rc"; } | tee "$RES/test-summary.txt"
+  return $rc
+}
+
+step_model() {
+  # The F16 pair once, then each quantization of it; and the benchmark input for the reference.
+  local q rc=0
+  for q in $QUANTS; do t "${TSX[@]}" bench/gpu/score-7b.ts "${SCORE_ARGS[@]}" --quant "$q" --work "$WORK" --only model || rc=$?; done
+  t "${TSX[@]}" bench/gpu/dump-input.ts --clip "$INPUT_CLIP" --work "$WORK" || rc=$?
+  return $rc
+}
+
+step_score() {
+  local q rc=0 clip=()
+  [ $TINY = 1 ] && clip=(--clip "$INPUT_CLIP")
+  for q in $QUANTS; do t "${TSX[@]}" bench/gpu/score-7b.ts "${SCORE_ARGS[@]}" "${clip[@]}" --quant "$q" --work "$WORK" || rc=$?; done
+  return $rc
+}
+
+step_reference() {
+  [ -f "$WORK/input-$INPUT_CLIP/input.json" ] || t "${TSX[@]}" bench/gpu/dump-input.ts --clip "$INPUT_CLIP" --work "$WORK" || return $?
+  t "$PY" bench/gpu/reference_bench.py "${REF_ARGS[@]}" --work "$WORK"
+}
+
+step_fidelity() { t "$PY" bench/gpu/fidelity.py "${FID_ARGS[@]}" --work "$WORK"; }
+
+step_report() { "${TSX[@]}" bench/gpu/report.ts --work "$WORK" --label "$LABEL" --device "$DEVICE" --out "$REPORT_OUT"; }
+
+run_step() {
+  local name=$1 fn=$2 t0 rc
+  echo "=== $name ($(date -u +%H:%M:%S))"
+  t0=$(date +%s)
+  "$fn" 2>&1 | tee "$LOGS/$name.log" | grep -v '^npm warn' | tail -n 40
+  rc=${PIPESTATUS[0]}
+  printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$(( $(date +%s) - t0 ))" "$(date -u '+%Y-%m-%d %H:%M')" >> "$RES/steps.tsv"
+  echo "=== $name: exit $rc in $(( $(date +%s) - t0 )) s"
+  copy_out
+  return 0
+}
+
+for s in "${STEPS[@]}"; do
+  case $s in
+    info) run_step info step_info ;;
+    build) run_step build-cpu step_build_cpu; run_step build-cuda step_build_cuda ;;
+    build-cpu) run_step build-cpu step_build_cpu ;;
+    build-cuda) run_step build-cuda step_build_cuda ;;
+    test) run_step test step_test ;;
+    model) run_step model step_model ;;
+    score) run_step score step_score ;;
+    reference) run_step reference step_reference ;;
+    fidelity) run_step fidelity step_fidelity ;;
+    report) run_step report step_report ;;
+    *) echo "unknown step '$s' (info build build-cpu build-cuda test model score reference fidelity report)"; exit 2 ;;
+  esac
+done
+# Steps already ran into the report above when 'report' was listed; refresh it when it was not.
+case " ${STEPS[*]} " in *" report "*) ;; *) step_report >/dev/null 2>&1; copy_out ;; esac
