@@ -8,7 +8,7 @@
 //   VIDEOSCORE2_CUDA=1 node scripts/build.mjs  CUDA variant (VIDEOSCORE2_CUDA_ARCHS="80;86;89;90")
 //   VIDEOSCORE2_SANITIZE=1 node scripts/build.mjs  ASan/UBSan variant (build/asan)
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, renameSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -46,7 +46,11 @@ for (const sub of ["Release", "RelWithDebInfo", "Debug", "."]) {
     for (const d of [dest, args["copy-to"] && resolve(args["copy-to"])]) {
       if (!d) continue;
       mkdirSync(d, { recursive: true });
-      copyFileSync(f, join(d, "videoscore2.node"));
+      // Copy then rename: overwriting the file in place would change the pages of a .node that a
+      // running process has mapped (it dies with SIGBUS); a rename leaves that process its old file.
+      const tmp = join(d, `.videoscore2.node.${process.pid}.tmp`);
+      copyFileSync(f, tmp);
+      renameSync(tmp, join(d, "videoscore2.node"));
     }
     console.log(`build: ${join(dest, "videoscore2.node")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     process.exit(0);

@@ -29,7 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 

@@ -45,7 +45,7 @@ else
 fi
 
 TSX=(npx --no-install tsx)
-# Runs one command under the step timeout, its output appended to the step's log and shown.
+# One command under the step timeout (run_step keeps the log).
 t() { timeout --kill-after=20 "$STEP_TIMEOUT" "$@"; }
 
 copy_out() {
@@ -123,9 +123,13 @@ step_model() {
 }
 
 step_score() {
-  local q rc=0 clip=()
-  [ $TINY = 1 ] && clip=(--clip "$INPUT_CLIP")
-  for q in $QUANTS; do t "${TSX[@]}" bench/gpu/score-7b.ts "${SCORE_ARGS[@]}" "${clip[@]}" --quant "$q" --work "$WORK" || rc=$?; done
+  local q rc=0 clip=() gpu=cuda
+  # On the GPU machine only the CUDA build may run it: a fallback to the CPU would spend the whole
+  # timeout on a 7B model.
+  [ $TINY = 1 ] && { clip=(--clip "$INPUT_CLIP"); gpu=auto; }
+  for q in $QUANTS; do
+    VIDEOSCORE2_GPU=$gpu t "${TSX[@]}" bench/gpu/score-7b.ts "${SCORE_ARGS[@]}" "${clip[@]}" --quant "$q" --work "$WORK" || rc=$?
+  done
   return $rc
 }
 

@@ -117,6 +117,7 @@ function pooled(specs: GGUFTensorSpec[], pool: Uint8Array, budget?: { left: numb
   });
 }
 
+/** Thrown by --dry-run's sources once their budget is out: by then writeGGUF has flushed the real header. */
 class HeaderWritten extends Error {}
 function spend(budget: { left: number } | undefined, n: number): void {
   if (!budget) return;
