@@ -226,18 +226,53 @@ function checkVision(v: VisionHparams, projectionDim: number): void {
   if (projectionDim <= 0) throw new Error("vision projection dim must be positive");
 }
 
-/** Metadata of the text GGUF, in the converter's order. */
-export function textMetadata(h: TextHparams, vocab: QwenVocab, fileType: ModelFileType, name: string): GGUFMetadata {
+/** The qwen2vl shape keys, in convert_hf_to_gguf's order (shared with the converter, src/gguf/convert/). */
+export function qwen2vlShapeMetadata(
+  h: Pick<TextHparams, "nLayer" | "contextLength" | "nEmbd" | "nFf" | "nHead" | "nHeadKv">,
+): GGUFMetadata {
   return [
-    ["general.architecture", kv.str("qwen2vl")],
-    ["general.type", kv.str("model")],
-    ["general.name", kv.str(name)],
     ["qwen2vl.block_count", kv.u32(h.nLayer)],
     ["qwen2vl.context_length", kv.u32(h.contextLength)],
     ["qwen2vl.embedding_length", kv.u32(h.nEmbd)],
     ["qwen2vl.feed_forward_length", kv.u32(h.nFf)],
     ["qwen2vl.attention.head_count", kv.u32(h.nHead)],
     ["qwen2vl.attention.head_count_kv", kv.u32(h.nHeadKv)],
+  ];
+}
+
+/** The clip keys of a Qwen2.5-VL mmproj, in convert_hf_to_gguf's order (shared with the converter). */
+export function clipVisionMetadata(
+  v: Pick<VisionHparams, "imageSize" | "patchSize" | "nEmbd" | "nFf" | "nLayer" | "nHead" | "nWaPattern" | "eps"> & {
+    imageMean: readonly number[];
+    imageStd: readonly number[];
+  },
+  projectionDim: number,
+): GGUFMetadata {
+  return [
+    ["clip.has_vision_encoder", kv.bool(true)],
+    ["clip.vision.projection_dim", kv.u32(projectionDim)],
+    ["clip.vision.image_size", kv.u32(v.imageSize)],
+    ["clip.vision.patch_size", kv.u32(v.patchSize)],
+    ["clip.vision.embedding_length", kv.u32(v.nEmbd)],
+    ["clip.vision.feed_forward_length", kv.u32(v.nFf)],
+    ["clip.vision.block_count", kv.u32(v.nLayer)],
+    ["clip.vision.attention.head_count", kv.u32(v.nHead)],
+    ["clip.vision.image_mean", kv.arr("f32", [...v.imageMean])],
+    ["clip.vision.image_std", kv.arr("f32", [...v.imageStd])],
+    ["clip.projector_type", kv.str("qwen2.5vl_merger")],
+    ["clip.use_silu", kv.bool(true)],
+    ["clip.vision.n_wa_pattern", kv.u32(v.nWaPattern)],
+    ["clip.vision.attention.layer_norm_epsilon", kv.f32(v.eps)],
+  ];
+}
+
+/** Metadata of the text GGUF, in the converter's order. */
+export function textMetadata(h: TextHparams, vocab: QwenVocab, fileType: ModelFileType, name: string): GGUFMetadata {
+  return [
+    ["general.architecture", kv.str("qwen2vl")],
+    ["general.type", kv.str("model")],
+    ["general.name", kv.str(name)],
+    ...qwen2vlShapeMetadata(h),
     ["qwen2vl.rope.dimension_sections", kv.arr("i32", [...h.ropeSections])],
     ["qwen2vl.rope.freq_base", kv.f32(h.ropeFreqBase)],
     ["qwen2vl.attention.layer_norm_rms_epsilon", kv.f32(h.rmsEps)],
@@ -279,20 +314,7 @@ export function visionMetadata(v: VisionHparams, projectionDim: number, fileType
     ["general.type", kv.str("mmproj")],
     ["general.name", kv.str(name)],
     ["general.file_type", kv.u32(FILE_TYPE_ID[fileType])],
-    ["clip.has_vision_encoder", kv.bool(true)],
-    ["clip.vision.projection_dim", kv.u32(projectionDim)],
-    ["clip.vision.image_size", kv.u32(v.imageSize)],
-    ["clip.vision.patch_size", kv.u32(v.patchSize)],
-    ["clip.vision.embedding_length", kv.u32(v.nEmbd)],
-    ["clip.vision.feed_forward_length", kv.u32(v.nFf)],
-    ["clip.vision.block_count", kv.u32(v.nLayer)],
-    ["clip.vision.attention.head_count", kv.u32(v.nHead)],
-    ["clip.vision.image_mean", kv.arr("f32", [...v.imageMean])],
-    ["clip.vision.image_std", kv.arr("f32", [...v.imageStd])],
-    ["clip.projector_type", kv.str("qwen2.5vl_merger")],
-    ["clip.use_silu", kv.bool(true)],
-    ["clip.vision.n_wa_pattern", kv.u32(v.nWaPattern)],
-    ["clip.vision.attention.layer_norm_epsilon", kv.f32(v.eps)],
+    ...clipVisionMetadata(v, projectionDim),
     ["general.quantization_version", kv.u32(2)],
   ];
 }

@@ -36,6 +36,7 @@ import { abortError, VideoScoreError } from "../../errors.js";
 import { GGML_TYPE, kv } from "../types.js";
 import type { GGMLType, GGUFMetadata } from "../types.js";
 import { writeGGUF } from "../writer.js";
+import { clipVisionMetadata, qwen2vlShapeMetadata } from "../tiny-model.js";
 import type { GGUFLayout, GGUFTensorSpec, TensorChunks } from "../writer.js";
 import { bf16ToF16Table, encodeBF16, f16ToBF16Table, GGML_TYPE_BF16, mapHalves, registerBF16 } from "./bf16.js";
 import { hfVocabMetadata, readHfVocab, readJson } from "./hf-vocab.js";
@@ -588,12 +589,7 @@ export function planTextModel(ckpt: Qwen25VLCheckpoint, type: ConvertType, name:
     ["general.architecture", kv.str(a)],
     ["general.type", kv.str("model")],
     ...generalMetadata(ckpt, name, p.tensors),
-    [`${a}.block_count`, kv.u32(h.nLayer)],
-    [`${a}.context_length`, kv.u32(h.contextLength)],
-    [`${a}.embedding_length`, kv.u32(h.nEmbd)],
-    [`${a}.feed_forward_length`, kv.u32(h.nFf)],
-    [`${a}.attention.head_count`, kv.u32(h.nHead)],
-    [`${a}.attention.head_count_kv`, kv.u32(h.nHeadKv)],
+    ...(qwen2vlShapeMetadata(h) as Array<[string, ReturnType<typeof kv.str>]>),
   ];
   if (h.ropeScaling !== undefined) {
     md.push([`${a}.rope.scaling.type`, kv.str(h.ropeScaling.type)]);
@@ -662,20 +658,7 @@ export function planMmproj(ckpt: Qwen25VLCheckpoint, type: ConvertType, name: st
     ["general.type", kv.str("mmproj")],
     ...generalMetadata(ckpt, name, p.tensors),
     ["general.file_type", kv.u32(FILE_TYPE_ID[type])],
-    ["clip.has_vision_encoder", kv.bool(true)],
-    ["clip.vision.projection_dim", kv.u32(v.projectionDim)],
-    ["clip.vision.image_size", kv.u32(v.imageSize)],
-    ["clip.vision.patch_size", kv.u32(v.patchSize)],
-    ["clip.vision.embedding_length", kv.u32(v.nEmbd)],
-    ["clip.vision.feed_forward_length", kv.u32(v.nFf)],
-    ["clip.vision.block_count", kv.u32(v.nLayer)],
-    ["clip.vision.attention.head_count", kv.u32(v.nHead)],
-    ["clip.vision.image_mean", kv.arr("f32", v.imageMean)],
-    ["clip.vision.image_std", kv.arr("f32", v.imageStd)],
-    ["clip.projector_type", kv.str("qwen2.5vl_merger")],
-    ["clip.use_silu", kv.bool(true)],
-    ["clip.vision.n_wa_pattern", kv.u32(v.nWaPattern)],
-    ["clip.vision.attention.layer_norm_epsilon", kv.f32(v.eps)],
+    ...clipVisionMetadata(v, v.projectionDim),
     ["general.quantization_version", kv.u32(2)],
   ];
   return { metadata: md, tensors: p.tensors, sourceBytes: p.tensors.reduce((s, t) => s + t.sourceBytes, 0) };
