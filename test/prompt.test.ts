@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { VideoScoreError } from "../src/errors.js";
+import { codeOf } from "./fixtures/errors.js";
 import {
   DEFAULT_PROMPT_TEMPLATE,
   PROMPT_TEMPLATES,
@@ -17,15 +17,6 @@ const reference = JSON.parse(
 /** Python's Template.substitute for a template whose only `$` is `$t2v_prompt`. */
 const substitute = (template: string, prompt: string): string => template.split("$t2v_prompt").join(prompt);
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(VideoScoreError);
-    return (e as VideoScoreError).code;
-  }
-  return undefined;
-}
 
 describe("built-in templates", () => {
   it("are the reference strings, byte for byte", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { VideoScoreError } from "../src/errors.js";
+import { codeOf } from "./fixtures/errors.js";
 import {
   VIDEO_MAX_PIXELS,
   VIDEO_MIN_PIXELS,
@@ -24,15 +24,6 @@ const probe = (totalFrames: number, fps: number, width: number, height: number):
   height,
 });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(VideoScoreError);
-    return (e as VideoScoreError).code;
-  }
-  return undefined;
-}
 
 function expectPlan(plan: FramePlan, want: Partial<FramePlan>): void {
   expect(plan).toMatchObject(want);

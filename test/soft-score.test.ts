@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { VideoScoreError } from "../src/errors.js";
 import { expectedScore, hardRounded, normalizedSoft, roundHalfEven, softmax5FromLogits } from "../src/soft-score.js";
+import { codeOf } from "./fixtures/errors.js";
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(VideoScoreError);
-    return (e as VideoScoreError).code;
-  }
-  return undefined;
-}
 
 describe("normalizedSoft (paper Eq. 2)", () => {
   it("is s*·p(s*)/Σp", () => {
