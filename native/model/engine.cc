@@ -256,13 +256,17 @@ PreparedPrompt Engine::Prepare(const std::string& beforeVideo, const std::string
   auto before = Tokenize(beforeVideo);
   auto after = Tokenize(afterVideo);
   int32_t pos = 0;
-  for (int32_t t : before) {
-    p.tokens.push_back(t);
-    p.posT.push_back(pos);
-    p.posH.push_back(pos);
-    p.posW.push_back(pos);
-    ++pos;
-  }
+  // Text tokens sit at one position on all three M-RoPE axes, one after another.
+  auto appendText = [&](const std::vector<int32_t>& text) {
+    for (int32_t t : text) {
+      p.tokens.push_back(t);
+      p.posT.push_back(pos);
+      p.posH.push_back(pos);
+      p.posW.push_back(pos);
+      ++pos;
+    }
+  };
+  appendText(before);
   const int32_t s = pos;
   p.videoStart = static_cast<int32_t>(p.tokens.size());
   int32_t maxPos = s - 1;
@@ -278,13 +282,7 @@ PreparedPrompt Engine::Prepare(const std::string& beforeVideo, const std::string
       }
   p.videoEnd = static_cast<int32_t>(p.tokens.size());
   pos = maxPos + 1;
-  for (int32_t t : after) {
-    p.tokens.push_back(t);
-    p.posT.push_back(pos);
-    p.posH.push_back(pos);
-    p.posW.push_back(pos);
-    ++pos;
-  }
+  appendText(after);
   p.nextPos = pos;
   return p;
 }
