@@ -53,7 +53,7 @@ await scorer.score(clip, { prompt: "warm-up", maxTokens: 8 });
 const ours: { sample: number; encode: number; prefill: number; generate: number; total: number; wall: number; videoTokens: number; promptTokens: number; generated: number }[] = [];
 for (let i = 0; i < runs; i++) {
   const t0 = performance.now();
-  const r = await scorer.score(clip, { prompt, maxTokens, seed: i, constrain: { maxThinkingTokens: maxTokens * 2 } });
+  const r = await scorer.score(clip, { prompt, maxTokens, seed: i });
   const wall = performance.now() - t0;
   const t = r.timings;
   const prep = await scorer.prepare(clip, { prompt });
@@ -65,33 +65,33 @@ for (let i = 0; i < runs; i++) {
 await scorer.dispose();
 
 // --- llama-mtmd-cli ---------------------------------------------------------------------------------
+// The pinned CLI logs its vision encodes ("mtmd batch encoding done in N ms") with a timestamp on
+// every line, but no prefill or generation timings: those come from two runs, one generating a single
+// token and one generating 1 + maxTokens, both with --ignore-eos.
 const run = promisify(execFile);
-const theirs: { encode: number; imageDecode: number; promptEval: number; promptTokens: number; evalMs: number; evalTokens: number; load: number; wall: number }[] = [];
-for (let i = 0; i < runs; i++) {
+async function cliRun(seed: number, nPredict: number): Promise<{ wall: number; load: number; encode: number }> {
   const args = [
-    "-m", models.model, "--mmproj", models.mmproj, ...pngs.flatMap((p) => ["--image", p]), "-p", prompt,
-    "-n", String(maxTokens), "--temp", "0.7", "--top-k", "50", "--seed", String(i), "-t", String(threads),
-    "-c", "16384", "-b", "2048", "-ub", "2048", "--ignore-eos",
+    "-m", models.model, "--mmproj", models.mmproj, "--image", pngs.join(","), "-p", prompt,
+    "-n", String(nPredict), "--temp", "0.7", "--top-k", "50", "--seed", String(seed), "-t", String(threads),
+    "-c", "16384", "-b", "2048", "-ub", "2048", "--ignore-eos", "--no-warmup",
   ];
   const t0 = performance.now();
   const { stderr, stdout } = await run(cli, args, { maxBuffer: 1 << 26 });
   const wall = performance.now() - t0;
   const log = stderr + stdout;
-  const sum = (re: RegExp): number => [...log.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
-  const one = (re: RegExp): RegExpMatchArray => {
-    const m = log.match(re);
-    if (!m) throw new Error(`mtmd-cli bench: no ${re} in the CLI's log:\n${log.slice(-3000)}`);
-    return m;
-  };
-  const pe = one(/prompt eval time =\s*([\d.]+) ms \/\s*(\d+) tokens/);
-  const ev = one(/\beval time =\s*([\d.]+) ms \/\s*(\d+) runs/);
-  const load = one(/load time =\s*([\d.]+) ms/);
-  theirs.push({
-    encode: sum(/slice encoded in (\d+) ms/g),
-    imageDecode: sum(/decoded \(batch \d+\/\d+\) in (\d+) ms/g),
-    promptEval: Number(pe[1]), promptTokens: Number(pe[2]), evalMs: Number(ev[1]), evalTokens: Number(ev[2]),
-    load: Number(load[1]), wall,
-  });
+  const encodes = [...log.matchAll(/mtmd batch encoding done in (\d+) ms/g)].map((m) => Number(m[1]));
+  // Timestamps read minutes.seconds.milliseconds.microseconds since the process started.
+  const first = log.match(/^(\d+)\.(\d+)\.(\d+)\.(\d+) I encoding mtmd batch/m);
+  if (encodes.length !== pngs.length || !first)
+    throw new Error(`mtmd-cli bench: expected ${pngs.length} encodes in the CLI's log, found ${encodes.length}:\n${log.slice(-3000)}`);
+  const load = Number(first[1]) * 60000 + Number(first[2]) * 1000 + Number(first[3]) + Number(first[4]) / 1000;
+  return { wall, load, encode: encodes.reduce((a, b) => a + b, 0) };
+}
+const theirs: { load: number; encode: number; prefill: number; generate: number; wall: number }[] = [];
+for (let i = 0; i < runs; i++) {
+  const one = await cliRun(i, 1);
+  const full = await cliRun(i, 1 + maxTokens);
+  theirs.push({ load: full.load, encode: full.encode, prefill: one.wall - one.load - one.encode, generate: full.wall - one.wall, wall: full.wall });
 }
 
 const o = (k: keyof (typeof ours)[0]): number => median(ours.map((r) => r[k]));
@@ -105,8 +105,8 @@ console.log("|---|---:|---:|");
 console.log(`| frame sampling (libav) | ${f(o("sample"))} ms | – (PNGs given) |`);
 console.log(`| video tokens | ${oursVideoTokens} (${sampled.frames.length / 2} pairs) | ${theirVideoTokens} (${sampled.frames.length} single images) |`);
 console.log(`| vision encode | ${f(o("encode"))} ms (${((o("encode") / oursVideoTokens) * 1000).toFixed(0)} µs/token) | ${f(t("encode"))} ms (${((t("encode") / theirVideoTokens) * 1000).toFixed(0)} µs/token) |`);
-console.log(`| prefill (video + text) | ${f(o("prefill"))} ms, ${o("promptTokens")} tokens | ${f(t("imageDecode") + t("promptEval"))} ms (image batches ${f(t("imageDecode"))} + text ${f(t("promptEval"))}) |`);
-console.log(`| generate | ${f(o("generate"))} ms, ${o("generated")} tokens (${((o("generated") / o("generate")) * 1000).toFixed(0)} tok/s) | ${f(t("evalMs"))} ms, ${t("evalTokens")} tokens (${((t("evalTokens") / t("evalMs")) * 1000).toFixed(0)} tok/s) |`);
-console.log(`| total | ${f(o("total"))} ms (wall ${f(o("wall"))}) | wall ${f(t("wall"))} ms, of it model load ${f(t("load"))} ms |`);
+console.log(`| prefill (video + text) | ${f(o("prefill"))} ms, ${o("promptTokens")} tokens | ${f(t("prefill"))} ms (run with 1 token − load − encode) |`);
+console.log(`| generate | ${f(o("generate"))} ms, ${o("generated")} tokens (${((o("generated") / o("generate")) * 1000).toFixed(0)} tok/s) | ${f(t("generate"))} ms, ${maxTokens} tokens (${((maxTokens / t("generate")) * 1000).toFixed(0)} tok/s; run with 1 + ${maxTokens} − run with 1) |`);
+console.log(`| total | ${f(o("total"))} ms (wall ${f(o("wall"))}) | ${f(t("wall") - t("load"))} ms without model load (wall ${f(t("wall"))}, load ${f(t("load"))}) |`);
 const compute = o("encode") + o("prefill") + o("generate");
 console.log(`\noutside llama.cpp compute (addon): ${(((o("total") - compute) / o("total")) * 100).toFixed(1)} % of total (frame sampling ${f(o("sample"))} ms)`);

@@ -22,11 +22,13 @@ if [ ! -x $cuda/bin/nvcc ] || [ ! -e $cuda/lib/stubs/libcuda.so ]; then
     ln -sf "$so" $cuda/lib/lib$lib.so
   done
   [ -e $cuda/lib64 ] || ln -s lib $cuda/lib64
-  # The driver library (libcuda) comes with the NVIDIA driver, not the toolkit; a toolkit carries an
-  # empty stand-in under lib/stubs so that code calling the driver API links. Same here: an empty
-  # library with the driver's soname (the symbols resolve at run time against the real driver).
+  # The driver library (libcuda) comes with the NVIDIA driver, not the toolkit; a toolkit carries a
+  # stand-in under lib/stubs that defines the driver API so that code calling it links (and records
+  # libcuda.so.1 as needed; the real driver's library serves it at run time). Same here: one empty
+  # function per entry point cuda.h declares, under the driver's soname.
   mkdir -p $cuda/lib/stubs
-  printf '' | cc -shared -x c - -Wl,-soname,libcuda.so.1 -o $cuda/lib/stubs/libcuda.so
+  grep -o 'CUresult CUDAAPI cu[A-Za-z0-9_]*' $cuda/include/cuda.h | awk '{print $3}' | sort -u |
+    sed 's/.*/void &(void) {}/' | cc -shared -x c - -Wl,-soname,libcuda.so.1 -o $cuda/lib/stubs/libcuda.so
   rm -rf $wheels
 fi
 cd $cuda && pwd

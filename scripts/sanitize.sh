@@ -15,4 +15,5 @@ export VIDEOSCORE2_BINARY=$PWD/build/asan/videoscore2.node
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Child processes (the ffmpeg CLI, Chromium) inherit the preload: harmless with leak checks off.
-LD_PRELOAD="$asan:$ubsan" npx vitest run "$@"
+# Instrumented llama.cpp runs several times slower: longer per-test limits.
+LD_PRELOAD="$asan:$ubsan" npx vitest run --testTimeout=900000 --hookTimeout=900000 "$@"

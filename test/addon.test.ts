@@ -69,7 +69,8 @@ describe("loader", () => {
     const fakeRoot = mkdtempSync(join(tmpdir(), "vs2-root-"));
     writeFileSync(join(fakeRoot, "package.json"), JSON.stringify({ name: "videoscore2-native" }));
     const missing = join(dir, "nope", "videoscore2.node");
-    const expected = [missing, ...candidatePaths("cpu", root).slice(0).map((c) => c.path)];
+    // (Without the parent's own VIDEOSCORE2_BINARY: the child is given `missing` instead.)
+    const expected = [missing, ...candidatePaths("cpu", root).filter((c) => c.path !== process.env.VIDEOSCORE2_BINARY).map((c) => c.path)];
     const r = spawnSync(process.execPath, ["--import", "tsx", file], {
       env: { ...process.env, VIDEOSCORE2_BINARY: missing, VIDEOSCORE2_TEST_ROOT: fakeRoot },
       cwd: root,
@@ -122,7 +123,9 @@ describe("CUDA fallback on a machine without a GPU", () => {
        try { const r = loadAddon(${JSON.stringify(gpu)}); console.log(JSON.stringify({ path: r.path, cuda: r.cuda })); }
        catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
     );
-    const r = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: root, env: { ...process.env, VIDEOSCORE2_TEST_ROOT: fakeRoot } });
+    const env: NodeJS.ProcessEnv = { ...process.env, VIDEOSCORE2_TEST_ROOT: fakeRoot };
+    delete env.VIDEOSCORE2_BINARY; // the package copy's prebuilds are what is tested
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: root, env });
     return { out: JSON.parse(r.stdout.toString().trim().split("\n").pop()!), stderr: r.stderr.toString() };
   };
 

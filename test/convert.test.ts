@@ -435,7 +435,8 @@ describe("convert: refusals and errors", () => {
 });
 
 describe("convert: memory", () => {
-  it("streams: peak RSS grows by a small fraction of the checkpoint size", async () => {
+  // ASan's allocator (redzones, quarantine) multiplies RSS: the bound means nothing under scripts/sanitize.sh.
+  it.skipIf((process.env.LD_PRELOAD ?? "").includes("libasan"))("streams: peak RSS grows by a small fraction of the checkpoint size", async () => {
     // 120k-token vocabulary x 768: two 184 MB bf16 embeddings (369 MB each as float32), 380 MB in all.
     const opts: HfCheckpointOptions = { text: { nEmbd: 768, nHead: 12, nHeadKv: 2, nFf: 1024, ropeSections: [8, 12, 12, 0], vocabSize: 120_000 } };
     const dir = join(DIR, "hf-medium");

@@ -114,7 +114,9 @@ beforeAll(async () => {
     skipWhy = "playwright-core is not installed (npm i -D playwright-core)";
     return;
   }
-  browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+  // The browser never gets the sanitizer runtime scripts/sanitize.sh preloads into node (it hangs with it).
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k !== "LD_PRELOAD" && v !== undefined)) as Record<string, string>;
+  browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true, env, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
 });
 
 afterAll(async () => {
