@@ -53,8 +53,10 @@ function probeInChild(path: string): string | null {
     return null;
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
-    const text = err.stderr?.toString().trim().split("\n").filter(Boolean).slice(-3).join(" ") || err.message;
-    return text;
+    const lines = err.stderr?.toString().trim().split("\n").filter(Boolean) ?? [];
+    // Node prints the dlopen error as "Error: <why>" above a stack and an object dump: keep the why.
+    const why = lines.find((l) => /^\w*Error: /.test(l.trim()));
+    return why ? why.trim().replace(/^\w*Error: /, "") : lines.slice(-3).join(" ") || err.message;
   }
 }
 
