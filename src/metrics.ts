@@ -16,11 +16,11 @@
  * Everything here is pure and synchronous.
  */
 import { invalidOption } from "./errors.js";
-import type { Dimension } from "./parse.js";
+import { DIMENSIONS, type Dimension } from "./parse.js";
 import { hardRounded } from "./soft-score.js";
 
-/** The three dimensions in answer order (same as parse.ts's DIMENSIONS; repeated to stay pure). */
-export const METRIC_DIMENSIONS: readonly Dimension[] = ["visualQuality", "textAlignment", "physicalConsistency"];
+/** The three dimensions in answer order. */
+export const METRIC_DIMENSIONS: readonly Dimension[] = DIMENSIONS;
 
 /** Lowest and highest score of one dimension. */
 export const SCORE_RANGE = { min: 1, max: 5 } as const;

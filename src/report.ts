@@ -82,8 +82,11 @@ function ms(v: number): string {
   return v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
 }
 
-/** Time spent on the clip itself (the scorer's totalMs also counts waiting for earlier clips). */
-function workTime(t: NonNullable<ReportResult["timings"]>): number {
+/**
+ * Time spent on one clip: sampling, encoding, prefill and generation. (`timings.totalMs` also counts
+ * the wait for the model while earlier clips generate.)
+ */
+export function workMs(t: Pick<ScoreTimings, "sampleMs" | "encodeMs" | "prefillMs" | "generateMs">): number {
   return t.sampleMs + t.encodeMs + t.prefillMs + t.generateMs;
 }
 
@@ -137,7 +140,7 @@ function card(clip: ReportClip, index: number, options: Required<Pick<ReportOpti
     `data-name="${escapeHTML(basename(clip.video))}"`,
     ...DIMS.map(([, , short], i) => `data-${short}="${vals[i] ?? ""}"`),
     `data-avg="${avg ?? ""}"`,
-    `data-time="${r?.timings ? workTime(r.timings) : ""}"`,
+    `data-time="${r?.timings ? workMs(r.timings) : ""}"`,
   ].join(" ");
   const head = `<header><span class="rank">#${index + 1}</span><h2 title="${escapeHTML(clip.video)}">${escapeHTML(basename(clip.video))}</h2>${
     avg !== null ? `<span class="avg" title="mean of the three soft scores">avg ${avg.toFixed(2)}</span>` : ""
@@ -149,7 +152,7 @@ function card(clip: ReportClip, index: number, options: Required<Pick<ReportOpti
   const t = r.timings;
   const f = r.frames;
   const timing = t
-    ? `<p class="timings">sample ${ms(t.sampleMs)} · encode ${ms(t.encodeMs)} · prefill ${ms(t.prefillMs)} (${t.promptTokens} tokens) · generate ${ms(t.generateMs)} (${t.generatedTokens} tokens, ${t.tokensPerSecond.toFixed(1)} tok/s) · <b>time ${ms(workTime(t))}</b>${
+    ? `<p class="timings">sample ${ms(t.sampleMs)} · encode ${ms(t.encodeMs)} · prefill ${ms(t.prefillMs)} (${t.promptTokens} tokens) · generate ${ms(t.generateMs)} (${t.generatedTokens} tokens, ${t.tokensPerSecond.toFixed(1)} tok/s) · <b>time ${ms(workMs(t))}</b>${
         r.stopReason ? ` · stop: ${escapeHTML(r.stopReason)}` : ""
       }${r.mode ? ` · mode: ${escapeHTML(r.mode)}` : ""}</p>`
     : "";

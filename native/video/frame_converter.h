@@ -33,9 +33,6 @@ class FrameConverter {
   // Waits until every queued frame is converted; rethrows the first error.
   void Finish();
 
-  // Converts on the calling thread (no queue).
-  void ConvertNow(const AVFrame* src, int outW, int outH, uint8_t* dst);
-
  private:
   struct Job {
     AVFrame* frame;
@@ -52,6 +49,7 @@ class FrameConverter {
 
   void Run();
   void Stop();
+  void ConvertNow(const AVFrame* src, int outW, int outH, uint8_t* dst);
   SwsContext* ContextFor(const AVFrame* src, int outW, int outH);
   void RethrowLocked(std::unique_lock<std::mutex>& lock);
 

@@ -5,6 +5,7 @@
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { csvLine } from "../csv.js";
+import { workMs } from "../report.js";
 import type { ScoreResult } from "../scorer.js";
 
 export type OutputFormat = "table" | "json" | "jsonl" | "csv";
@@ -24,14 +25,6 @@ const DIM_KEYS = [
   ["physicalConsistency", "physical_consistency", "PC"],
 ] as const;
 
-/**
- * Time spent on one video: sampling, encoding, prefill and generation. (`timings.totalMs` also
- * counts the wait for the model while earlier videos generate.)
- */
-export function workMs(r: ScoreResult): number {
-  const t = r.timings;
-  return t.sampleMs + t.encodeMs + t.prefillMs + t.generateMs;
-}
 
 /** The JSON record of one outcome (the result without token ids). */
 export function toRecord(o: Outcome): Record<string, unknown> {
@@ -77,7 +70,7 @@ export function toCSVFields(o: Outcome): unknown[] {
     r?.frames.count ?? "",
     r?.frames.width ?? "",
     r?.frames.height ?? "",
-    r ? Math.round(workMs(r)) : "",
+    r ? Math.round(workMs(r.timings)) : "",
     r?.timings.generatedTokens ?? "",
     o.error?.code ?? "",
     o.error?.message ?? "",
@@ -112,7 +105,7 @@ export function formatTable(outcomes: readonly Outcome[], note?: string): string
         cell(o.video, nameW),
         ...DIM_KEYS.map(([k]) => cell(`${r[k].score ?? "—"}  ${r[k].soft === null ? "  —  " : r[k].soft!.toFixed(3)}`, 10, true)),
         cell(avg === null ? "—" : avg.toFixed(3), 6, true),
-        cell(`${(workMs(r) / 1000).toFixed(1)} s`, 8, true),
+        cell(`${(workMs(r.timings) / 1000).toFixed(1)} s`, 8, true),
         `  ${probs}`,
       ].join("  "),
     );

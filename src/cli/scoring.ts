@@ -7,12 +7,12 @@ import { basename, dirname, join } from "node:path";
 import { packageRoot } from "../binding.js";
 import { VideoScoreError } from "../errors.js";
 import { writeQwen25VLModels } from "../gguf/tiny-model.js";
-import { renderReport, type ReportClip } from "../report.js";
+import { renderReport, workMs, type ReportClip } from "../report.js";
 import * as scorerModule from "../scorer.js";
 import { VideoScorer, type ScoreManyItem, type ScoreManyResult, type ScoreOptions } from "../scorer.js";
 import { sampleFrames } from "../video.js";
 import { enumOpt, intOpt, numOpt, UsageError, type CliValues } from "./args.js";
-import { workMs, type Outcome } from "./output.js";
+import type { Outcome } from "./output.js";
 import type { Progress } from "./progress.js";
 
 export interface ModelFiles {
@@ -140,7 +140,7 @@ export async function runBatch(
       if (o.result) {
         const d = o.result;
         const s = (x: { score: number | null; soft: number | null }) => `${x.score ?? "—"}${x.soft !== null ? ` (${x.soft.toFixed(2)})` : ""}`;
-        opts.progress?.tick(it.video, true, `VQ ${s(d.visualQuality)} TA ${s(d.textAlignment)} PC ${s(d.physicalConsistency)}  ${(workMs(d) / 1000).toFixed(1)} s`);
+        opts.progress?.tick(it.video, true, `VQ ${s(d.visualQuality)} TA ${s(d.textAlignment)} PC ${s(d.physicalConsistency)}  ${(workMs(d.timings) / 1000).toFixed(1)} s`);
       } else opts.progress?.tick(it.video, false, `${o.error!.code}: ${o.error!.message.split("\n")[0]}`);
       opts.onOutcome?.(o);
     };
