@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     await cli(c.path, plan.width, plan.height);
     rows.set(c.name, {
       ours: [], cli: [], open: [], floor: [], full: [], fullFrames: 0, cliFrames: 0,
-      stats: `${r.stats.framesDecoded}/${r.totalFrames} decoded, ${r.stats.seeks} seeks`,
+      stats: `${r.stats.framesDecoded}/${r.totalFrames} decoded, ${r.stats.seeks} seeks, ${r.stats.decoders} decoders`,
       plan: `${plan.nframes} × ${plan.width}x${plan.height}`,
     });
   }

@@ -42,7 +42,7 @@ export interface NativeDecodedFrame {
 
 export interface NativeDecodeResult {
   frames: NativeDecodedFrame[];
-  stats: { packetsRead: number; framesDecoded: number; packetsNotTargeted: number; seeks: number };
+  stats: { packetsRead: number; framesDecoded: number; packetsNotTargeted: number; seeks: number; decoders: number };
 }
 
 /** A cancel flag: Int32Array(1) over a SharedArrayBuffer; 1 = aborted, 2 = disposed. */

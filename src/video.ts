@@ -55,7 +55,7 @@ export interface SampledVideo {
   container: string;
   plan: FramePlan;
   /** Decoder work done for this call (what the skip/seek strategy saved). */
-  stats: { packetsRead: number; framesDecoded: number; packetsNotTargeted: number; seeks: number; decodeMs: number };
+  stats: { packetsRead: number; framesDecoded: number; packetsNotTargeted: number; seeks: number; decoders: number; decodeMs: number };
 }
 
 export function validateLimits(limits: unknown): VideoLimits {

@@ -267,6 +267,27 @@ describe("options select the right frames by content", () => {
     a.frames.forEach((f, i) => expect(f.rgb.equals(b.frames[i]!.rgb)).toBe(true));
   });
 
+  it("keyframe runs decoded in parallel give the bytes one decoder gives, from a path and from a Buffer", async () => {
+    for (const clip of ["h264Gop30", "vp9", "mpeg4Mp4", "vfr", "oddSize"] as const) {
+      const one = await sampleFrames(path(clip), { limits: { threads: 1 } });
+      const four = await sampleFrames(path(clip), { limits: { threads: 4 } });
+      const fromBuffer = await sampleFrames(await readFile(path(clip)), { limits: { threads: 4 } });
+      expect(one.stats.decoders).toBe(1);
+      expect(four.stats.decoders, clip).toBeGreaterThan(1);
+      expect(fromBuffer.stats.decoders, clip).toBe(four.stats.decoders);
+      expectPlannedFrames(four);
+      for (const r of [four, fromBuffer]) r.frames.forEach((f, i) => expect(f.rgb.equals(one.frames[i]!.rgb), `${clip} frame ${i}`).toBe(true));
+    }
+  });
+
+  it("a plan inside one keyframe run uses one decoder", async () => {
+    // Frames 0..240 of 300, keyframes at 0 and 250.
+    const r = await sampleFrames(path("h264Gop250"), { end: 8, limits: { threads: 4 } });
+    expect(r.plan.endFrame).toBe(240);
+    expect(r.stats.decoders).toBe(1);
+    expectPlannedFrames(r);
+  });
+
   it("concurrent calls return what sequential calls do", async () => {
     const names = ["h264Gop30", "vp9", "mpeg4Avi", "vfr"];
     const seq: SampledVideo[] = [];
@@ -426,6 +447,41 @@ describe("abort and the event loop", () => {
     expect(settled - t0).toBeGreaterThanOrEqual(delay - 1);
     const r = await sampleFrames(path("big720p"), { nframes: 2 });
     expect(r.frames.length).toBe(2);
+    await expectHealthy();
+  });
+
+  it("aborting parallel decoders stops them all within 500 ms, and the source decodes again", async () => {
+    const { addon } = loadAddon();
+    const video = await addon.openVideo(path("big720pGop30"), { threads: 4 });
+    try {
+      const targets = [...Array(300).keys()].filter((i) => i % 15 === 0);
+      const t0 = performance.now();
+      const whole = await video.decode(targets, 1008, 560);
+      const wholeMs = performance.now() - t0;
+      expect(whole.stats.decoders).toBeGreaterThan(1);
+      const flag = new Int32Array(new SharedArrayBuffer(4));
+      const p = video.decode(targets, 1008, 560, flag);
+      let abortedAt = 0;
+      setTimeout(() => {
+        abortedAt = performance.now();
+        Atomics.store(flag, 0, 1);
+      }, Math.max(5, Math.min(50, wholeMs * 0.1)));
+      await expectCode(p, "ERR_ABORTED");
+      expect(abortedAt).toBeGreaterThan(0);
+      expect(performance.now() - abortedAt).toBeLessThan(500);
+      const again = await video.decode(targets, 1008, 560);
+      again.frames.forEach((f, i) => expect(f.rgb.equals(whole.frames[i]!.rgb)).toBe(true));
+    } finally {
+      video.close();
+    }
+  });
+
+  it("a deadline hit by parallel decoders → ERR_VIDEO_LIMITS", async () => {
+    const e = await expectCode(
+      sampleFrames(path("big720pGop30"), { limits: { threads: 4, deadlineSeconds: 0.02 } }),
+      "ERR_VIDEO_LIMITS",
+    );
+    expect(e.message).toMatch(/deadline/);
     await expectHealthy();
   });
 

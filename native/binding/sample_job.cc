@@ -121,6 +121,7 @@ class DecodeWorker : public PromiseWorker {
     stats.Set("framesDecoded", static_cast<double>(stats_.framesDecoded));
     stats.Set("packetsNotTargeted", static_cast<double>(stats_.framesSkipped));
     stats.Set("seeks", static_cast<double>(stats_.seeks));
+    stats.Set("decoders", static_cast<double>(stats_.decoders));
     Napi::Object out = Napi::Object::New(env);
     out.Set("frames", arr);
     out.Set("stats", stats);

@@ -23,7 +23,7 @@ std::string AvErrText(int err) {
 
 }  // namespace
 
-FrameConverter::FrameConverter(std::string label) : label_(std::move(label)) {}
+FrameConverter::FrameConverter(std::string label, bool threaded) : label_(std::move(label)), threaded_(threaded) {}
 
 FrameConverter::~FrameConverter() {
   Stop();
@@ -49,6 +49,7 @@ void FrameConverter::RethrowLocked(std::unique_lock<std::mutex>& lock) {
 }
 
 void FrameConverter::Push(const AVFrame* src, int outW, int outH, uint8_t* dst) {
+  if (!threaded_) return ConvertNow(src, outW, outH, dst);
   AVFrame* ref = av_frame_clone(src);
   if (!ref) throw Error("ERR_INTERNAL", "out of memory queueing a frame for conversion");
   std::unique_lock<std::mutex> lock(mutex_);

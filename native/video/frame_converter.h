@@ -19,8 +19,9 @@ namespace vs2 {
 
 class FrameConverter {
  public:
-  // `label` names the source in error messages.
-  explicit FrameConverter(std::string label);
+  // `label` names the source in error messages. Unthreaded, Push converts before it returns: for
+  // callers that already keep every core busy (the sampler's parallel decoders).
+  explicit FrameConverter(std::string label, bool threaded = true);
   ~FrameConverter();
   FrameConverter(const FrameConverter&) = delete;
   FrameConverter& operator=(const FrameConverter&) = delete;
@@ -54,6 +55,7 @@ class FrameConverter {
   void RethrowLocked(std::unique_lock<std::mutex>& lock);
 
   std::string label_;
+  bool threaded_;
   SwsContext* sws_ = nullptr;
   Key key_;
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "video/stream_decoder.h"
 
 namespace vs2 {
 
@@ -20,7 +21,8 @@ struct VideoLimits {
   int64_t maxFrames = 100000;
   // Wall-clock budget for open + index + decode, in seconds; 0 = none.
   double deadlineSeconds = 120;
-  // libavcodec decoder threads; 0 = as many as cores.
+  // Decoding threads; 0 = as many as cores. Runs of the plan that start at a keyframe are decoded
+  // in parallel, one decoder each, when there are several; otherwise one decoder gets them all.
   int threads = 0;
 };
 
@@ -41,13 +43,6 @@ struct DecodedFrame {
   std::vector<uint8_t> rgb;  // width*height*3, packed RGB24
 };
 
-struct DecodeStats {
-  int64_t packetsRead = 0;
-  int64_t framesDecoded = 0;
-  int64_t framesSkipped = 0;  // non-reference frames the decoder was told to drop
-  int64_t seeks = 0;
-};
-
 class VideoSource {
  public:
   // Opens and indexes a file. Throws vs2::Error (ERR_INPUT_NOT_FOUND, ERR_INPUT_UNREADABLE,
@@ -62,7 +57,8 @@ class VideoSource {
   const VideoInfo& info() const;
 
   // Decodes the frames at the given presentation indices (any order; returned sorted, duplicates
-  // kept once) scaled to outWidth x outHeight with bicubic filtering.
+  // kept once) scaled to outWidth x outHeight with bicubic filtering. The pixels do not depend on
+  // how many threads decode them.
   std::vector<DecodedFrame> Decode(const std::vector<int64_t>& indices, int outWidth, int outHeight,
                                    const CancelToken& cancel = {}, DecodeStats* stats = nullptr);
 
