@@ -31,7 +31,7 @@ for (let i = 0; i < runs; i++) {
 const med = (k: string) => rows.map((r) => r[k]!).sort((a, b) => a - b)[Math.floor(rows.length / 2)]!;
 console.log(`tiny model, 10 s 1280x720 @30 fps, ${runs} runs (median), maxTokens ${maxTokens}`);
 console.log("| phase | ms |\n|---|---|");
-for (const k of ["sampleMs", "encodeMs", "prefillMs", "generateMs", "totalMs", "outsideMs"]) console.log(`| ${k} | ${med(k).toFixed(1)} |`);
+for (const k of ["sampleMs", "sampleTotalMs", "encodeMs", "prefillMs", "generateMs", "totalMs", "outsideMs"]) console.log(`| ${k} | ${med(k).toFixed(1)} |`);
 console.log(`| prompt tokens | ${med("promptTokens")} |\n| generated tokens | ${med("generatedTokens")} |\n| tokens/s | ${med("tokensPerSecond").toFixed(1)} |`);
 console.log(`outside llama.cpp compute: ${(med("outsideShare") * 100).toFixed(1)} % of total`);
 

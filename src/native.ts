@@ -40,9 +40,25 @@ export interface NativeDecodedFrame {
   rgb: Buffer;
 }
 
+export interface NativeDecodeStats {
+  packetsRead: number;
+  framesDecoded: number;
+  packetsNotTargeted: number;
+  seeks: number;
+  decoders: number;
+}
+
 export interface NativeDecodeResult {
   frames: NativeDecodedFrame[];
-  stats: { packetsRead: number; framesDecoded: number; packetsNotTargeted: number; seeks: number; decoders: number };
+  stats: NativeDecodeStats;
+}
+
+/** A decode in progress (video.stream()) whose frames a generate call takes as they are decoded. */
+export interface NativeFrameFeed {
+  /** Plan positions (repeats included). */
+  readonly count: number;
+  /** Settles when the decode ends; rejects with the decode's error (which the consumer sees too). */
+  readonly done: Promise<NativeDecodeStats>;
 }
 
 /** A cancel flag: Int32Array(1) over a SharedArrayBuffer; 1 = aborted, 2 = disposed. */
@@ -52,6 +68,8 @@ export interface NativeVideo {
   readonly info: NativeVideoInfo;
   decode(indices: number[], width: number, height: number, cancel?: NativeCancelFlag): Promise<NativeDecodeResult>;
   decodeAll(cancel?: NativeCancelFlag): Promise<number>;
+  /** Starts decoding `indices` (plan order, repeats allowed) into a feed for `NativeModel.generate`. */
+  stream(indices: number[], width: number, height: number, cancel?: NativeCancelFlag): NativeFrameFeed;
   close(): void;
 }
 
@@ -65,6 +83,10 @@ export interface NativeModelInfo {
   nParams: number;
   sizeBytes: number;
   digitTokens: number[];
+  /** The vision encoder runs on a GPU. */
+  visionOnGpu: boolean;
+  /** CPU threads of llama.cpp and the vision encoder. */
+  threads: number;
 }
 
 export interface NativePrepared {
@@ -107,7 +129,15 @@ export interface NativeGenerateResult {
   stopReason: "eos" | "max_tokens";
   /** With `topLogits`: the highest raw logits at the first generated position, best first. */
   firstTopLogits?: { id: number; logit: number }[];
-  timings: { encodeMs: number; prefillMs: number; generateMs: number; promptTokens: number; generatedTokens: number };
+  timings: {
+    encodeMs: number;
+    prefillMs: number;
+    generateMs: number;
+    /** Time the vision encoder waited for frames still being decoded (feed input). */
+    frameWaitMs: number;
+    promptTokens: number;
+    generatedTokens: number;
+  };
 }
 
 export interface NativeModel {
@@ -116,7 +146,7 @@ export interface NativeModel {
   generate(
     beforeVideo: string,
     afterVideo: string,
-    frames: Uint8Array[],
+    frames: Uint8Array[] | NativeFrameFeed,
     width: number,
     height: number,
     sampling: NativeSampling,

@@ -2,8 +2,9 @@
  * VideoScorer: loads a VideoScore2 GGUF (text model + mmproj) and scores videos against their text
  * prompts the way the reference does (REFERENCE.md §1–§4), in-process.
  */
+import { availableParallelism } from "node:os";
 import { loadAddon, type GpuPreference } from "./binding.js";
-import { Cancellation, CANCEL_DISPOSED } from "./cancel.js";
+import { Cancellation, CANCEL_ABORTED, CANCEL_DISPOSED } from "./cancel.js";
 import { invalidOption, VideoScoreError } from "./errors.js";
 import { checkModelPair } from "./model-check.js";
 import type { NativeAddon, NativeGenerateResult, NativeModel, NativeModelInfo } from "./native.js";
@@ -11,7 +12,7 @@ import { DIMENSIONS, parseAnswer, type Dimension } from "./parse.js";
 import { chatLayout, renderUserPrompt, validatePromptTemplate, type PromptTemplate } from "./prompt.js";
 import { planFrames, validateSamplingOptions, type FramePlan, type FrameSamplingOptions } from "./sampling.js";
 import { expectedScore, normalizedSoft } from "./soft-score.js";
-import { sampleWith, validateLimits, validateVideoInput, type VideoLimits } from "./video.js";
+import { streamWith, validateLimits, validateVideoInput, type SampledVideo, type StreamedVideo, type VideoLimits } from "./video.js";
 
 /** Options of {@link VideoScorer.load}. */
 export interface LoadOptions {
@@ -31,6 +32,13 @@ export interface LoadOptions {
   flashAttention?: boolean;
   /** Which build of the addon to use (default "auto", or VIDEOSCORE2_GPU). */
   gpu?: GpuPreference;
+  /**
+   * Decode the later frames while the first frame pairs are being encoded (default: when the vision
+   * encoder runs on a GPU, or `threads` leaves CPU cores free for decoding). When llama.cpp already
+   * uses every core, overlapping only makes the two compete for them, so the default then samples
+   * first and encodes after.
+   */
+  overlapSampling?: boolean;
 }
 
 /** Options of one {@link VideoScorer.score} call. */
@@ -108,9 +116,17 @@ export interface ScoredFrames {
   nativeFps: number;
 }
 
-/** Milliseconds per phase. */
+/**
+ * Milliseconds per phase. Frames are decoded while earlier frame pairs are being encoded, so the
+ * phases overlap: `sampleMs` counts only the time the call waited on sampling, and
+ * sampleMs + encodeMs + prefillMs + generateMs is the call's own work (totalMs adds any wait for
+ * the model behind other calls).
+ */
 export interface ScoreTimings {
+  /** Opening, indexing and planning, plus the time the vision encoder waited for frames still being decoded. */
   sampleMs: number;
+  /** From the call until the last frame was decoded (overlapping the encoder). */
+  sampleTotalMs: number;
   encodeMs: number;
   prefillMs: number;
   generateMs: number;
@@ -224,7 +240,10 @@ export class VideoScorer implements AsyncDisposable {
   private readonly serial = new Serial();
   private readonly inFlight = new Set<Cancellation>();
 
-  private constructor(addon: NativeAddon, model: NativeModel) {
+  private readonly pipeline: { overlap: boolean; decodeThreads: number };
+
+  private constructor(addon: NativeAddon, model: NativeModel, pipeline: { overlap: boolean; decodeThreads: number }) {
+    this.pipeline = pipeline;
     this.addon = addon;
     this.model = model;
   }
@@ -244,6 +263,8 @@ export class VideoScorer implements AsyncDisposable {
     const batchSize = num(o, "batchSize", 2048, (v) => Number.isInteger(v) && v >= 32, "an integer >= 32");
     if (o.gpu !== undefined && o.gpu !== "auto" && o.gpu !== "cuda" && o.gpu !== "cpu")
       throw invalidOption("gpu", '"auto", "cuda" or "cpu"', o.gpu);
+    if (o.overlapSampling !== undefined && typeof o.overlapSampling !== "boolean")
+      throw invalidOption("overlapSampling", "a boolean", o.overlapSampling);
     await checkModelPair(options.model, options.mmproj);
     const { addon, cuda } = loadAddon(options.gpu);
     const model = await addon.loadModel({
@@ -255,7 +276,11 @@ export class VideoScorer implements AsyncDisposable {
       batchSize,
       flashAttention: options.flashAttention ?? true,
     });
-    return new VideoScorer(addon, model);
+    const spareCores = Math.max(0, availableParallelism() - model.info.threads);
+    const overlap = options.overlapSampling ?? (model.info.visionOnGpu || spareCores > 0);
+    // On a CPU the decoders get the cores llama.cpp leaves free (at least one); beside a GPU encoder, all.
+    const decodeThreads = overlap && !model.info.visionOnGpu ? Math.max(1, spareCores) : 0;
+    return new VideoScorer(addon, model, { overlap, decodeThreads });
   }
 
   /** Metadata of the loaded text model. */
@@ -359,14 +384,24 @@ export class VideoScorer implements AsyncDisposable {
     const frameOpts = VideoScorer.splitOptions(options);
     const sp = VideoScorer.sampling(options);
     const limits = validateLimits(options.limits);
+    const { overlap, decodeThreads } = this.pipeline;
+    if (limits.threads === undefined && decodeThreads > 0) limits.threads = decodeThreads;
     const cancel = new Cancellation(options.signal);
     this.inFlight.add(cancel);
     const t0 = performance.now();
+    let stream: StreamedVideo | undefined;
     try {
       options.onProgress?.({ phase: "sample", done: 0, total: 1 });
-      const sampled = await sampleWith(this.addon, input, frameOpts, limits, cancel);
-      const sampleMs = performance.now() - t0;
-      options.onProgress?.({ phase: "sample", done: 1, total: 1 });
+      // With overlap the decode runs on while the model works: frame pairs go to the vision encoder as
+      // they come. Without, every frame is decoded before the model is asked for.
+      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel);
+      stream = sampled;
+      void sampled.finished.then((f) => f && options.onProgress?.({ phase: "sample", done: 1, total: 1 }));
+      let decodedFirst: Awaited<StreamedVideo["finished"]> = null;
+      if (!overlap) {
+        await sampled.feed.done; // rejects with the decode's error
+        decodedFirst = await sampled.finished;
+      }
       const decoder = new TextDecoder("utf-8");
       let streamed = 0;
       const out = await this.serial.run(async () => {
@@ -374,7 +409,7 @@ export class VideoScorer implements AsyncDisposable {
         return model.generate(
           text.beforeVideo,
           text.afterVideo,
-          sampled.frames.map((f) => f.rgb),
+          sampled.feed,
           sampled.width,
           sampled.height,
           { seed: sp.seed, temperature: sp.temperature, topK: sp.topK, topP: sp.topP, maxTokens: sp.maxTokens, grammar: sp.grammar ?? "", directSegments: sp.directSegments, closeAfterTokens: sp.closeAfterTokens, closeText: sp.grammar ? "</think>" : "" },
@@ -394,10 +429,21 @@ export class VideoScorer implements AsyncDisposable {
       });
       const tail = decoder.decode();
       if (tail) options.onToken?.(tail, streamed);
-      return VideoScorer.assemble(out, sampled, sampleMs, performance.now() - t0, sp.mode);
+      const finished = await sampled.finished;
+      stream = undefined;
+      // Sampled first, all of it was on the call's path; overlapped, opening and the encoder's waits were.
+      const onPath = decodedFirst ? decodedFirst.sampleTotalMs : sampled.openMs + out.timings.frameWaitMs;
+      const sampleTotalMs = finished?.sampleTotalMs ?? onPath;
+      const sampleMs = Math.min(onPath, sampleTotalMs);
+      return VideoScorer.assemble(out, sampled, { sampleMs, sampleTotalMs }, performance.now() - t0, sp.mode);
     } catch (e) {
       throw cancel.translate(e);
     } finally {
+      if (stream) {
+        // The model failed or never ran: stop the decode and let it end before the call settles.
+        cancel.raise(CANCEL_ABORTED);
+        await stream.finished;
+      }
       this.inFlight.delete(cancel);
       cancel.dispose();
     }
@@ -405,8 +451,8 @@ export class VideoScorer implements AsyncDisposable {
 
   private static assemble(
     out: NativeGenerateResult,
-    sampled: Awaited<ReturnType<typeof sampleWith>>,
-    sampleMs: number,
+    sampled: Omit<SampledVideo, "frames" | "stats">,
+    { sampleMs, sampleTotalMs }: { sampleMs: number; sampleTotalMs: number },
     totalMs: number,
     mode: "think" | "direct",
   ): ScoreResult {
@@ -448,7 +494,7 @@ export class VideoScorer implements AsyncDisposable {
       stopReason: out.stopReason,
       mode,
       frames: {
-        count: sampled.frames.length,
+        count: sampled.plan.indices.length,
         width: sampled.width,
         height: sampled.height,
         indices: sampled.plan.indices,
@@ -459,6 +505,7 @@ export class VideoScorer implements AsyncDisposable {
       },
       timings: {
         sampleMs,
+        sampleTotalMs,
         encodeMs: out.timings.encodeMs,
         prefillMs: out.timings.prefillMs,
         generateMs: genMs,

@@ -5,7 +5,7 @@
 import { loadAddon } from "./binding.js";
 import { Cancellation } from "./cancel.js";
 import { invalidOption, VideoScoreError } from "./errors.js";
-import type { NativeAddon, NativeVideoInfo } from "./native.js";
+import type { NativeAddon, NativeDecodeStats, NativeFrameFeed, NativeVideoInfo } from "./native.js";
 import { planFrames, validateSamplingOptions, type FramePlan, type FrameSamplingOptions } from "./sampling.js";
 
 /** Bounds on the work one video may cost; each breach is an `ERR_VIDEO_LIMITS` error. */
@@ -55,7 +55,16 @@ export interface SampledVideo {
   container: string;
   plan: FramePlan;
   /** Decoder work done for this call (what the skip/seek strategy saved). */
-  stats: { packetsRead: number; framesDecoded: number; packetsNotTargeted: number; seeks: number; decoders: number; decodeMs: number };
+  stats: NativeDecodeStats & { decodeMs: number };
+}
+
+/** A video whose frames are still being decoded into a feed (see {@link streamWith}). */
+export interface StreamedVideo extends Omit<SampledVideo, "frames" | "stats"> {
+  feed: NativeFrameFeed;
+  /** Time from the call until the feed was started (open, index, plan). */
+  openMs: number;
+  /** Settles when the last frame is decoded, with the decoder's work and the time since the call; never rejects (the consumer of the feed sees the error). */
+  finished: Promise<{ stats: NativeDecodeStats; sampleTotalMs: number } | null>;
 }
 
 export function validateLimits(limits: unknown): VideoLimits {
@@ -122,6 +131,51 @@ export async function sampleWith(
       stats: { ...decoded.stats, decodeMs: performance.now() - t0 },
     };
   } finally {
+    video.close();
+  }
+}
+
+/**
+ * Opens and plans like {@link sampleWith}, then starts decoding into a feed that the scorer's
+ * generate call reads frame pair by pair, so that the vision encoder starts on the first pair while
+ * the later frames are still being decoded.
+ */
+export async function streamWith(
+  addon: NativeAddon,
+  input: string | Uint8Array,
+  sampling: FrameSamplingOptions,
+  limits: VideoLimits,
+  cancel: Cancellation,
+): Promise<StreamedVideo> {
+  cancel.throwIfRaised();
+  const t0 = performance.now();
+  const video = await addon.openVideo(input, limits, cancel.flag);
+  try {
+    const info: NativeVideoInfo = video.info;
+    const plan = planFrames({ totalFrames: info.totalFrames, fps: info.fps, width: info.width, height: info.height }, sampling);
+    cancel.throwIfRaised();
+    const feed = video.stream(plan.indices, plan.width, plan.height, cancel.flag);
+    const finished = feed.done.then(
+      (stats) => ({ stats, sampleTotalMs: performance.now() - t0 }),
+      () => null,
+    );
+    return {
+      feed,
+      openMs: performance.now() - t0,
+      finished,
+      width: plan.width,
+      height: plan.height,
+      sourceWidth: info.width,
+      sourceHeight: info.height,
+      totalFrames: info.totalFrames,
+      nativeFps: info.fps,
+      durationSeconds: info.durationSeconds,
+      codec: info.codec,
+      container: info.container,
+      plan,
+    };
+  } finally {
+    // The stream keeps the native source alive until its decode ends.
     video.close();
   }
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VideoScoreError, VideoScorer, normalizedSoft, expectedScore } from "../src/index.js";
 import { FIXTURE_DIR, tinyModels } from "./fixtures/models.js";
+import { makeVideoFixtures } from "./fixtures/videos.js";
 
 const dir = join(FIXTURE_DIR, "scorer");
 function clip(name: string, args: string[]): string {
@@ -286,5 +287,72 @@ describe("lifecycle and model errors", () => {
     }
     // the shared scorer is untouched
     expect((await scorer.score(small, FAST)).tokens.length).toBeGreaterThan(0);
+  });
+});
+
+describe("overlapped sampling: frames go to the vision encoder as they are decoded", () => {
+  let overlapped: VideoScorer;
+  let sequential: VideoScorer;
+  let long: string; // 10 s 1280x720, a keyframe every 30 frames: its decode takes a while
+  beforeAll(async () => {
+    long = (await makeVideoFixtures()).big720pGop30!;
+    overlapped = await VideoScorer.load({ ...models, contextSize: 16384, threads: 1, overlapSampling: true });
+    sequential = await VideoScorer.load({ ...models, contextSize: 16384, threads: 1, overlapSampling: false });
+  });
+  afterAll(async () => {
+    await overlapped?.dispose();
+    await sequential?.dispose();
+  });
+
+  it("gives the result that sampling every frame first gives", async () => {
+    for (const video of [wide, tall]) {
+      const opts = { ...FAST, seed: 3, onProgress: undefined };
+      const a = await overlapped.score(video, opts);
+      const b = await sequential.score(video, opts);
+      expect(a.text).toBe(b.text);
+      expect(a.tokens).toEqual(b.tokens);
+      expect(a.frames).toEqual(b.frames);
+      for (const dim of ["visualQuality", "textAlignment", "physicalConsistency"] as const) expect(a[dim]).toEqual(b[dim]);
+      for (const r of [a, b]) {
+        expect(r.timings.sampleMs).toBeGreaterThan(0);
+        expect(r.timings.sampleMs).toBeLessThanOrEqual(r.timings.sampleTotalMs + 1e-6);
+      }
+      // Sampling first puts all of it on the call's path; overlapped, only open + waits are.
+      expect(b.timings.sampleMs).toBeGreaterThanOrEqual(b.timings.sampleTotalMs);
+    }
+  });
+
+  it("a decode that fails after frames started flowing rejects with its own code, and the scorer keeps working", async () => {
+    // Open + index take a few ms; decoding all 20 frames takes hundreds: the deadline falls mid-stream.
+    const e = await overlapped
+      .score(long, { ...FAST, limits: { deadlineSeconds: 0.08 } })
+      .then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(VideoScoreError);
+    expect((e as VideoScoreError).code).toBe("ERR_VIDEO_LIMITS");
+    expect((await overlapped.score(small, FAST)).tokens.length).toBeGreaterThan(0);
+  });
+
+  it("an abort while frames are still decoding rejects promptly with ERR_ABORTED", async () => {
+    const ac = new AbortController();
+    let abortedAt = 0;
+    const p = overlapped.score(long, {
+      ...FAST,
+      signal: ac.signal,
+      onProgress: (ev) => {
+        if (ev.phase === "encode" && ev.done === 0 && !abortedAt) {
+          abortedAt = performance.now();
+          ac.abort();
+        }
+      },
+    });
+    const e = await p.then(() => null, (x: unknown) => x);
+    expect(abortedAt).toBeGreaterThan(0);
+    expect((e as VideoScoreError).code).toBe("ERR_ABORTED");
+    expect(performance.now() - abortedAt).toBeLessThan(1500);
+    expect((await overlapped.score(small, FAST)).tokens.length).toBeGreaterThan(0);
+  });
+
+  it("overlapSampling must be a boolean", async () => {
+    await expect(VideoScorer.load({ ...models, overlapSampling: "yes" as never })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
   });
 });

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "common/error.h"
@@ -19,6 +20,7 @@ struct InstanceData {
   std::atomic<int> running{0};
   Napi::FunctionReference errorClass;  // src/errors.ts VideoScoreError, handed over by setErrorClass()
   Napi::FunctionReference videoClass;
+  Napi::FunctionReference feedClass;
   Napi::FunctionReference modelClass;
 };
 
@@ -62,6 +64,10 @@ class PromiseWorker : public Napi::AsyncWorker {
   InstanceData* data_;
   std::string code_ = "ERR_INTERNAL";
 };
+
+class FrameFeed;
+// The feed behind a NativeFrameFeed object (video.stream()); null for any other value.
+std::shared_ptr<FrameFeed> FeedFromJs(Napi::Env env, const Napi::Value& v);
 
 Napi::Object InitVideo(Napi::Env env, Napi::Object exports);
 Napi::Object InitScorer(Napi::Env env, Napi::Object exports);

@@ -3,10 +3,13 @@
 #include <memory>
 
 #include "binding/binding.h"
+#include "video/frame_feed.h"
 #include "video/sampler.h"
 
 namespace vs2 {
 namespace {
+
+Napi::Object StatsToJs(Napi::Env env, const DecodeStats& st);
 
 // What a job holds: the source stays alive while any job uses it, even after close().
 struct VideoState {
@@ -35,6 +38,7 @@ class NativeVideo : public Napi::ObjectWrap<NativeVideo> {
                        {InstanceAccessor<&NativeVideo::Info>("info"),
                         InstanceMethod<&NativeVideo::Decode>("decode"),
                         InstanceMethod<&NativeVideo::DecodeAll>("decodeAll"),
+                        InstanceMethod<&NativeVideo::Stream>("stream"),
                         InstanceMethod<&NativeVideo::Close>("close")});
   }
   explicit NativeVideo(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeVideo>(info) {}
@@ -54,6 +58,7 @@ class NativeVideo : public Napi::ObjectWrap<NativeVideo> {
   }
   Napi::Value Decode(const Napi::CallbackInfo& info);
   Napi::Value DecodeAll(const Napi::CallbackInfo& info);
+  Napi::Value Stream(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info) {
     state_.reset();
     return info.Env().Undefined();
@@ -116,15 +121,9 @@ class DecodeWorker : public PromiseWorker {
       std::vector<uint8_t>().swap(frames_[i].rgb);
       arr.Set(static_cast<uint32_t>(i), f);
     }
-    Napi::Object stats = Napi::Object::New(env);
-    stats.Set("packetsRead", static_cast<double>(stats_.packetsRead));
-    stats.Set("framesDecoded", static_cast<double>(stats_.framesDecoded));
-    stats.Set("packetsNotTargeted", static_cast<double>(stats_.framesSkipped));
-    stats.Set("seeks", static_cast<double>(stats_.seeks));
-    stats.Set("decoders", static_cast<double>(stats_.decoders));
     Napi::Object out = Napi::Object::New(env);
     out.Set("frames", arr);
-    out.Set("stats", stats);
+    out.Set("stats", StatsToJs(env, stats_));
     return out;
   }
 
@@ -152,6 +151,77 @@ class DecodeAllWorker : public PromiseWorker {
   CancelFlag cancel_;
   int64_t n_ = 0;
 };
+
+Napi::Object StatsToJs(Napi::Env env, const DecodeStats& st) {
+  Napi::Object stats = Napi::Object::New(env);
+  stats.Set("packetsRead", static_cast<double>(st.packetsRead));
+  stats.Set("framesDecoded", static_cast<double>(st.framesDecoded));
+  stats.Set("packetsNotTargeted", static_cast<double>(st.framesSkipped));
+  stats.Set("seeks", static_cast<double>(st.seeks));
+  stats.Set("decoders", static_cast<double>(st.decoders));
+  return stats;
+}
+
+// A decode in progress whose frames a generate call consumes as they come (video.stream()).
+class NativeFrameFeed : public Napi::ObjectWrap<NativeFrameFeed> {
+ public:
+  static Napi::Function Define(Napi::Env env) { return DefineClass(env, "NativeFrameFeed", {}); }
+  explicit NativeFrameFeed(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeFrameFeed>(info) {}
+  void Attach(std::shared_ptr<FrameFeed> f) { feed_ = std::move(f); }
+  const std::shared_ptr<FrameFeed>& feed() const { return feed_; }
+
+ private:
+  std::shared_ptr<FrameFeed> feed_;
+};
+
+class StreamWorker : public PromiseWorker {
+ public:
+  StreamWorker(Napi::Env env, std::shared_ptr<VideoState> state, std::shared_ptr<FrameFeed> feed, CancelFlag cancel)
+      : PromiseWorker(env, "videoscore2.stream"), state_(std::move(state)), feed_(std::move(feed)), cancel_(std::move(cancel)) {}
+
+ protected:
+  void Run() override {
+    FrameFeed* feed = feed_.get();
+    try {
+      state_->source->DecodeInto(feed->targets(), feed->width(), feed->height(), feed->slots(), cancel_.token(), &stats_,
+                                 [feed](size_t i) { feed->MarkReady(i); });
+    } catch (...) {
+      feed->Close(std::current_exception(), stats_);
+      throw;
+    }
+    feed->Close(nullptr, stats_);
+  }
+  void Finish(Napi::Env) override { state_->busy = false; }
+  Napi::Value Result(Napi::Env env) override { return StatsToJs(env, stats_); }
+
+ private:
+  std::shared_ptr<VideoState> state_;
+  std::shared_ptr<FrameFeed> feed_;
+  CancelFlag cancel_;
+  DecodeStats stats_;
+};
+
+// stream(indices, width, height, cancel?) → a NativeFrameFeed with `done`: Promise<stats>. The
+// decode is queued before any generate that consumes it, and libuv's pool runs jobs in order, so a
+// generate waiting on the feed never holds the thread its decode needs.
+Napi::Value NativeVideo::Stream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "stream(indices: number[], width: number, height: number, cancel?)");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<int64_t> indices(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) indices[i] = arr.Get(i).As<Napi::Number>().Int64Value();
+  auto state = Acquire(env);
+  auto feed = std::make_shared<FrameFeed>(indices, info[1].As<Napi::Number>().Int32Value(),
+                                          info[2].As<Napi::Number>().Int32Value());
+  Napi::Object obj = env.GetInstanceData<InstanceData>()->feedClass.New({});
+  NativeFrameFeed::Unwrap(obj)->Attach(feed);
+  auto* w = new StreamWorker(env, state, feed, CancelFlag(info[3]));
+  obj.Set("done", w->Promise());
+  obj.Set("count", static_cast<double>(feed->size()));
+  w->Queue();
+  return obj;
+}
 
 Napi::Value NativeVideo::Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -204,9 +274,17 @@ Napi::Value OpenVideo(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+std::shared_ptr<FrameFeed> FeedFromJs(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  Napi::Object o = v.As<Napi::Object>();
+  if (!o.InstanceOf(env.GetInstanceData<InstanceData>()->feedClass.Value())) return nullptr;
+  return NativeFrameFeed::Unwrap(o)->feed();
+}
+
 Napi::Object InitVideo(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = NativeVideo::Define(env);
   env.GetInstanceData<InstanceData>()->videoClass = Napi::Persistent(cls);
+  env.GetInstanceData<InstanceData>()->feedClass = Napi::Persistent(NativeFrameFeed::Define(env));
   exports.Set("openVideo", Napi::Function::New(env, OpenVideo, "openVideo"));
   return exports;
 }

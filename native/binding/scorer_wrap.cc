@@ -5,6 +5,7 @@
 #include "binding/binding.h"
 #include "model/engine.h"
 #include "model/quantize.h"
+#include "video/frame_feed.h"
 
 namespace vs2 {
 namespace {
@@ -22,6 +23,8 @@ Napi::Object ModelInfoToJs(Napi::Env env, const ModelInfo& m) {
   Napi::Array digits = Napi::Array::New(env, 5);
   for (uint32_t i = 0; i < 5; ++i) digits.Set(i, m.digitTokens[i]);
   o.Set("digitTokens", digits);
+  o.Set("visionOnGpu", m.visionOnGpu);
+  o.Set("threads", m.threads);
   return o;
 }
 
@@ -154,6 +157,7 @@ class GenerateWorker : public PromiseWorker {
   GenerateWorker(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWorker(env, "videoscore2.generate"), engine_(std::move(engine)) {}
   std::string before, after;
   std::vector<std::vector<uint8_t>> frames;
+  std::shared_ptr<FrameFeed> feed;  // instead of `frames`: a decode still in progress
   int width = 0, height = 0;
   SamplingParams sampling;
   CancelFlag cancel;
@@ -161,8 +165,17 @@ class GenerateWorker : public PromiseWorker {
 
  protected:
   void Run() override {
-    std::vector<FrameView> views;
-    for (auto& f : frames) views.push_back({width, height, f.data()});
+    const CancelToken token = cancel.token();
+    FrameSource source;
+    source.width = width;
+    source.height = height;
+    if (feed) {
+      source.count = static_cast<int>(feed->size());
+      source.get = [this, &token](int k) { return feed->Wait(static_cast<size_t>(k), token); };
+    } else {
+      source.count = static_cast<int>(frames.size());
+      source.get = [this](int k) -> const uint8_t* { return frames[static_cast<size_t>(k)].data(); };
+    }
     ScoreCallbacks cb;
     if (sink) {
       auto s = sink;
@@ -171,8 +184,9 @@ class GenerateWorker : public PromiseWorker {
       };
       cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
     }
-    result_ = engine_->Generate(before, after, views, sampling, cancel.token(), cb);
+    result_ = engine_->Generate(before, after, source, sampling, token, cb);
     frames.clear();
+    feed.reset();
   }
   void Finish(Napi::Env env) override {
     if (sink) sink->Close(env);
@@ -219,6 +233,7 @@ class GenerateWorker : public PromiseWorker {
     tm.Set("encodeMs", result_.timings.encodeMs);
     tm.Set("prefillMs", result_.timings.prefillMs);
     tm.Set("generateMs", result_.timings.generateMs);
+    tm.Set("frameWaitMs", result_.timings.frameWaitMs);
     tm.Set("promptTokens", result_.timings.promptTokens);
     tm.Set("generatedTokens", result_.timings.generatedTokens);
     o.Set("timings", tm);
@@ -256,7 +271,7 @@ Napi::Value NativeModel::Prepare(const Napi::CallbackInfo& info) {
   }
 }
 
-// generate(before, after, frames: Buffer[], width, height, sampling, cancel, onEvent?)
+// generate(before, after, frames: Buffer[] | NativeFrameFeed, width, height, sampling, cancel, onEvent?)
 Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Get(env);
@@ -264,9 +279,12 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   std::unique_ptr<GenerateWorker> guard(w);
   w->before = info[0].As<Napi::String>().Utf8Value();
   w->after = info[1].As<Napi::String>().Utf8Value();
-  Napi::Array frames = info[2].As<Napi::Array>();
   w->width = info[3].As<Napi::Number>().Int32Value();
   w->height = info[4].As<Napi::Number>().Int32Value();
+  w->feed = FeedFromJs(env, info[2]);
+  if (w->feed && (w->feed->width() != w->width || w->feed->height() != w->height))
+    ThrowError(env, "ERR_INVALID_OPTION", "The frame feed's size differs from width x height");
+  Napi::Array frames = w->feed ? Napi::Array::New(env) : info[2].As<Napi::Array>();
   const size_t frameBytes = static_cast<size_t>(w->width) * w->height * 3;
   for (uint32_t i = 0; i < frames.Length(); ++i) {
     auto buf = frames.Get(i).As<Napi::Uint8Array>();

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ggml-backend.h"
 #include "ggml.h"
 #include "llama.h"
 #include "mtmd.h"
@@ -221,6 +222,9 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   }
   if (!mtmd_support_vision(e->mtmd_) || !mtmd_decode_use_mrope(e->mtmd_))
     throw Error("ERR_MODEL_MISMATCH", params.mmprojPath + " is not a Qwen2-VL-style vision projector (no M-RoPE vision)");
+  // mtmd puts the vision encoder on the first GPU when asked and one is there.
+  e->info_.visionOnGpu = vp.use_gpu && ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_GPU) != nullptr;
+  e->info_.threads = threads;
   return e;
 }
 
@@ -354,7 +358,7 @@ struct Engine::Sampler {
 };
 
 GenerateResult Engine::Generate(const std::string& beforeVideo, const std::string& afterVideo,
-                                const std::vector<FrameView>& frames, const SamplingParams& sp,
+                                const FrameSource& frames, const SamplingParams& sp,
                                 const CancelToken& cancel, const ScoreCallbacks& cb) {
   std::lock_guard<std::mutex> lock(mutex_);
   cancel.check();
@@ -365,12 +369,9 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
   } reset{this};
   TakeLastLogErrors();
 
-  if (frames.empty()) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
-  const int W = frames[0].width, H = frames[0].height;
-  for (const auto& f : frames)
-    if (f.width != W || f.height != H || !f.rgb)
-      throw Error("ERR_INVALID_OPTION", "Expected all frames to have the same size");
-  PreparedPrompt prep = Prepare(beforeVideo, afterVideo, static_cast<int>(frames.size()), W, H);
+  if (frames.count < 2 || !frames.get) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
+  const int W = frames.width, H = frames.height;
+  PreparedPrompt prep = Prepare(beforeVideo, afterVideo, frames.count, W, H);
   const std::string& forcedText = sp.directSegments.empty() ? sp.forcedText : sp.directSegments[0];
   std::vector<int32_t> forced = forcedText.empty() ? std::vector<int32_t>{} : Tokenize(forcedText);
   const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + sp.maxTokens;
@@ -398,9 +399,14 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
   for (int32_t g = 0; g < prep.gridT; ++g) {
     cancel.check();
     if (cb.onProgress) cb.onProgress(Phase::Encoding, g, prep.gridT);
+    auto tw = Clock::now();
+    const uint8_t* first = frames.get(2 * g);
+    const uint8_t* second = frames.get(2 * g + 1);
+    if (!first || !second) throw Error("ERR_INVALID_OPTION", "Frame pair " + std::to_string(g) + " has no pixels");
+    result.timings.frameWaitMs += MsSince(tw);
     auto te = Clock::now();
-    std::unique_ptr<mtmd_bitmap, BitmapDeleter> a(mtmd_bitmap_init(W, H, frames[2 * g].rgb));
-    std::unique_ptr<mtmd_bitmap, BitmapDeleter> c(mtmd_bitmap_init(W, H, frames[2 * g + 1].rgb));
+    std::unique_ptr<mtmd_bitmap, BitmapDeleter> a(mtmd_bitmap_init(W, H, first));
+    std::unique_ptr<mtmd_bitmap, BitmapDeleter> c(mtmd_bitmap_init(W, H, second));
     mtmd_bitmap_set_mergeable(a.get(), true);
     mtmd_bitmap_set_mergeable(c.get(), true);
     mtmd_input_part pa{nullptr, a.get()}, pc{nullptr, c.get()};

@@ -37,10 +37,14 @@ struct EngineParams {
   bool useMmap = true;
 };
 
-struct FrameView {
+// The frames of one score: `count` frames of width x height in packed RGB24, each fetched when the
+// vision encoder reaches its pair, so a source may still be decoding the later ones (FrameFeed).
+// `get` blocks until frame k is there and may throw (the decode's error, or an abort).
+struct FrameSource {
+  int count = 0;
   int width = 0;
   int height = 0;
-  const uint8_t* rgb = nullptr;  // packed RGB24, width*height*3
+  std::function<const uint8_t*(int k)> get;
 };
 
 // The token sequence of one score call and the (t, h, w) position of every token.
@@ -84,6 +88,7 @@ struct GeneratedToken {
 
 struct Timings {
   double encodeMs = 0, prefillMs = 0, generateMs = 0;
+  double frameWaitMs = 0;  // spent waiting for frames still being decoded
   int32_t promptTokens = 0, generatedTokens = 0;
 };
 
@@ -109,6 +114,8 @@ struct ModelInfo {
   int64_t nParams = 0;
   uint64_t sizeBytes = 0;
   std::array<int32_t, 5> digitTokens{};
+  bool visionOnGpu = false;  // the vision encoder runs on a GPU (leaving the CPU to frame decoding)
+  int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
 };
 
 class Engine {
@@ -124,8 +131,8 @@ class Engine {
                          int height) const;
 
   // Encodes the frames, prefills, generates. Serialized: one call at a time per Engine.
-  GenerateResult Generate(const std::string& beforeVideo, const std::string& afterVideo,
-                          const std::vector<FrameView>& frames, const SamplingParams& sampling,
+  GenerateResult Generate(const std::string& beforeVideo, const std::string& afterVideo, const FrameSource& frames,
+                          const SamplingParams& sampling,
                           const CancelToken& cancel, const ScoreCallbacks& callbacks);
 
  private:

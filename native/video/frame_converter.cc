@@ -48,8 +48,12 @@ void FrameConverter::RethrowLocked(std::unique_lock<std::mutex>& lock) {
   std::rethrow_exception(e);
 }
 
-void FrameConverter::Push(const AVFrame* src, int outW, int outH, uint8_t* dst) {
-  if (!threaded_) return ConvertNow(src, outW, outH, dst);
+void FrameConverter::Push(const AVFrame* src, int outW, int outH, uint8_t* dst, std::function<void()> done) {
+  if (!threaded_) {
+    ConvertNow(src, outW, outH, dst);
+    if (done) done();
+    return;
+  }
   AVFrame* ref = av_frame_clone(src);
   if (!ref) throw Error("ERR_INTERNAL", "out of memory queueing a frame for conversion");
   std::unique_lock<std::mutex> lock(mutex_);
@@ -58,7 +62,7 @@ void FrameConverter::Push(const AVFrame* src, int outW, int outH, uint8_t* dst) 
     av_frame_free(&ref);
     RethrowLocked(lock);
   }
-  queue_.push_back({ref, outW, outH, dst});
+  queue_.push_back({ref, outW, outH, dst, std::move(done)});
   if (!worker_.joinable()) worker_ = std::thread([this] { Run(); });
   lock.unlock();
   changed_.notify_all();
@@ -75,13 +79,14 @@ void FrameConverter::Run() {
   while (true) {
     changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
-    Job job = queue_.front();
+    Job job = std::move(queue_.front());
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
     std::exception_ptr failure;
     try {
       ConvertNow(job.frame, job.outW, job.outH, job.dst);
+      if (job.done) job.done();
     } catch (...) {
       failure = std::current_exception();
     }

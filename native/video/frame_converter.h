@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,9 +28,9 @@ class FrameConverter {
   FrameConverter& operator=(const FrameConverter&) = delete;
 
   // Queues `src` (a new reference is taken; the caller keeps its own) for conversion into `dst`,
-  // which must hold outW*outH*3 bytes and stay valid until Finish(). Blocks while the queue is full.
-  // Rethrows an error the worker met on an earlier frame.
-  void Push(const AVFrame* src, int outW, int outH, uint8_t* dst);
+  // which must hold outW*outH*3 bytes and stay valid until Finish(); `done` runs once `dst` holds
+  // the pixels. Blocks while the queue is full. Rethrows an error the worker met on an earlier frame.
+  void Push(const AVFrame* src, int outW, int outH, uint8_t* dst, std::function<void()> done = {});
 
   // Waits until every queued frame is converted; rethrows the first error.
   void Finish();
@@ -39,6 +40,7 @@ class FrameConverter {
     AVFrame* frame;
     int outW, outH;
     uint8_t* dst;
+    std::function<void()> done;
   };
   struct Key {
     int w = 0, h = 0, format = -1, outW = 0, outH = 0, colorspace = -1, range = -1;

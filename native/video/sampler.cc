@@ -224,7 +224,7 @@ struct VideoSource::Impl {
   // core decodes, where frame threads wait on each other after every seek.
   void DecodeInParallel(const std::vector<int64_t>& targets, const std::vector<std::pair<size_t, size_t>>& runs,
                         size_t workers, int threadsEach, int outW, int outH, std::vector<DecodedFrame>& out,
-                        DecodeStats& stats, const CancelToken& cancel) {
+                        DecodeStats& stats, const CancelToken& cancel, const std::function<void(size_t)>& ready) {
     std::atomic<size_t> nextRun{0};
     std::atomic<bool> stop{false};
     std::mutex mutex;
@@ -257,7 +257,9 @@ struct VideoSource::Impl {
         for (size_t r; (r = nextRun.fetch_add(1)) < runs.size();) {
           size_t first = runs[r].first;
           dec.Run(targets.data() + first, runs[r].second - first,
-                  [&](size_t i, const AVFrame* f) { converter.Push(f, outW, outH, out[first + i].rgb.data()); },
+                  [&](size_t i, const AVFrame* f) {
+                    converter.Push(f, outW, outH, out[first + i].rgb.data(), [&ready, first, i] { ready(first + i); });
+                  },
                   check, mine);
         }
         converter.Finish();
@@ -321,6 +323,17 @@ std::unique_ptr<VideoSource> VideoSource::OpenMemory(const uint8_t* data, size_t
 
 std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& requested, int outW, int outH,
                                               const CancelToken& cancel, DecodeStats* statsOut) {
+  std::vector<int64_t> targets(requested);
+  std::sort(targets.begin(), targets.end());
+  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+  std::vector<DecodedFrame> out(targets.size());
+  DecodeInto(targets, outW, outH, out, cancel, statsOut, {});
+  return out;
+}
+
+void VideoSource::DecodeInto(const std::vector<int64_t>& targets, int outW, int outH, std::vector<DecodedFrame>& out,
+                             const CancelToken& cancel, DecodeStats* statsOut,
+                             const std::function<void(size_t)>& onReady) {
   Impl& s = *impl_;
   s.ContinueOrStartClock();
   s.interrupt.cancel = &cancel;
@@ -329,40 +342,43 @@ std::vector<DecodedFrame> VideoSource::Decode(const std::vector<int64_t>& reques
     ~Reset() { s.interrupt.cancel = nullptr; }
   } reset{s};
   if (outW <= 0 || outH <= 0) throw Error("ERR_INVALID_OPTION", "Expected a positive output size");
-  std::vector<int64_t> targets(requested);
-  std::sort(targets.begin(), targets.end());
-  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+  if (out.size() != targets.size() || !std::is_sorted(targets.begin(), targets.end()) ||
+      std::adjacent_find(targets.begin(), targets.end()) != targets.end())
+    throw Error("ERR_INTERNAL", "DecodeInto expects ascending distinct targets and one output slot each");
   for (int64_t t : targets)
     if (t < 0 || t >= s.info.totalFrames)
       throw Error("ERR_INVALID_OPTION", "Frame index " + std::to_string(t) + " is outside the video's " +
                                             std::to_string(s.info.totalFrames) + " frames");
   DecodeStats stats;
-  std::vector<DecodedFrame> out(targets.size());
-  if (targets.empty()) return out;
+  if (targets.empty()) {
+    if (statsOut) *statsOut = stats;
+    return;
+  }
+  const double secondsPerTick = av_q2d(s.demuxer->fmt()->streams[s.streamIndex]->time_base);
   for (size_t i = 0; i < targets.size(); ++i) {
     DecodedFrame& f = out[i];
     f.index = targets[i];
-    f.timeSeconds = s.index.haveTimestamps ? (s.index.frames[targets[i]].pts - s.index.startPts) * av_q2d(s.demuxer->fmt()->streams[s.streamIndex]->time_base)
+    f.timeSeconds = s.index.haveTimestamps ? (s.index.frames[targets[i]].pts - s.index.startPts) * secondsPerTick
                                            : targets[i] / s.info.fps;
     f.rgb.resize(static_cast<size_t>(outW) * outH * 3);
   }
+  std::function<void(size_t)> ready = onReady ? onReady : [](size_t) {};
 
   std::vector<std::pair<size_t, size_t>> runs = s.RunsFromKeyframes(targets);
   int budget = s.limits.threads > 0 ? s.limits.threads : std::max(1, av_cpu_count());
   size_t workers = s.index.haveTimestamps && s.streamsKnownAtOpen ? std::min<size_t>(budget, runs.size()) : 1;
   if (workers > 1) {
     s.DecodeInParallel(targets, runs, workers, s.ThreadsPerDecoder(targets, runs, budget), outW, outH, out, stats,
-                       cancel);
+                       cancel, ready);
   } else {
-    FrameConverter converter(s.label);  // declared after `out`: destroyed first, never writes into freed frames
+    FrameConverter converter(s.label);  // destroyed before the caller's `out`: never writes into freed frames
     s.decoder->Run(targets.data(), targets.size(),
-                   [&](size_t i, const AVFrame* f) { converter.Push(f, outW, outH, out[i].rgb.data()); },
+                   [&](size_t i, const AVFrame* f) { converter.Push(f, outW, outH, out[i].rgb.data(), [&ready, i] { ready(i); }); },
                    [&] { s.CheckBudget(cancel); }, stats);
     converter.Finish();
     stats.decoders = 1;
   }
   if (statsOut) *statsOut = stats;
-  return out;
 }
 
 int64_t VideoSource::DecodeAll(const CancelToken& cancel) {

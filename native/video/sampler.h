@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,11 @@ class VideoSource {
   // how many threads decode them.
   std::vector<DecodedFrame> Decode(const std::vector<int64_t>& indices, int outWidth, int outHeight,
                                    const CancelToken& cancel = {}, DecodeStats* stats = nullptr);
+
+  // Decode() into caller-owned slots, one per target (ascending, distinct); onReady(i) runs, on a
+  // decoding thread, as soon as out[i] holds its pixels (the frame feed's hook).
+  void DecodeInto(const std::vector<int64_t>& targets, int outWidth, int outHeight, std::vector<DecodedFrame>& out,
+                  const CancelToken& cancel, DecodeStats* stats, const std::function<void(size_t)>& onReady);
 
   // Decodes every frame without converting any: the floor a full-decode reader pays (benchmarks).
   int64_t DecodeAll(const CancelToken& cancel = {});
