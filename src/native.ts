@@ -163,7 +163,9 @@ export interface NativeLoadOptions {
   threads?: number;
   contextSize?: number;
   batchSize?: number;
+  /** Text model (and, unless flashAttentionVision says otherwise, the vision encoder). */
   flashAttention?: boolean;
+  flashAttentionVision?: boolean;
   useMmap?: boolean;
 }
 

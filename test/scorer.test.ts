@@ -356,3 +356,21 @@ describe("overlapped sampling: frames go to the vision encoder as they are decod
     await expect(VideoScorer.load({ ...models, overlapSampling: "yes" as never })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
   });
 });
+
+describe("flash attention per part", () => {
+  it("{ text: false } scores like the default within float noise; a bad value is ERR_INVALID_OPTION", async () => {
+    const s = await VideoScorer.load({ ...models, contextSize: 8192, threads: 2, flashAttention: { text: false } });
+    try {
+      const a = await s.score(small, { prompt: "x", mode: "direct" });
+      const b = await scorer.score(small, { prompt: "x", mode: "direct" });
+      for (const dim of ["visualQuality", "textAlignment", "physicalConsistency"] as const) {
+        expect(a[dim].rawProbs).not.toBeNull();
+        a[dim].rawProbs!.forEach((p, i) => expect(Math.abs(p - b[dim].rawProbs![i]!)).toBeLessThan(1e-3));
+      }
+    } finally {
+      await s.dispose();
+    }
+    for (const bad of ["on", { text: 1 }, { txt: false }])
+      await expect(VideoScorer.load({ ...models, flashAttention: bad as never })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+  });
+});

@@ -351,7 +351,7 @@ Napi::Value QuantizeFn(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
-// loadModel({ model, mmproj, gpuLayers, threads, contextSize, batchSize, flashAttention, useMmap })
+// loadModel({ model, mmproj, gpuLayers, threads, contextSize, batchSize, flashAttention, flashAttentionVision, useMmap })
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) ThrowError(env, "ERR_INVALID_OPTION", "Expected loadModel options");
@@ -364,6 +364,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   p.contextSize = GetInt(o, "contextSize", p.contextSize);
   p.batchSize = GetInt(o, "batchSize", p.batchSize);
   p.flashAttention = GetBool(o, "flashAttention", p.flashAttention);
+  p.flashAttentionVision = GetBool(o, "flashAttentionVision", p.flashAttention);
   p.useMmap = GetBool(o, "useMmap", p.useMmap);
   auto* w = new LoadWorker(env, std::move(p));
   w->Queue();

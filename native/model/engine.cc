@@ -207,7 +207,7 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   vp.n_threads = threads;
   vp.print_timings = false;
   vp.warmup = false;
-  vp.flash_attn_type = cp.flash_attn_type;
+  vp.flash_attn_type = params.flashAttentionVision ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
   // mtmd resizes an image whose token count is outside the projector's range (Qwen2.5-VL: 8..4096);
   // our frames are already planned by qwen-vl-utils' rules, so any planned size must pass as is.
   vp.image_min_tokens = 1;

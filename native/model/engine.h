@@ -33,7 +33,8 @@ struct EngineParams {
   int threads = 0;        // 0 = hardware concurrency
   int contextSize = 16384;
   int batchSize = 2048;
-  bool flashAttention = false;
+  bool flashAttention = false;        // text model
+  bool flashAttentionVision = false;  // vision encoder
   bool useMmap = true;
 };
 
