@@ -59,6 +59,8 @@ export interface NativeFrameFeed {
   readonly count: number;
   /** Settles when the decode ends; rejects with the decode's error (which the consumer sees too). */
   readonly done: Promise<NativeDecodeStats>;
+  /** Drops this handle's hold on the frames (a decode or generate in flight keeps its own). */
+  close(): void;
 }
 
 /** A cancel flag: Int32Array(1) over a SharedArrayBuffer; 1 = aborted, 2 = disposed. */

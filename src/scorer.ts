@@ -408,6 +408,7 @@ export class VideoScorer implements AsyncDisposable {
     this.inFlight.add(cancel);
     const t0 = performance.now();
     let stream: StreamedVideo | undefined;
+    let settledOk = false;
     try {
       options.onProgress?.({ phase: "sample", done: 0, total: 1 });
       // With overlap the decode runs on while the model works: frame pairs go to the vision encoder as
@@ -448,19 +449,22 @@ export class VideoScorer implements AsyncDisposable {
       const tail = decoder.decode();
       if (tail) options.onToken?.(tail, streamed);
       const finished = await sampled.finished;
-      stream = undefined;
       // Sampled first, all of it was on the call's path; overlapped, opening and the encoder's waits were.
       const onPath = decodedFirst ? decodedFirst.sampleTotalMs : sampled.openMs + out.timings.frameWaitMs;
       const sampleTotalMs = finished?.sampleTotalMs ?? onPath;
       const sampleMs = Math.min(onPath, sampleTotalMs);
-      return VideoScorer.assemble(out, sampled, { sampleMs, sampleTotalMs }, performance.now() - t0, sp.mode);
+      const result = VideoScorer.assemble(out, sampled, { sampleMs, sampleTotalMs }, performance.now() - t0, sp.mode);
+      settledOk = true;
+      return result;
     } catch (e) {
       throw cancel.translate(e);
     } finally {
       if (stream) {
-        // The model failed or never ran: stop the decode and let it end before the call settles.
-        cancel.raise(CANCEL_ABORTED);
+        // When the model failed or never ran the decode may still be going: stop it, and let it end
+        // before the call settles. Then the frames go now rather than at garbage collection.
+        if (!settledOk) cancel.raise(CANCEL_ABORTED);
         await stream.finished;
+        stream.feed.close();
       }
       this.inFlight.delete(cancel);
       cancel.dispose();

@@ -165,12 +165,19 @@ Napi::Object StatsToJs(Napi::Env env, const DecodeStats& st) {
 // A decode in progress whose frames a generate call consumes as they come (video.stream()).
 class NativeFrameFeed : public Napi::ObjectWrap<NativeFrameFeed> {
  public:
-  static Napi::Function Define(Napi::Env env) { return DefineClass(env, "NativeFrameFeed", {}); }
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeFrameFeed", {InstanceMethod<&NativeFrameFeed::Close>("close")});
+  }
   explicit NativeFrameFeed(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeFrameFeed>(info) {}
   void Attach(std::shared_ptr<FrameFeed> f) { feed_ = std::move(f); }
   const std::shared_ptr<FrameFeed>& feed() const { return feed_; }
 
  private:
+  // Lets the frames go as soon as the decode and the generate holding them are done, not at GC.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    feed_.reset();
+    return info.Env().Undefined();
+  }
   std::shared_ptr<FrameFeed> feed_;
 };
 

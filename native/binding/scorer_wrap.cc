@@ -282,6 +282,7 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   w->width = info[3].As<Napi::Number>().Int32Value();
   w->height = info[4].As<Napi::Number>().Int32Value();
   w->feed = FeedFromJs(env, info[2]);
+  if (!w->feed && !info[2].IsArray()) ThrowError(env, "ERR_INVALID_OPTION", "Expected frame buffers or an open frame feed");
   if (w->feed && (w->feed->width() != w->width || w->feed->height() != w->height))
     ThrowError(env, "ERR_INVALID_OPTION", "The frame feed's size differs from width x height");
   Napi::Array frames = w->feed ? Napi::Array::New(env) : info[2].As<Napi::Array>();

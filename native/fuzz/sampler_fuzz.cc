@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.maxPixelsPerFrame = 1920 * 1080;
   limits.maxFrames = 2000;
   limits.deadlineSeconds = 5;
-  limits.threads = 1;
+  limits.threads = 2;  // two run decoders where the keyframes allow: the parallel path sees hostile bytes too
   try {
     auto video = vs2::VideoSource::OpenMemory(data, size, limits);
     const auto& info = video->info();

@@ -59,6 +59,15 @@ Demuxer::Demuxer(const std::string& path, const uint8_t* data, size_t size, std:
   static std::once_flag quiet;
   std::call_once(quiet, [] { av_log_set_level(std::getenv("VIDEOSCORE2_LOG") ? AV_LOG_WARNING : AV_LOG_QUIET); });
 
+  try {
+    Open(path, data, size);
+  } catch (...) {
+    Free();  // a constructor that throws gets no destructor call
+    throw;
+  }
+}
+
+void Demuxer::Open(const std::string& path, const uint8_t* data, size_t size) {
   fmt_ = avformat_alloc_context();
   if (!fmt_) throw Error("ERR_INTERNAL", "out of memory allocating a demuxer");
   // Interrupt long probes and reads on abort or deadline.
@@ -82,6 +91,7 @@ Demuxer::Demuxer(const std::string& path, const uint8_t* data, size_t size, std:
     if (err < 0) throw Error("ERR_INPUT_UNREADABLE", "Cannot read " + label_ + ": " + AvErrorText(err));
   }
   fmt_->pb = avio_;
+  fmt_->flags |= AVFMT_FLAG_CUSTOM_IO;  // ours to close (Free), whatever happens before the open
   // One input is one self-contained file: a playlist or reference container (HLS, DASH, concat,
   // SDP, …) would have libav open further files or URLs it names. Every such open is refused: by
   // io_open here, and by an empty protocol whitelist for demuxers that open a nested context of
@@ -107,7 +117,9 @@ Demuxer::Demuxer(const std::string& path, const uint8_t* data, size_t size, std:
   }
 }
 
-Demuxer::~Demuxer() {
+Demuxer::~Demuxer() { Free(); }
+
+void Demuxer::Free() {
   avformat_close_input(&fmt_);  // custom I/O: the AVIO context is ours to close
   if (memory_) {
     if (avio_) av_freep(&avio_->buffer);

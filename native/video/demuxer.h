@@ -46,6 +46,9 @@ class Demuxer {
 
  private:
   struct MemoryReader;
+  void Open(const std::string& path, const uint8_t* data, size_t size);
+  void Free();
+
   std::string label_;
   const Interrupt* interrupt_;
   std::unique_ptr<MemoryReader> memory_;
