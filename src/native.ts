@@ -68,6 +68,7 @@ export type NativeCancelFlag = Int32Array;
 
 export interface NativeVideo {
   readonly info: NativeVideoInfo;
+  /** Width and height 0: decode the same frames the same way, convert none (rgb empty; benchmarks). */
   decode(indices: number[], width: number, height: number, cancel?: NativeCancelFlag): Promise<NativeDecodeResult>;
   decodeAll(cancel?: NativeCancelFlag): Promise<number>;
   /** Starts decoding `indices` (plan order, repeats allowed) into a feed for `NativeModel.generate`. */

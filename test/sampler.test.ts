@@ -2,6 +2,7 @@
  * sampleFrames() end to end on real files: every fixture frame shows its own index in its colour
  * (test/fixtures/videos.ts), so each returned frame is checked by content against the plan.
  */
+import { execFileSync } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import { VideoScoreError, type VideoScoreErrorCode } from "../src/errors.js";
 import { sampleFrames, type SampledVideo, type SampleOptions } from "../src/video.js";
 import {
   COUNTING_CLIPS,
+  EDITED_CLIP,
   FRAME_COLOR_TOLERANCE,
   decodeFrameIndex,
   makeVideoFixtures,
@@ -186,6 +188,68 @@ describe("frames by content", () => {
     expectPlannedFrames(d);
   });
 
+  it("edited file: frames an edit list hides are not counted, though the container counts them", async () => {
+    const file = path("edited");
+    // What the file presents, by the ffmpeg CLI's full decode: more packets than frames (the leading
+    // ones serve only as references) and, being cut mid-GOP, frames from 45 on.
+    const probe = (args: string[]) =>
+      execFileSync("ffprobe", ["-v", "error", "-select_streams", "v:0", ...args, "-of", "csv=p=0", file]).toString().trim();
+    const containerCount = Number(probe(["-show_entries", "stream=nb_frames"]));
+    const raw = execFileSync("ffmpeg", ["-v", "error", "-i", file, "-vf", "scale=64:48", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], {
+      maxBuffer: 64 << 20,
+    });
+    const frameBytes = 64 * 48 * 3;
+    const presented = [...Array(raw.length / frameBytes).keys()].map(
+      (k) => decodeFrameIndex(raw.subarray(k * frameBytes, (k + 1) * frameBytes), 64, 48).index,
+    );
+    expect(presented[0]).toBe(EDITED_CLIP.firstShown);
+    expect(containerCount).toBeGreaterThanOrEqual(presented.length + EDITED_CLIP.firstShown - 30);
+
+    const all = await sampleFrames(file, { nframes: presented.length, ...SMALL });
+    expect(all.totalFrames).toBe(presented.length);
+    expect(shownIndices(all)).toEqual(presented);
+    expect(all.frames[0]!.timeSeconds).toBeCloseTo(0, 6);
+    // Default plan, from a path and from a Buffer, with parallel decoders or one.
+    for (const r of [
+      await sampleFrames(file),
+      await sampleFrames(await readFile(file)),
+      await sampleFrames(file, { limits: { threads: 1 } }),
+    ]) {
+      expect(r.totalFrames).toBe(presented.length);
+      expect(shownIndices(r)).toEqual(r.plan.indices.map((i) => presented[i]));
+    }
+  });
+
+  it("decodes only what the plan needs: seeks across keyframes, skips frames no target depends on", async () => {
+    // h264Gop30: 150 frames, keyframes at 0/30/60/90/120, B-frames. The plan's 10 targets lie two per
+    // GOP (0 17 | 33 50 | 66 83 | 99 116 | 132 149): one decoder seeks into each later GOP once and
+    // decodes at most from each GOP's keyframe to its second target, minus unreferenced B-frames.
+    const one = await sampleFrames(path("h264Gop30"), { limits: { threads: 1 } });
+    expect(one.plan.indices).toEqual([0, 17, 33, 50, 66, 83, 99, 116, 132, 149]);
+    expect(one.stats.decoders).toBe(1);
+    expect(one.stats.seeks).toBe(4);
+    const upTo = 18 + 21 + 24 + 27 + 30; // keyframe → second target of every GOP
+    expect(one.stats.framesDecoded).toBeGreaterThanOrEqual(one.plan.indices.length);
+    // x264 made 3 of every 4 frames B-frames; most are not references: well under the frames up to the targets.
+    expect(one.stats.framesDecoded).toBeLessThan(upTo * 0.75);
+    // Keyframes at 0 and 250 of 300 frames: one seek, and the unreferenced B-frames are skipped.
+    const long = await sampleFrames(path("h264Gop250"), { limits: { threads: 1 } });
+    expect(long.stats.seeks).toBe(1);
+    expect(long.stats.framesDecoded).toBeLessThan(long.totalFrames * 0.75);
+    // A plain full read decodes them all: the skips above are real.
+    const { addon } = loadAddon();
+    const video = await addon.openVideo(path("h264Gop250"));
+    try {
+      expect(await video.decodeAll()).toBe(long.totalFrames);
+      // Decode-only (0 x 0, the benchmark's floor) does the same work and converts nothing.
+      const bare = await video.decode(long.plan.indices, 0, 0);
+      expect(bare.frames.map((f) => f.index)).toEqual(long.plan.indices);
+      expect(bare.frames.every((f) => f.rgb.length === 0)).toBe(true);
+    } finally {
+      video.close();
+    }
+  });
+
   it("tiny clips: 2 frames → both, 3 frames → first and last, 1 frame → ERR_VIDEO_TOO_SHORT", async () => {
     expect(shownIndices(await sampleFrames(path("twoFrames")))).toEqual([0, 1]);
     expect(shownIndices(await sampleFrames(path("threeFrames")))).toEqual([0, 2]);
@@ -264,6 +328,8 @@ describe("options select the right frames by content", () => {
   it("one decoder thread gives the same bytes as the default", async () => {
     const a = await sampleFrames(path("h264Gop30"), { limits: { threads: 1 } });
     const b = await sampleFrames(path("h264Gop30"));
+    expectPlannedFrames(a);
+    expect(b.frames.length).toBe(a.frames.length);
     a.frames.forEach((f, i) => expect(f.rgb.equals(b.frames[i]!.rgb)).toBe(true));
   });
 

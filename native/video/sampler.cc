@@ -258,6 +258,7 @@ struct VideoSource::Impl {
           size_t first = runs[r].first;
           dec.Run(targets.data() + first, runs[r].second - first,
                   [&](size_t i, const AVFrame* f) {
+                    if (outW == 0) return ready(first + i);
                     converter.Push(f, outW, outH, out[first + i].rgb.data(), [&ready, first, i] { ready(first + i); });
                   },
                   check, mine);
@@ -341,7 +342,9 @@ void VideoSource::DecodeInto(const std::vector<int64_t>& targets, int outW, int 
     Impl& s;
     ~Reset() { s.interrupt.cancel = nullptr; }
   } reset{s};
-  if (outW <= 0 || outH <= 0) throw Error("ERR_INVALID_OPTION", "Expected a positive output size");
+  // 0 x 0: decode only, convert nothing (the floor the benchmark measures: same decoders, seeks, skips).
+  if (outW < 0 || outH < 0 || (outW == 0) != (outH == 0) || (outW == 0 && onReady))
+    throw Error("ERR_INVALID_OPTION", "Expected a positive output size");
   if (out.size() != targets.size() || !std::is_sorted(targets.begin(), targets.end()) ||
       std::adjacent_find(targets.begin(), targets.end()) != targets.end())
     throw Error("ERR_INTERNAL", "DecodeInto expects ascending distinct targets and one output slot each");
@@ -373,7 +376,10 @@ void VideoSource::DecodeInto(const std::vector<int64_t>& targets, int outW, int 
   } else {
     FrameConverter converter(s.label);  // destroyed before the caller's `out`: never writes into freed frames
     s.decoder->Run(targets.data(), targets.size(),
-                   [&](size_t i, const AVFrame* f) { converter.Push(f, outW, outH, out[i].rgb.data(), [&ready, i] { ready(i); }); },
+                   [&](size_t i, const AVFrame* f) {
+                     if (outW == 0) return ready(i);
+                     converter.Push(f, outW, outH, out[i].rgb.data(), [&ready, i] { ready(i); });
+                   },
                    [&] { s.CheckBudget(cancel); }, stats);
     converter.Finish();
     stats.decoders = 1;

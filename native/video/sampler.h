@@ -59,7 +59,8 @@ class VideoSource {
 
   // Decodes the frames at the given presentation indices (any order; returned sorted, duplicates
   // kept once) scaled to outWidth x outHeight with bicubic filtering. The pixels do not depend on
-  // how many threads decode them.
+  // how many threads decode them. 0 x 0 decodes the same frames the same way and converts none
+  // (their rgb stays empty): the decode-only floor of a benchmark.
   std::vector<DecodedFrame> Decode(const std::vector<int64_t>& indices, int outWidth, int outHeight,
                                    const CancelToken& cancel = {}, DecodeStats* stats = nullptr);
 
