@@ -10,7 +10,7 @@ out=.cache/fuzz
 mkdir -p $out/seeds $out/corpus $out/crashes
 command -v clang++ >/dev/null || { echo "fuzz: needs clang and libclang-rt-dev (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -Inative \
-  native/fuzz/sampler_fuzz.cc native/video/sampler.cc native/video/frame_converter.cc native/video/demuxer.cc native/video/stream_decoder.cc $(pkg-config --cflags --libs libavformat libavcodec libswscale libavutil) \
+  native/fuzz/sampler_fuzz.cc native/video/sampler.cc native/video/frame_converter.cc native/video/resample.cc native/video/demuxer.cc native/video/stream_decoder.cc $(pkg-config --cflags --libs libavformat libavcodec libswscale libavutil) \
   -o $out/sampler_fuzz
 if [ -z "$(ls -A $out/seeds)" ]; then
   ff() { ffmpeg -loglevel error -y "$@"; }

@@ -9,16 +9,17 @@
  *
  * Tolerances (measured values in parity/PARITY.md; the reasons in test/parity/goldens/README.md):
  * - frame plan, input ids, positions: identical;
- * - pixels: per-frame mean |ours − reference| ≤ 6.0 on a 1-in-256 subsample (measured there: ≤ 4.7;
- *   on full frames ≤ 2.5 for lossless 4:2:0 clips with hard colour edges, 0.2 for 4:4:4, 3.3 for lossy
- *   MPEG-4 decoded by two FFmpeg versions): we convert YUV→RGB and scale in one bicubic
- *   swscale pass, the reference converts at the native size (decord) and then resizes with
- *   torchvision bicubic + antialias, keeping floats; frames the reference reader got wrong (decord
- *   on AVI with B-frames) are reported, not compared;
- * - model: raw p("1".."5") within 0.1 % (relative) of the reference run on our own frames (measured
- *   ≤ 0.003 %: llama.cpp/mtmd vs transformers, f32 both), within 1 % of the reference run on its own
- *   frames (measured ≤ 0.22 %: the pixel differences); soft scores of our processed p(1..5) within
- *   0.01 of the reference's (measured ≤ 0.0025); greedy first token = the reference's argmax;
+ * - pixels: at most 1 apart on a 1-in-256 subsample, in under 2 values in 1000, and whole-frame means
+ *   within 5e-4 (measured: 0-4 values of each clip differ, by 1): like the reference we convert YUV→RGB
+ *   at the native size with swscale (decord), then resize with ATen's antialiased bicubic in float32
+ *   (native/video/resample.cc), whose sums we add in another order; frames the reference reader got
+ *   wrong (decord on AVI with B-frames) are reported, not compared;
+ * - model: raw p("1".."5") within 0.1 % (relative) of the reference run on its own frames (measured
+ *   ≤ 0.003 %: llama.cpp/mtmd vs transformers, f32 both, on frames equal to the last rounding; 1 %
+ *   where decord read wrong frames), and
+ *   within 1 % of the reference run on the frames our earlier swscale resize made (the goldens keep
+ *   it); soft scores of our processed p(1..5) within 0.01 of the reference's (measured ≤ 0.0025);
+ *   greedy first token = the reference's argmax;
  * - soft scores: our formulas on the reference's probabilities equal the reference's to 1e-4.
  */
 import { createHash } from "node:crypto";
@@ -68,15 +69,14 @@ const spec = JSON.parse(readFileSync(join(GOLD, "clips.json"), "utf8")) as { cli
 const meta = JSON.parse(readFileSync(join(GOLD, "meta.json"), "utf8")) as Meta;
 const goldens = new Map<string, Golden>(spec.clips.map((c) => [c.name, JSON.parse(readFileSync(join(GOLD, `${c.name}.json`), "utf8")) as Golden]));
 
-const PIXEL_MEAN_TOL = 6.0;
 const RAW_P_REL_TOL_SAME_FRAMES = 1e-3;
 const RAW_P_REL_TOL_REF_FRAMES = 1e-2;
 const SOFT_TOL = 1e-4;
 
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 const report = {
-  pixels: ["| clip | frames×W×H | per-frame mean abs diff (subsample; * = reference reader error) | full frames mean / max | note |", "|---|---|---|---|---|"],
-  model: ["| clip | template | our greedy first token | reference argmax | max rel. diff raw p(1..5), same frames | vs reference frames | soft (T 0.7, digits) ours vs reference, positions first/score1..3 |", "|---|---|---|---|---|---|---|"],
+  pixels: ["| clip | frames×W×H | per frame: values that differ on the subsample, largest difference, whole-frame mean shift (* = reference reader error) | whole float tensor (sha256) | note |", "|---|---|---|---|---|"],
+  model: ["| clip | template | our greedy first token | reference argmax | max rel. diff raw p(1..5) vs the reference | vs the reference on our earlier (swscale) frames | soft (T 0.7, digits) ours vs reference, positions first/score1..3 |", "|---|---|---|---|---|---|---|"],
 };
 const row = (table: keyof typeof report, ...cells: (string | number)[]): void => void report[table].push(`| ${cells.join(" | ")} |`);
 const fmt = (x: number, d = 4): string => (Number.isFinite(x) ? x.toFixed(d) : String(x));
@@ -145,9 +145,9 @@ describe("stage 1: frame plan (qwen-vl-utils 0.0.11, decord)", () => {
   }
 });
 
-describe("stage 1b: pixels (ours: libav swscale bicubic from YUV; reference: decord RGB + torchvision bicubic antialias)", () => {
+describe("stage 1b: pixels (ours: libav YUV->RGB + antialiased bicubic; reference: decord RGB + torchvision bicubic antialias)", () => {
   for (const c of spec.clips) {
-    it(`${c.name}: per-frame mean abs difference <= ${PIXEL_MEAN_TOL} on the subsample`, () => {
+    it(`${c.name}: the frames are the reference's to the rounding of a few values (where decord read the right frame)`, () => {
       const g = goldens.get(c.name)!;
       const v = sampled.get(c.name)!;
       const { stride, offset } = meta.pixel_subsample;
@@ -160,10 +160,13 @@ describe("stage 1b: pixels (ours: libav swscale bicubic from YUV; reference: dec
       const cols = Math.ceil((W - offset) / stride);
       expect(ref.length).toBe(v.frames.length * 3 * rows * cols);
       const bad = readerErrors(g);
-      const means: string[] = [];
+      const cells: string[] = [];
+      // The reference's tensor (T × 3 × H × W float32 of whole values), rebuilt from our frames.
+      const tensor = new Float32Array(v.frames.length * 3 * H * W);
       v.frames.forEach((f, k) => {
         let sum = 0;
         let max = 0;
+        let differ = 0;
         let n = 0;
         for (let ch = 0; ch < 3; ch++)
           for (let r = 0; r < rows; r++)
@@ -172,15 +175,29 @@ describe("stage 1b: pixels (ours: libav swscale bicubic from YUV; reference: dec
               const d = Math.abs(ours - ref[((k * 3 + ch) * rows + r) * cols + q]!);
               sum += d;
               max = Math.max(max, d);
+              if (d) differ++;
               n++;
             }
-        const mean = sum / n;
-        means.push(bad.has(k) ? `${fmt(mean, 2)}*` : fmt(mean, 2));
-        if (!bad.has(k)) expect(mean, `frame ${k} (index ${f.index})`).toBeLessThanOrEqual(PIXEL_MEAN_TOL);
-        else expect(mean, `frame ${k}: decord returned another frame; ours should differ`).toBeGreaterThan(PIXEL_MEAN_TOL);
+        let total = 0;
+        for (let ch = 0; ch < 3; ch++)
+          for (let p = 0; p < H * W; p++) {
+            const x = f.rgb[p * 3 + ch]!;
+            tensor[(k * 3 + ch) * H * W + p] = x;
+            total += x;
+          }
+        const meanShift = total / (3 * H * W) - g.frames.per_frame_mean[k]!;
+        cells.push(`${differ}/${n} ≤${max} Δmean ${meanShift.toExponential(1)}${bad.has(k) ? "*" : ""}`);
+        if (bad.has(k)) {
+          expect(sum / n, `frame ${k}: decord returned another frame; ours should differ`).toBeGreaterThan(1);
+        } else {
+          // float32 sums in another order round a value in ~10^4 the other way: never by more than 1.
+          expect(max, `frame ${k} (index ${f.index}): largest difference on the subsample`).toBeLessThanOrEqual(1);
+          expect(differ / n, `frame ${k} (index ${f.index}): share of values that differ`).toBeLessThan(2e-3);
+          expect(Math.abs(meanShift), `frame ${k} (index ${f.index}): mean of the whole frame`).toBeLessThan(5e-4);
+        }
       });
-      const full = g.frames.ours_vs_reference_full_frames;
-      row("pixels", c.name, `${g.frames.nframes}×${W}×${H}`, means.join(" "), full ? `${fmt(full.mean_abs, 3)} / ${fmt(full.max_abs, 0)}` : "–",
+      const whole = sha256(new Uint8Array(tensor.buffer));
+      row("pixels", c.name, `${g.frames.nframes}×${W}×${H}`, cells.join(" · "), bad.size === 0 ? (whole === g.frames.float_sha256 ? "identical" : "differs") : "–",
         bad.size ? `decord wrong for frames ${[...bad].map((k) => `${g.frames.indices[k]}→${g.frames.decord_vs_ffmpeg![k]!.closest_ffmpeg_frame}`).join(", ")}` : "");
     });
   }
@@ -262,15 +279,19 @@ describe("stage 3: model outputs at the first and the three forced score positio
           expect(r.digits.length).toBe(1);
           const d = r.digits[0]!;
           const gs = g.at[k]!;
-          const same = g.raw_probs_on_our_frames?.[k];
-          if (same) {
-            const e = maxRel(d.rawProbs, same);
-            worstSame = Math.max(worstSame, e);
-            expect(e, `${g.positions[k]} raw p vs reference on our frames`).toBeLessThanOrEqual(RAW_P_REL_TOL_SAME_FRAMES);
-          }
+          // The reference on its own frames: ours are the same frames now (see the pixel stage),
+          // but where decord read wrong frames.
           const e = maxRel(d.rawProbs, gs.raw_probs);
-          worstRef = Math.max(worstRef, e);
-          expect(e, `${g.positions[k]} raw p vs reference`).toBeLessThanOrEqual(RAW_P_REL_TOL_REF_FRAMES);
+          worstSame = Math.max(worstSame, e);
+          const tol = readerErrors(goldens.get(c.name)!).size ? RAW_P_REL_TOL_REF_FRAMES : RAW_P_REL_TOL_SAME_FRAMES;
+          expect(e, `${g.positions[k]} raw p vs reference`).toBeLessThanOrEqual(tol);
+          // The reference on the frames of our earlier swscale resize, recorded in the goldens.
+          const earlier = g.raw_probs_on_our_frames?.[k];
+          if (earlier) {
+            const e2 = maxRel(d.rawProbs, earlier);
+            worstRef = Math.max(worstRef, e2);
+            expect(e2, `${g.positions[k]} raw p vs reference on our earlier frames`).toBeLessThanOrEqual(RAW_P_REL_TOL_REF_FRAMES);
+          }
           // The engine applies top-k before the grammar, so with the digit grammar the processed
           // p(1..5) are the reference's processed `scores` (T 0.7, top-k 50) renormalised over the
           // digits — and the soft score is the reference's. When no digit is in the top-k (the

@@ -1,5 +1,7 @@
 #include "video/frame_converter.h"
 
+#include <cstring>
+
 #include "common/error.h"
 
 extern "C" {
@@ -98,14 +100,15 @@ void FrameConverter::Run() {
   }
 }
 
-SwsContext* FrameConverter::ContextFor(const AVFrame* src, int outW, int outH) {
+SwsContext* FrameConverter::ContextFor(const AVFrame* src) {
   // A decoder may change size or colour description mid-stream: the context follows it.
-  Key key{src->width, src->height, src->format, outW, outH, src->colorspace, src->color_range};
+  Key key{src->width, src->height, src->format, src->colorspace, src->color_range};
   if (sws_ && key == key_) return sws_;
   sws_freeContext(sws_);
-  sws_ = sws_getContext(src->width, src->height, static_cast<AVPixelFormat>(src->format), outW, outH,
-                        AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
-                        nullptr);
+  // RGB at the decoded size, as decord's filter graph makes it (scale with its default flags, which
+  // at an unchanged size is swscale's plain YUV->RGB conversion); the resize is RgbResampler's.
+  sws_ = sws_getContext(src->width, src->height, static_cast<AVPixelFormat>(src->format), src->width, src->height,
+                        AV_PIX_FMT_RGB24, SWS_BICUBIC, nullptr, nullptr, nullptr);
   if (!sws_) throw Error("ERR_DECODE", "Cannot convert " + label_ + "'s pixel format to RGB");
   int cs = src->colorspace == AVCOL_SPC_UNSPECIFIED ? SWS_CS_DEFAULT : src->colorspace;
   int srcFull = src->color_range == AVCOL_RANGE_JPEG ? 1 : 0;
@@ -116,13 +119,26 @@ SwsContext* FrameConverter::ContextFor(const AVFrame* src, int outW, int outH) {
 }
 
 void FrameConverter::ConvertNow(const AVFrame* src, int outW, int outH, uint8_t* dst) {
-  SwsContext* c = ContextFor(src, outW, outH);
-  uint8_t* planes[4] = {dst, nullptr, nullptr, nullptr};
-  int strides[4] = {outW * 3, 0, 0, 0};
+  SwsContext* c = ContextFor(src);
+  // swscale's SIMD YUV->RGB writes whole blocks of pixels, past the end of a row whose width is not
+  // a multiple of them: rows get a padded stride and the buffer a padded end.
+  constexpr int kPad = 64;
+  const int stride = (src->width * 3 + kPad - 1) / kPad * kPad;
+  rgb_.resize(static_cast<size_t>(stride) * src->height + kPad);
+  uint8_t* planes[4] = {rgb_.data(), nullptr, nullptr, nullptr};
+  int strides[4] = {stride, 0, 0, 0};
   int rows = sws_scale(c, src->data, src->linesize, 0, src->height, planes, strides);
-  if (rows != outH)
+  if (rows != src->height)
     throw Error("ERR_DECODE", "Converting a frame of " + label_ + " to RGB failed" +
                                   (rows < 0 ? ": " + AvErrText(rows) : std::string()));
+  if (outW == src->width && outH == src->height) {
+    for (int y = 0; y < outH; ++y)
+      std::memcpy(dst + static_cast<size_t>(y) * outW * 3, rgb_.data() + static_cast<size_t>(y) * stride, static_cast<size_t>(outW) * 3);
+    return;
+  }
+  if (!resampler_ || !resampler_->Fits(src->width, src->height, outW, outH))
+    resampler_ = std::make_unique<RgbResampler>(src->width, src->height, outW, outH);
+  resampler_->Run(rgb_.data(), stride, dst);
 }
 
 }  // namespace vs2

@@ -1,5 +1,6 @@
-// Converts decoded frames to packed RGB24 at the plan size (bicubic, swscale) on a thread of its own,
-// so that the conversion of one target overlaps the decoding of the next: on the sampler's hot path
+// Converts decoded frames to packed RGB24 at the plan size as the reference does (swscale's YUV->RGB
+// at the decoded size, then RgbResampler's antialiased bicubic), on a thread of its own so that the
+// conversion of one target overlaps the decoding of the next: on the sampler's hot path
 // the two are the only real costs, and the decoder's frame threads leave a core idle while a
 // P-frame chain is decoded. Plain C++ (libav types only).
 #pragma once
@@ -9,9 +10,13 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "video/resample.h"
 
 struct AVFrame;
 struct SwsContext;
@@ -43,23 +48,24 @@ class FrameConverter {
     std::function<void()> done;
   };
   struct Key {
-    int w = 0, h = 0, format = -1, outW = 0, outH = 0, colorspace = -1, range = -1;
+    int w = 0, h = 0, format = -1, colorspace = -1, range = -1;
     bool operator==(const Key& o) const {
-      return w == o.w && h == o.h && format == o.format && outW == o.outW && outH == o.outH &&
-             colorspace == o.colorspace && range == o.range;
+      return w == o.w && h == o.h && format == o.format && colorspace == o.colorspace && range == o.range;
     }
   };
 
   void Run();
   void Stop();
   void ConvertNow(const AVFrame* src, int outW, int outH, uint8_t* dst);
-  SwsContext* ContextFor(const AVFrame* src, int outW, int outH);
+  SwsContext* ContextFor(const AVFrame* src);
   void RethrowLocked(std::unique_lock<std::mutex>& lock);
 
   std::string label_;
   bool threaded_;
   SwsContext* sws_ = nullptr;
   Key key_;
+  std::vector<uint8_t> rgb_;  // a frame at its decoded size, before the resize
+  std::unique_ptr<RgbResampler> resampler_;
 
   std::mutex mutex_;
   std::condition_variable changed_;
