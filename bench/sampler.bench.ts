@@ -1,7 +1,9 @@
 /**
  * Sampler benchmark: our in-process sampleFrames() against the ffmpeg CLI doing the same job, and
- * against the floor (decoding only the frames the plan needs, no open/index), on 10 s 30 fps H.264
- * clips at 720p/1080p, keyframe every 30/250 frames, 2 and 20 Mb/s.
+ * against the floor: decoding only the frames the plan needs and converting the targets, on an
+ * already opened and indexed source with the same decoders; and against decoding those frames alone
+ * (no conversion), which no sampler that hands out RGB can reach. 10 s 30 fps H.264 clips at
+ * 720p/1080p, keyframe every 30/250 frames, 2 and 20 Mb/s.
  *
  *   npx tsx bench/sampler.bench.ts [--runs N] [--only SUBSTRING]
  *

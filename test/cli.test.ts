@@ -98,6 +98,28 @@ describe("usage and exit codes", () => {
     expect(half.stderr).toMatch(/both the text model and the vision projector/);
   });
 
+  it("demo (the README's main job) scores the sample clip with the generated model and says the weights are random", async () => {
+    const table = await run(["demo", "--threads", "2"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain("RANDOM WEIGHTS");
+    expect(table.stdout).toMatch(/sample-640x360-5s\.mp4/);
+    const json = await run(["demo", "--threads", "2", "--format", "json", "--quiet"]);
+    expect(json.code, json.stderr).toBe(0);
+    const [rec] = JSON.parse(json.stdout) as Record<string, unknown>[];
+    // machine-readable output carries the label too, even with --quiet
+    expect(rec).toMatchObject({ ok: true, randomWeights: true, frames: { count: 10, width: 644, height: 364 } });
+    for (const dim of ["visualQuality", "textAlignment", "physicalConsistency"]) {
+      const d = rec![dim] as { score: number; probs: number[] };
+      expect([1, 2, 3, 4, 5]).toContain(d.score);
+      expect(d.probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    }
+    // with a real model configured (here: the test model through the environment) nothing is labelled random
+    const real = await run(["demo", "--threads", "2", "--format", "json", "--max-tokens", "8"], { VIDEOSCORE2_MODEL: models.model, VIDEOSCORE2_MMPROJ: models.mmproj });
+    expect(real.code, real.stderr).toBe(0);
+    expect(real.stdout).not.toContain("randomWeights");
+    expect(real.stderr).not.toContain("RANDOM WEIGHTS");
+  });
+
   it("bad values are usage errors", async () => {
     for (const args of [
       ["score", clipA, ...modelArgs()], // no prompt

@@ -55,6 +55,7 @@ interface Golden {
   frames: {
     total_frames: number; avg_fps: number; nframes: number; indices: number[]; height: number; width: number;
     per_frame_mean: number[];
+    float_sha256: string;
     decord_vs_ffmpeg?: { index: number; mean_abs_vs_ffmpeg_frame: number; closest_ffmpeg_frame: number }[];
     ours_vs_reference_full_frames: null | { per_frame_mean_abs: number[]; per_frame_max_abs: number[]; mean_abs: number; max_abs: number };
   };

@@ -151,23 +151,39 @@ describe("score()", () => {
   });
 
   it("with constrain, scores and soft scores agree with the recorded probabilities", async () => {
-    const r = await scorer.score(small, { ...FAST, maxTokens: 400, seed: 11, constrain: { maxThinkingTokens: 40 } });
-    expect(r.stopReason).toBe("eos");
-    expect(r.text).toMatch(/<\/think>\n{0,2}\(1\) visual quality: [1-5]\n\(2\) text-to-video alignment: [1-5]\n\(3\) physical\/common-sense consistency: [1-5]/);
-    for (const dim of [r.visualQuality, r.textAlignment, r.physicalConsistency]) {
-      expect(dim.score).toBeGreaterThanOrEqual(1);
-      expect(dim.score).toBeLessThanOrEqual(5);
-      expect(dim.probs).toHaveLength(5);
-      const probs = dim.probs!;
-      // the grammar allows only 1..5 at a score position: the processed distribution is over them
-      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-      expect(probs[dim.score! - 1]).toBeGreaterThan(0);
-      expect(dim.soft).toBeCloseTo(normalizedSoft(probs), 10);
-      expect(dim.expected).toBeCloseTo(expectedScore(probs), 10);
-      expect(r.tokens[dim.tokenIndex]).toBe(scorer.info.digitTokens[dim.score! - 1]);
-      expect(dim.rawProbs!.every((p) => p > 0 && p < 1)).toBe(true);
+    const runs = [
+      await scorer.score(small, { ...FAST, maxTokens: 400, seed: 11, constrain: true }),
+      await scorer.score(small, { ...FAST, maxTokens: 400, seed: 12, constrain: { maxThinkingTokens: 40 } }),
+    ];
+    for (const r of runs) {
+      expect(r.stopReason).toBe("eos");
+      expect(r.text).toMatch(/<\/think>\n{0,2}\(1\) visual quality: [1-5]\n\(2\) text-to-video alignment: [1-5]\n\(3\) physical\/common-sense consistency: [1-5]/);
+      // the three digits of the answer, in order, are the hard scores
+      const answer = r.text.slice(r.text.lastIndexOf("</think>"));
+      expect([r.visualQuality.score, r.textAlignment.score, r.physicalConsistency.score]).toEqual([...answer.matchAll(/: ([1-5])/g)].map((m) => Number(m[1])));
+      expect(r.text.slice(0, r.text.indexOf("</think>"))).toContain(r.rationale);
+      for (const dim of [r.visualQuality, r.textAlignment, r.physicalConsistency]) {
+        const probs = dim.probs!;
+        const raw = dim.rawProbs!;
+        expect(probs).toHaveLength(5);
+        // the grammar allows only 1..5 at a score position: the processed distribution is over them
+        expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+        expect(probs[dim.score! - 1]).toBeGreaterThan(0);
+        expect(r.tokens[dim.tokenIndex]).toBe(scorer.info.digitTokens[dim.score! - 1]);
+        expect(raw.every((p) => p > 0 && p < 1)).toBe(true);
+        // processed = raw logits at temperature 0.7 after top-k: between surviving digits the odds are
+        // the raw odds to the power 1/0.7; a digit top-k dropped is no likelier than one it kept
+        const alive = [0, 1, 2, 3, 4].filter((i) => probs[i]! > 0);
+        for (const i of alive)
+          for (const j of alive) expect(probs[i]! / probs[j]!).toBeCloseTo(Math.pow(raw[i]! / raw[j]!, 1 / 0.7), 3);
+        for (let i = 0; i < 5; i++) if (probs[i] === 0) for (const j of alive) expect(raw[i]!).toBeLessThanOrEqual(raw[j]!);
+        // the paper's soft score and the expectation, from the recorded probabilities
+        const sum = probs.reduce((a, b) => a + b, 0);
+        const best = probs.indexOf(Math.max(...probs));
+        expect(dim.soft).toBeCloseTo(((best + 1) * probs[best]!) / sum, 10);
+        expect(dim.expected).toBeCloseTo(probs.reduce((a, p, i) => a + (i + 1) * p, 0) / sum, 10);
+      }
     }
-    expect(r.rationale.length).toBeGreaterThanOrEqual(0);
   });
 
   it("with constrain, the thinking budget closes the thinking and the answer always follows", async () => {
@@ -269,6 +285,15 @@ describe("lifecycle and model errors", () => {
     expect(await queuedOutcome).toMatchObject({ code: "ERR_DISPOSED" });
     await expect(s.score(small, FAST)).rejects.toMatchObject({ code: "ERR_DISPOSED" });
     await s[Symbol.asyncDispose]();
+  });
+
+  it("Symbol.asyncDispose (await using) disposes a scorer, stopping the score it runs", async () => {
+    const s = await VideoScorer.load({ ...models, contextSize: 4096, threads: 2 });
+    const running = s.score(small, { ...FAST, maxTokens: 2000, constrain: false });
+    await new Promise((r) => setTimeout(r, 50));
+    await s[Symbol.asyncDispose]();
+    await expect(running).rejects.toMatchObject({ code: "ERR_DISPOSED" });
+    await expect(s.score(small, FAST)).rejects.toMatchObject({ code: "ERR_DISPOSED" });
   });
 
   it("reports missing, non-GGUF, swapped and mismatched model files with typed errors", async () => {

@@ -146,10 +146,11 @@ export class OrderedWriter {
   private readonly pending = new Map<number, Outcome>();
   readonly written: Outcome[] = [];
 
+  /** `randomNote`: the model is the generated random-weight one; the table says so and JSON records carry `randomWeights: true`. */
   constructor(
     private readonly sink: Sink,
     private readonly format: OutputFormat,
-    private readonly tableNote?: string,
+    private readonly randomNote?: string,
   ) {
     if (format === "csv") sink.write(csvLine(CSV_HEADER));
   }
@@ -165,7 +166,7 @@ export class OrderedWriter {
 
   private emit(o: Outcome): void {
     this.written.push(o);
-    if (this.format === "jsonl") this.sink.write(`${JSON.stringify(toRecord(o))}\n`);
+    if (this.format === "jsonl") this.sink.write(`${JSON.stringify(this.record(o))}\n`);
     else if (this.format === "csv") this.sink.write(csvLine(toCSVFields(o)));
   }
 
@@ -173,7 +174,11 @@ export class OrderedWriter {
   end(): void {
     for (const i of [...this.pending.keys()].sort((a, b) => a - b)) this.emit(this.pending.get(i) as Outcome);
     this.pending.clear();
-    if (this.format === "json") this.sink.write(`${JSON.stringify(this.written.map(toRecord), null, 2)}\n`);
-    else if (this.format === "table") this.sink.write(formatTable(this.written, this.tableNote));
+    if (this.format === "json") this.sink.write(`${JSON.stringify(this.written.map((o) => this.record(o)), null, 2)}\n`);
+    else if (this.format === "table") this.sink.write(formatTable(this.written, this.randomNote));
+  }
+
+  private record(o: Outcome): Record<string, unknown> {
+    return this.randomNote ? { ...toRecord(o), randomWeights: true } : toRecord(o);
   }
 }
