@@ -33,6 +33,7 @@ class RgbResampler {
   int inW_, inH_, outW_, outH_;
   ResampleTaps h_, v_;
   std::vector<float> column_;  // one output row after the vertical pass, inW*3 wide
+  std::vector<float> row_;     // the same after the horizontal pass, outW*3 wide
 };
 
 }  // namespace vs2
