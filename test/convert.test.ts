@@ -459,9 +459,10 @@ describe("convert: memory", () => {
       `convert memory: checkpoint ${(ck.dataBytes / 1e6).toFixed(0)} MB, RSS before ${(m.before / 1e6).toFixed(0)} MB, peak ${(m.peak / 1e6).toFixed(0)} MB (+${(growth / 1e6).toFixed(0)} MB), ${(ck.dataBytes / 1e6 / m.secs).toFixed(0)} MB/s`,
     );
     // Bounded buffers (2 MB read spans, the writer's 8 MB batches) plus chunk copies V8 has not
-    // collected yet (it collects array buffers after ~64 MB): 80-140 MB here, and no more for a
-    // full-size 7B checkpoint. One embedding held whole, as float32, would be 369 MB.
-    expect(growth).toBeLessThan(Math.min(192e6, 0.5 * ck.dataBytes));
+    // collected yet (it collects array buffers late, later still when the other test files load the
+    // cores): 80-194 MB measured, and no more for a full-size 7B checkpoint. What the bound catches:
+    // one embedding held whole, as float32, would be 369 MB on top of that.
+    expect(growth).toBeLessThan(Math.min(280e6, 0.75 * ck.dataBytes));
     const h = await readGGUF(join(out, "medium-f16.gguf"));
     expect(h.tensors.find((t) => t.name === "token_embd.weight")!.shape).toEqual([768, 120_000]);
     rmSync(dir, { recursive: true, force: true });
