@@ -289,8 +289,10 @@ describe("lifecycle and model errors", () => {
 
   it("Symbol.asyncDispose (await using) disposes a scorer, stopping the score it runs", async () => {
     const s = await VideoScorer.load({ ...models, contextSize: 4096, threads: 2 });
-    const running = s.score(small, { ...FAST, maxTokens: 2000, constrain: false });
-    await new Promise((r) => setTimeout(r, 50));
+    let started!: () => void;
+    const generating = new Promise<void>((r) => (started = r));
+    const running = s.score(small, { ...FAST, maxTokens: 2000, onToken: () => started() });
+    await generating;
     await s[Symbol.asyncDispose]();
     await expect(running).rejects.toMatchObject({ code: "ERR_DISPOSED" });
     await expect(s.score(small, FAST)).rejects.toMatchObject({ code: "ERR_DISPOSED" });
