@@ -51,6 +51,10 @@ void FrameConverter::RethrowLocked(std::unique_lock<std::mutex>& lock) {
 }
 
 void FrameConverter::Push(const AVFrame* src, int outW, int outH, uint8_t* dst, std::function<void()> done) {
+  if (outW == 0 && outH == 0) {  // decode only: nothing to convert
+    if (done) done();
+    return;
+  }
   if (!threaded_) {
     ConvertNow(src, outW, outH, dst);
     if (done) done();

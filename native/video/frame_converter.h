@@ -35,6 +35,7 @@ class FrameConverter {
   // Queues `src` (a new reference is taken; the caller keeps its own) for conversion into `dst`,
   // which must hold outW*outH*3 bytes and stay valid until Finish(); `done` runs once `dst` holds
   // the pixels. Blocks while the queue is full. Rethrows an error the worker met on an earlier frame.
+  // A 0 x 0 output converts nothing: `done` runs at once (the sampler's decode-only mode).
   void Push(const AVFrame* src, int outW, int outH, uint8_t* dst, std::function<void()> done = {});
 
   // Waits until every queued frame is converted; rethrows the first error.

@@ -83,7 +83,7 @@ ResampleTaps ResampleTaps::Bicubic(int inSize, int outSize) {
 }
 
 RgbResampler::RgbResampler(int inW, int inH, int outW, int outH)
-    : inW_(inW), inH_(inH), outW_(outW), outH_(outH), h_(ResampleTaps::Bicubic(inW, outW)), v_(ResampleTaps::Bicubic(inH, outH)) {
+    : h_(ResampleTaps::Bicubic(inW, outW)), v_(ResampleTaps::Bicubic(inH, outH)) {
   column_.resize(static_cast<size_t>(inW) * 3 + 1);  // + 1: the fourth lane of the last pixel
   row_.resize(static_cast<size_t>(outW) * 3 + 1);
 }
@@ -91,9 +91,9 @@ RgbResampler::RgbResampler(int inW, int inH, int outW, int outH)
 void RgbResampler::Run(const uint8_t* src, int srcStride, uint8_t* dst) {
   // Row by row, vertical then horizontal, so that everything a row needs stays in cache: the
   // vertical sums run over whole rows (they vectorize), the horizontal ones over 3 channels.
-  const int rowIn = inW_ * 3;
+  const int rowIn = h_.inSize * 3;
   float* col = column_.data();
-  for (int y = 0; y < outH_; ++y) {
+  for (int y = 0; y < v_.outSize; ++y) {
     const float* wv = &v_.weights[static_cast<size_t>(y) * v_.maxTaps];
     const uint8_t* in0 = src + static_cast<size_t>(v_.first[y]) * srcStride;
     for (int k = 0; k < rowIn; ++k) col[k] = wv[0] * static_cast<float>(in0[k]);
@@ -105,7 +105,7 @@ void RgbResampler::Run(const uint8_t* src, int srcStride, uint8_t* dst) {
     const int* first = h_.first.data();
     const int* count = h_.count.data();
     const float* weights = h_.weights.data();
-    const int maxTaps = h_.maxTaps, outW = outW_;
+    const int maxTaps = h_.maxTaps, outW = h_.outSize;
     float* row = row_.data();
     for (int x = 0; x < outW; ++x) {
       // One pixel's three channels in the first three lanes of a 4-float vector (the fourth reads

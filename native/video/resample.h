@@ -26,12 +26,11 @@ class RgbResampler {
   void Run(const uint8_t* src, int srcStride, uint8_t* dst);
 
   bool Fits(int inW, int inH, int outW, int outH) const {
-    return inW == inW_ && inH == inH_ && outW == outW_ && outH == outH_;
+    return inW == h_.inSize && inH == v_.inSize && outW == h_.outSize && outH == v_.outSize;
   }
 
  private:
-  int inW_, inH_, outW_, outH_;
-  ResampleTaps h_, v_;
+  ResampleTaps h_, v_;  // across (width) and down (height)
   std::vector<float> column_;  // one output row after the vertical pass, inW*3 wide
   std::vector<float> row_;     // the same after the horizontal pass, outW*3 wide
 };

@@ -258,7 +258,6 @@ struct VideoSource::Impl {
           size_t first = runs[r].first;
           dec.Run(targets.data() + first, runs[r].second - first,
                   [&](size_t i, const AVFrame* f) {
-                    if (outW == 0) return ready(first + i);
                     converter.Push(f, outW, outH, out[first + i].rgb.data(), [&ready, first, i] { ready(first + i); });
                   },
                   check, mine);
@@ -376,10 +375,7 @@ void VideoSource::DecodeInto(const std::vector<int64_t>& targets, int outW, int 
   } else {
     FrameConverter converter(s.label);  // destroyed before the caller's `out`: never writes into freed frames
     s.decoder->Run(targets.data(), targets.size(),
-                   [&](size_t i, const AVFrame* f) {
-                     if (outW == 0) return ready(i);
-                     converter.Push(f, outW, outH, out[i].rgb.data(), [&ready, i] { ready(i); });
-                   },
+                   [&](size_t i, const AVFrame* f) { converter.Push(f, outW, outH, out[i].rgb.data(), [&ready, i] { ready(i); }); },
                    [&] { s.CheckBudget(cancel); }, stats);
     converter.Finish();
     stats.decoders = 1;
