@@ -16,7 +16,7 @@ import { join, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { VideoScorer, sampleFrames } from "../src/index.js";
 import { writeQwen25VLModels } from "../src/gguf/tiny-model.js";
-import { encodePNG } from "../src/png.js";
+import { encodePNG } from "../src/video/png.js";
 import { ffmpeg } from "../test/fixtures/videos.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string" }, "max-tokens": { type: "string" } } });

@@ -14,9 +14,9 @@ import { spawn } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadAddon } from "../src/binding.js";
-import { planFrames } from "../src/sampling.js";
-import { sampleFrames } from "../src/video.js";
+import { loadAddon } from "../src/addon/loader.js";
+import { planFrames } from "../src/video/frame-plan.js";
+import { sampleFrames } from "../src/video/sample.js";
 import { ensureFile, ffmpeg } from "../test/fixtures/videos.js";
 
 const OUT = resolve(dirname(fileURLToPath(import.meta.url)), ".out");

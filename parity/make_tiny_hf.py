@@ -4,7 +4,7 @@ Builds the tiny random-weight Qwen2.5-VL in Hugging Face form that the parity go
 converts it back to GGUF with llama.cpp's own converter.
 
 The weights are not drawn here: they are *our* tiny test model's (src/gguf/tiny-model.ts with
-parity/tiny-model-options.ts: TINY shapes with a 4-block vision tower, f32, seed 1; test/parity.test.ts
+parity/tiny-model-options.ts: TINY shapes with a 4-block vision tower, f32, seed 1; test/addon/parity.test.ts
 regenerates the same bytes), read from its GGUF and put into a `Qwen2_5_VLForConditionalGeneration` built from the matching config. That
 way the model-level goldens apply to the GGUF that CI regenerates without Python, and converting
 the HF checkpoint with `convert_hf_to_gguf.py` must give back the same tensors (checked below:

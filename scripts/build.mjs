@@ -2,7 +2,7 @@
 // Builds the addon: pinned llama.cpp source (fetch-llama.mjs), then one cmake-js build per variant in
 // .cache/cmake/<variant>/ — a cached tree outside build/ (which `node-gyp rebuild` deletes), so a
 // rebuild only compiles what changed. The .node is copied to build/<variant>/videoscore2.node, where
-// src/binding.ts looks for it.
+// src/addon/loader.ts looks for it.
 //
 //   node scripts/build.mjs                  CPU variant
 //   VIDEOSCORE2_CUDA=1 node scripts/build.mjs  CUDA variant (VIDEOSCORE2_CUDA_ARCHS="80;86;89;90")

@@ -2,10 +2,10 @@
  * videoscore2-native: score AI-generated videos the way VideoScore2 does, in-process.
  * @packageDocumentation
  */
-import { loadAddon, loaderNotes, type GpuPreference } from "./binding.js";
-import type { NativeVersions } from "./native.js";
+import { loadAddon, loaderNotes, type GpuPreference } from "./addon/loader.js";
+import type { NativeVersions } from "./addon/interface.js";
 
-export { VideoScorer, answerGrammar } from "./scorer.js";
+export { VideoScorer, answerGrammar } from "./scorer/scorer.js";
 export type {
   LoadOptions,
   ScoreOptions,
@@ -17,16 +17,16 @@ export type {
   PreparedInput,
   ScoreManyItem,
   ScoreManyResult,
-} from "./scorer.js";
-export { sampleFrames } from "./video.js";
-export type { SampleOptions, SampledVideo, SampledFrame, VideoLimits } from "./video.js";
-export { planFrames, smartResize } from "./sampling.js";
-export type { FramePlan, FrameSamplingOptions, VideoProbe } from "./sampling.js";
-export { parseAnswer, referenceFirstMatch, DIMENSIONS } from "./parse.js";
-export type { Dimension, ParsedAnswer, ScoreLocation } from "./parse.js";
-export { normalizedSoft, expectedScore, hardRounded } from "./soft-score.js";
-export { renderUserPrompt, chatLayout, PROMPT_TEMPLATES } from "./prompt.js";
-export type { PromptTemplate } from "./prompt.js";
+} from "./scorer/scorer.js";
+export { sampleFrames } from "./video/sample.js";
+export type { SampleOptions, SampledVideo, SampledFrame, VideoLimits } from "./video/sample.js";
+export { planFrames, smartResize } from "./video/frame-plan.js";
+export type { FramePlan, FrameSamplingOptions, VideoProbe } from "./video/frame-plan.js";
+export { parseAnswer, referenceFirstMatch, DIMENSIONS } from "./scorer/parse.js";
+export type { Dimension, ParsedAnswer, ScoreLocation } from "./scorer/parse.js";
+export { normalizedSoft, expectedScore, hardRounded } from "./scorer/soft-score.js";
+export { renderUserPrompt, chatLayout, PROMPT_TEMPLATES } from "./scorer/prompt.js";
+export type { PromptTemplate } from "./scorer/prompt.js";
 export {
   evaluate,
   accuracy,
@@ -38,20 +38,20 @@ export {
   resolveTieThreshold,
   REFERENCE_TIE_THRESHOLD,
   PAPER_TIE_THRESHOLD,
-} from "./metrics.js";
-export type { EvalItem, EvaluateOptions, EvalMetrics, DimensionMetrics, TieThreshold, ScoredPair, PairwiseResult } from "./metrics.js";
-export { renderReport } from "./report.js";
-export type { ReportClip, ReportOptions, ReportResult, ReportDimension } from "./report.js";
-export { readBenchFile } from "./bench-file.js";
-export type { BenchItem, ReadBenchOptions } from "./bench-file.js";
-export { encodePNG } from "./png.js";
-export { quantize, QUANT_TYPES } from "./quantize.js";
+} from "./eval/metrics.js";
+export type { EvalItem, EvaluateOptions, EvalMetrics, DimensionMetrics, TieThreshold, ScoredPair, PairwiseResult } from "./eval/metrics.js";
+export { renderReport } from "./eval/report.js";
+export type { ReportClip, ReportOptions, ReportResult, ReportDimension } from "./eval/report.js";
+export { readBenchFile } from "./eval/bench-file.js";
+export type { BenchItem, ReadBenchOptions } from "./eval/bench-file.js";
+export { encodePNG } from "./video/png.js";
+export { quantize, QUANT_TYPES } from "./gguf/quantize.js";
 export { convertQwen25VL, inspectQwen25VL } from "./gguf/convert/index.js";
 export type { ConvertOptions, ConvertResult } from "./gguf/convert/index.js";
-export type { QuantType, QuantizeOptions } from "./quantize.js";
-export { VideoScoreError, ERROR_CODES } from "./errors.js";
-export type { VideoScoreErrorCode } from "./errors.js";
-export type { GpuPreference } from "./binding.js";
+export type { QuantType, QuantizeOptions } from "./gguf/quantize.js";
+export { VideoScoreError, ERROR_CODES } from "./addon/errors.js";
+export type { VideoScoreErrorCode } from "./addon/errors.js";
+export type { GpuPreference } from "./addon/loader.js";
 
 /** Versions of what is compiled into the loaded addon, and which binary serves this thread. */
 export interface Versions extends NativeVersions {

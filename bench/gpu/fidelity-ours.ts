@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chatLayout, renderUserPrompt, sampleFrames, versions } from "../../src/index.js";
-import { loadAddon } from "../../src/binding.js";
+import { loadAddon } from "../../src/addon/loader.js";
 import { writeQwen25VLModels, type WriteModelsOptions } from "../../src/gguf/tiny-model.js";
 import { ROOT, ensureClip, intArg, writeJson } from "./common.js";
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """
 Issue 7, step "fidelity": our engine against transformers on the same device, same weights, same
-frames, same token ids. The CPU parity suite (test/parity.test.ts, goldens from parity/goldens.py)
+frames, same token ids. The CPU parity suite (test/addon/parity.test.ts, goldens from parity/goldens.py)
 pins this on the CPU; here both sides run on the GPU (ours: the CUDA build with every layer
 offloaded, flash attention on, as VideoScorer loads it; transformers: fp32 on cuda).
 

@@ -18,7 +18,7 @@ struct InstanceData {
   // through their CancelToken and stop; the hook waits for them so that nothing outlives the env.
   int32_t exiting = 0;
   std::atomic<int> running{0};
-  Napi::FunctionReference errorClass;  // src/errors.ts VideoScoreError, handed over by setErrorClass()
+  Napi::FunctionReference errorClass;  // src/addon/errors.ts VideoScoreError, handed over by setErrorClass()
   Napi::FunctionReference videoClass;
   Napi::FunctionReference feedClass;
   Napi::FunctionReference modelClass;
@@ -28,7 +28,7 @@ struct InstanceData {
 Napi::Value MakeError(Napi::Env env, const std::string& code, const std::string& message);
 [[noreturn]] void ThrowError(Napi::Env env, const std::string& code, const std::string& message);
 
-// The cancel flag handed in by JS: an Int32Array over a SharedArrayBuffer (see src/cancel.ts).
+// The cancel flag handed in by JS: an Int32Array over a SharedArrayBuffer (see src/addon/cancel.ts).
 class CancelFlag {
  public:
   CancelFlag() = default;

@@ -1,4 +1,4 @@
-// Errors of the plain C++ core. `code` is one of the stable codes of src/errors.ts; the binding turns
+// Errors of the plain C++ core. `code` is one of the stable codes of src/addon/errors.ts; the binding turns
 // an Error into a VideoScoreError with the same code and message.
 #pragma once
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Frame sampler over libav: open a video (file or memory), index its frames in presentation order,
 // then decode exactly the frames a plan names, scaled straight to the target size in RGB24.
 // Plain C++: no N-API types. The frame plan itself (which indices, which size) is computed in
-// TypeScript (src/sampling.ts) from the VideoInfo this class reports.
+// TypeScript (src/video/frame-plan.ts) from the VideoInfo this class reports.
 #pragma once
 
 #include <cstdint>

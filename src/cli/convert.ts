@@ -12,10 +12,10 @@ import { createReadStream, rmSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { VideoScoreError } from "../errors.js";
+import { VideoScoreError } from "../addon/errors.js";
 import { convertQwen25VL, CONVERT_TYPES, defaultModelName } from "../gguf/convert/qwen25vl.js";
 import type { ConvertProgress, ConvertType } from "../gguf/convert/qwen25vl.js";
-import { quantize } from "../quantize.js";
+import { quantize } from "../gguf/quantize.js";
 
 export const CONVERT_USAGE = `usage: videoscore2 convert <hf-folder> --out <dir> [options]
 

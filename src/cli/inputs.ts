@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from "node:path";
-import { parseRecords, VIDEO_EXTENSIONS } from "../bench-file.js";
+import { parseRecords, VIDEO_EXTENSIONS } from "../eval/bench-file.js";
 import { UsageError } from "./args.js";
 
 const GLOB_CHARS = /[*?[]/;

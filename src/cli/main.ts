@@ -3,7 +3,7 @@
  * videoscore2 — command line. `videoscore2 help` prints the usage (src/cli/args.ts), including the
  * exit codes: 0 ok, 1 fatal, 2 usage, 3 some inputs failed, 130 interrupted.
  */
-import { VideoScoreError } from "../errors.js";
+import { VideoScoreError } from "../addon/errors.js";
 import { EXIT, parseCommandLine, USAGE, UsageError } from "./args.js";
 import { evalCommand } from "./commands/eval.js";
 import { infoCommand } from "./commands/info.js";

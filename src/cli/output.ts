@@ -4,9 +4,9 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { csvLine } from "../csv.js";
-import { workMs } from "../report.js";
-import type { ScoreResult } from "../scorer.js";
+import { csvLine } from "../eval/csv.js";
+import { workMs } from "../eval/report.js";
+import type { ScoreResult } from "../scorer/scorer.js";
 
 export type OutputFormat = "table" | "json" | "jsonl" | "csv";
 

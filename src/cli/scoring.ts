@@ -4,13 +4,13 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { packageRoot } from "../binding.js";
-import { VideoScoreError } from "../errors.js";
+import { packageRoot } from "../addon/loader.js";
+import { VideoScoreError } from "../addon/errors.js";
 import { writeQwen25VLModels } from "../gguf/tiny-model.js";
-import { renderReport, workMs, type ReportClip } from "../report.js";
-import * as scorerModule from "../scorer.js";
-import { VideoScorer, type ScoreManyItem, type ScoreManyResult, type ScoreOptions } from "../scorer.js";
-import { sampleFrames } from "../video.js";
+import { renderReport, workMs, type ReportClip } from "../eval/report.js";
+import * as scorerModule from "../scorer/scorer.js";
+import { VideoScorer, type ScoreManyItem, type ScoreManyResult, type ScoreOptions } from "../scorer/scorer.js";
+import { sampleFrames } from "../video/sample.js";
 import { enumOpt, intOpt, numOpt, UsageError, type CliValues } from "./args.js";
 import type { Outcome } from "./output.js";
 import type { Progress } from "./progress.js";

@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../../binding.js";
-import { VideoScoreError } from "../../errors.js";
+import { packageRoot } from "../../addon/loader.js";
+import { VideoScoreError } from "../../addon/errors.js";
 import { readGGUF } from "../../gguf/reader.js";
 import type { GGUFValue } from "../../gguf/types.js";
 import { versions } from "../../index.js";

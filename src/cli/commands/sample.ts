@@ -4,8 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { encodePNG } from "../../png.js";
-import { sampleFrames } from "../../video.js";
+import { encodePNG } from "../../video/png.js";
+import { sampleFrames } from "../../video/sample.js";
 import { allowOnly, EXIT, intOpt, numOpt, UsageError, type CliValues } from "../args.js";
 
 export async function sampleCommand(values: CliValues, positionals: string[], ctx: { signal: AbortSignal; stderr: NodeJS.WriteStream }): Promise<number> {

@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../../binding.js";
+import { packageRoot } from "../../addon/loader.js";
 import { allowOnly, enumOpt, EXIT, UsageError, type CliValues } from "../args.js";
 import { expandInputs, readPromptsFile, type PromptTable } from "../inputs.js";
 import { OrderedWriter, Sink, type Outcome, type OutputFormat } from "../output.js";

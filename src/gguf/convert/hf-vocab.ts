@@ -16,7 +16,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { VideoScoreError } from "../../errors.js";
+import { VideoScoreError } from "../../addon/errors.js";
 import { TOKEN_TYPE } from "../tokenizer.js";
 import { kv } from "../types.js";
 import type { GGUFMetadata } from "../types.js";

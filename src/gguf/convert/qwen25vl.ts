@@ -32,7 +32,7 @@
  */
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { abortError, VideoScoreError } from "../../errors.js";
+import { abortError, VideoScoreError } from "../../addon/errors.js";
 import { GGML_TYPE, kv } from "../types.js";
 import type { GGMLType, GGUFMetadata } from "../types.js";
 import { writeGGUF } from "../writer.js";

@@ -11,7 +11,7 @@
 import { open, readFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { VideoScoreError } from "../../errors.js";
+import { VideoScoreError } from "../../addon/errors.js";
 import { fromF16 } from "../encode.js";
 
 /** Element types this reader converts to float32. */

@@ -1,0 +1,152 @@
+/**
+ * Finds and loads videoscore2.node: an explicit VIDEOSCORE2_BINARY, then the local build, then the
+ * prebuilt binaries. When nothing loads, one error lists every path tried, why it failed, and the
+ * commands that fix it.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { VideoScoreError } from "./errors.js";
+import type { NativeAddon } from "./interface.js";
+
+/** Which build to prefer: "auto" uses CUDA when a usable GPU and driver are present. */
+export type GpuPreference = "auto" | "cuda" | "cpu";
+
+/** One candidate the loader tried. */
+export interface BinaryAttempt {
+  path: string;
+  error: string;
+}
+
+const require_ = createRequire(import.meta.url);
+
+/** The package root: the nearest folder upward holding our package.json (works from src/ and dist/). */
+export function packageRoot(): string {
+  // Tests point the loader at an empty copy of the package to exercise its error.
+  if (process.env.VIDEOSCORE2_TEST_ROOT) return process.env.VIDEOSCORE2_TEST_ROOT;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, "package.json");
+    if (existsSync(pj)) {
+      try {
+        if (JSON.parse(readFileSync(pj, "utf8")).name === "videoscore2-native") return dir;
+      } catch {
+        /* keep looking */
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error("videoscore2-native: cannot find the package root");
+    dir = up;
+  }
+}
+
+function hasNvidiaDriver(): boolean {
+  return existsSync("/proc/driver/nvidia/version") || existsSync("/dev/nvidia0");
+}
+
+/** Loads a CUDA build in a child process first: a missing driver or library must not take us down. */
+function probeInChild(path: string): string | null {
+  try {
+    execFileSync(process.execPath, ["-e", `require(${JSON.stringify(path)})`], { stdio: "pipe", timeout: 60_000 });
+    return null;
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string };
+    const lines = err.stderr?.toString().trim().split("\n").filter(Boolean) ?? [];
+    // Node prints the dlopen error as "Error: <why>" above a stack and an object dump: keep the why.
+    const why = lines.find((l) => /^\w*Error: /.test(l.trim()));
+    return why ? why.trim().replace(/^\w*Error: /, "") : lines.slice(-3).join(" ") || err.message;
+  }
+}
+
+/** The candidate paths, in order, for this platform and preference. */
+export function candidatePaths(gpu: GpuPreference, root = packageRoot()): { path: string; cuda: boolean }[] {
+  const out: { path: string; cuda: boolean }[] = [];
+  const explicit = process.env.VIDEOSCORE2_BINARY;
+  if (explicit) out.push({ path: explicit, cuda: /cuda/i.test(explicit) });
+  const arch = `${process.platform}-${process.arch}`;
+  const cuda = [
+    { path: join(root, "build", "cuda", "videoscore2.node"), cuda: true },
+    { path: join(root, "prebuilds", `${arch}-cuda`, "videoscore2.node"), cuda: true },
+  ];
+  const cpu = [
+    { path: join(root, "build", "cpu", "videoscore2.node"), cuda: false },
+    { path: join(root, "build", "Release", "videoscore2.node"), cuda: false },
+    { path: join(root, "prebuilds", arch, "videoscore2.node"), cuda: false },
+  ];
+  if (gpu !== "cpu") out.push(...cuda);
+  if (gpu !== "cuda") out.push(...cpu);
+  return out;
+}
+
+let cached: { addon: NativeAddon; path: string; cuda: boolean } | undefined;
+const fallbackNotes: string[] = [];
+
+/** The GPU preference from VIDEOSCORE2_GPU, defaulting to "auto". */
+export function gpuPreferenceFromEnv(): GpuPreference {
+  const v = process.env.VIDEOSCORE2_GPU;
+  return v === "cuda" || v === "cpu" ? v : "auto";
+}
+
+/**
+ * Loads the addon once per thread. The first call decides which binary serves this thread; later
+ * calls return it whatever they ask for.
+ */
+export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): { addon: NativeAddon; path: string; cuda: boolean } {
+  if (cached) return cached;
+  const tried: BinaryAttempt[] = [];
+  for (const c of candidatePaths(gpu)) {
+    if (!existsSync(c.path)) {
+      tried.push({ path: c.path, error: "not found" });
+      continue;
+    }
+    if (c.cuda && gpu === "auto" && !hasNvidiaDriver()) {
+      tried.push({ path: c.path, error: "no NVIDIA driver on this machine" });
+      continue;
+    }
+    if (c.cuda) {
+      const why = probeInChild(c.path);
+      if (why) {
+        tried.push({ path: c.path, error: `does not load in a probe process: ${why}` });
+        continue;
+      }
+    }
+    try {
+      const addon = require_(c.path) as NativeAddon;
+      addon.setErrorClass(VideoScoreError as unknown as new (code: string, message: string) => Error);
+      cached = { addon, path: c.path, cuda: c.cuda };
+      const skippedCuda = tried.filter((t) => /cuda/.test(t.path) && t.error !== "not found");
+      if (!c.cuda && skippedCuda.length > 0 && gpu === "auto") {
+        const note = `videoscore2-native: CUDA build not usable (${skippedCuda[0]!.error}); using the CPU build`;
+        fallbackNotes.push(note);
+        if (process.env.VIDEOSCORE2_QUIET !== "1") console.warn(note);
+      }
+      return cached;
+    } catch (e) {
+      tried.push({ path: c.path, error: (e as Error).message.split("\n")[0] ?? String(e) });
+    }
+  }
+  if (gpu === "cuda" && tried.every((t) => t.path.includes("cuda") || t.path === process.env.VIDEOSCORE2_BINARY)) {
+    throw new VideoScoreError("ERR_GPU_UNAVAILABLE", binaryMessage("No usable CUDA build of videoscore2-native", tried, true));
+  }
+  throw new VideoScoreError("ERR_BINARY_NOT_FOUND", binaryMessage("Could not load the videoscore2-native addon", tried, gpu === "cuda"));
+}
+
+function binaryMessage(head: string, tried: BinaryAttempt[], cuda: boolean): string {
+  const lines = [`${head} for ${process.platform}-${process.arch} (Node ${process.versions.node}, Node-API ${process.versions.napi}).`, "Tried:"];
+  for (const t of tried) lines.push(`  - ${t.path}: ${t.error}`);
+  lines.push(
+    "Fix it with one of:",
+    "  - build from source in the package folder: npm run build   (needs cmake, a C++17 compiler, pkg-config and libav*-dev: bash scripts/setup-system.sh)",
+    "  - reinstall so the install script builds or picks a prebuilt binary: npm rebuild videoscore2-native",
+    "  - point VIDEOSCORE2_BINARY at a videoscore2.node that you built",
+  );
+  if (cuda) lines.push("  - for CUDA: VIDEOSCORE2_CUDA=1 npm run build:native (needs the CUDA toolkit), or use gpu: \"cpu\"");
+  return lines.join("\n");
+}
+
+/** Messages about falling back from CUDA to CPU during loading (for `videoscore2 info`). */
+export function loaderNotes(): readonly string[] {
+  return fallbackNotes;
+}

@@ -1,0 +1,206 @@
+/**
+ * sampleFrames(): the frames VideoScore2 sees — opened, indexed and decoded in-process by libav
+ * (native/video/), chosen and sized by the qwen-vl-utils plan (src/video/frame-plan.ts).
+ */
+import { loadAddon } from "../addon/loader.js";
+import { Cancellation } from "../addon/cancel.js";
+import { invalidOption, VideoScoreError } from "../addon/errors.js";
+import type { NativeAddon, NativeDecodeStats, NativeFrameFeed, NativeVideoInfo } from "../addon/interface.js";
+import { planFrames, validateSamplingOptions, type FramePlan, type FrameSamplingOptions } from "./frame-plan.js";
+
+/** Bounds on the work one video may cost; each breach is an `ERR_VIDEO_LIMITS` error. */
+export interface VideoLimits {
+  /** Largest source frame accepted, in pixels (default 2 × 3840 × 2160). */
+  maxPixelsPerFrame?: number;
+  /** Most frames a video may have (default 100 000). */
+  maxFrames?: number;
+  /** Wall-clock budget for opening + decoding, in seconds (default 120; 0 = none). */
+  deadlineSeconds?: number;
+  /** libavcodec decoder threads (default 0 = one per core). */
+  threads?: number;
+}
+
+/** Options of {@link sampleFrames}: the frame plan's options plus limits and an AbortSignal. */
+export interface SampleOptions extends FrameSamplingOptions {
+  /** Rejects the call with `ERR_ABORTED` when it fires. */
+  signal?: AbortSignal;
+  /** Bounds on decoding work. */
+  limits?: VideoLimits;
+}
+
+/** One decoded frame, already at the model's input size. */
+export interface SampledFrame {
+  /** Frame number in presentation order (0-based). */
+  index: number;
+  /** Presentation time from the start of the stream, in seconds. */
+  timeSeconds: number;
+  /** Packed RGB24, `width × height × 3` bytes. */
+  rgb: Buffer;
+}
+
+/** What {@link sampleFrames} returns. */
+export interface SampledVideo {
+  frames: SampledFrame[];
+  /** Output size (the plan's smart_resize target). */
+  width: number;
+  height: number;
+  sourceWidth: number;
+  sourceHeight: number;
+  /** Frames in the video, counted in presentation order from the packet index. */
+  totalFrames: number;
+  /** The stream's average frame rate. */
+  nativeFps: number;
+  durationSeconds: number;
+  codec: string;
+  container: string;
+  plan: FramePlan;
+  /** Decoder work done for this call (what the skip/seek strategy saved). */
+  stats: NativeDecodeStats & { decodeMs: number };
+}
+
+/** A video whose frames are still being decoded into a feed (see {@link streamWith}). */
+export interface StreamedVideo extends Omit<SampledVideo, "frames" | "stats"> {
+  feed: NativeFrameFeed;
+  /** Time from the call until the feed was started (open, index, plan). */
+  openMs: number;
+  /** Settles when the last frame is decoded, with the decoder's work and the time since the call; never rejects (the consumer of the feed sees the error). */
+  finished: Promise<{ stats: NativeDecodeStats; sampleTotalMs: number } | null>;
+}
+
+export function validateLimits(limits: unknown): VideoLimits {
+  if (limits === undefined) return {};
+  if (typeof limits !== "object" || limits === null) throw invalidOption("limits", "an object", limits);
+  const l = limits as Record<string, unknown>;
+  const out: VideoLimits = {};
+  for (const key of ["maxPixelsPerFrame", "maxFrames", "deadlineSeconds", "threads"] as const) {
+    const v = l[key];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw invalidOption(`limits.${key}`, "a finite number >= 0", v);
+    out[key] = v;
+  }
+  return out;
+}
+
+function checkInput(input: unknown): string | Uint8Array {
+  if (typeof input === "string") {
+    if (input.length === 0) throw new VideoScoreError("ERR_INPUT_NOT_FOUND", "The video path is empty");
+    return input;
+  }
+  if (input instanceof Uint8Array) {
+    if (input.byteLength === 0) throw new VideoScoreError("ERR_INPUT_UNREADABLE", "The video buffer is empty");
+    return input;
+  }
+  throw invalidOption("video", "a file path or a Buffer", input === null ? "null" : typeof input);
+}
+
+/** Opens, plans and decodes; shared by sampleFrames() and the scorer. */
+export async function sampleWith(
+  addon: NativeAddon,
+  input: string | Uint8Array,
+  sampling: FrameSamplingOptions,
+  limits: VideoLimits,
+  cancel: Cancellation,
+): Promise<SampledVideo> {
+  cancel.throwIfRaised();
+  const t0 = performance.now();
+  const video = await addon.openVideo(input, limits, cancel.flag);
+  try {
+    const info: NativeVideoInfo = video.info;
+    const plan = planFrames({ totalFrames: info.totalFrames, fps: info.fps, width: info.width, height: info.height }, sampling);
+    cancel.throwIfRaised();
+    const decoded = await video.decode(plan.indices, plan.width, plan.height, cancel.flag);
+    // A plan may repeat an index; the decoder returns each once.
+    const byIndex = new Map(decoded.frames.map((f) => [f.index, f]));
+    const frames = plan.indices.map((i) => {
+      const f = byIndex.get(i);
+      if (!f) throw new VideoScoreError("ERR_DECODE", `Frame ${i} was not decoded`);
+      return { index: f.index, timeSeconds: f.timeSeconds, rgb: f.rgb };
+    });
+    return {
+      frames,
+      width: plan.width,
+      height: plan.height,
+      sourceWidth: info.width,
+      sourceHeight: info.height,
+      totalFrames: info.totalFrames,
+      nativeFps: info.fps,
+      durationSeconds: info.durationSeconds,
+      codec: info.codec,
+      container: info.container,
+      plan,
+      stats: { ...decoded.stats, decodeMs: performance.now() - t0 },
+    };
+  } finally {
+    video.close();
+  }
+}
+
+/**
+ * Opens and plans like {@link sampleWith}, then starts decoding into a feed that the scorer's
+ * generate call reads frame pair by pair, so that the vision encoder starts on the first pair while
+ * the later frames are still being decoded.
+ */
+export async function streamWith(
+  addon: NativeAddon,
+  input: string | Uint8Array,
+  sampling: FrameSamplingOptions,
+  limits: VideoLimits,
+  cancel: Cancellation,
+): Promise<StreamedVideo> {
+  cancel.throwIfRaised();
+  const t0 = performance.now();
+  const video = await addon.openVideo(input, limits, cancel.flag);
+  try {
+    const info: NativeVideoInfo = video.info;
+    const plan = planFrames({ totalFrames: info.totalFrames, fps: info.fps, width: info.width, height: info.height }, sampling);
+    cancel.throwIfRaised();
+    const feed = video.stream(plan.indices, plan.width, plan.height, cancel.flag);
+    const finished = feed.done.then(
+      (stats) => ({ stats, sampleTotalMs: performance.now() - t0 }),
+      () => null,
+    );
+    return {
+      feed,
+      openMs: performance.now() - t0,
+      finished,
+      width: plan.width,
+      height: plan.height,
+      sourceWidth: info.width,
+      sourceHeight: info.height,
+      totalFrames: info.totalFrames,
+      nativeFps: info.fps,
+      durationSeconds: info.durationSeconds,
+      codec: info.codec,
+      container: info.container,
+      plan,
+    };
+  } finally {
+    // The stream keeps the native source alive until its decode ends.
+    video.close();
+  }
+}
+
+/**
+ * Samples a video exactly as VideoScore2's reference pipeline does (qwen-vl-utils: 2 fps, even frame
+ * count, smart_resize to multiples of 28), decoding in-process off the JS thread.
+ *
+ * @param input a file path or the file's bytes
+ * @throws VideoScoreError with codes ERR_INPUT_NOT_FOUND, ERR_INPUT_UNREADABLE, ERR_NO_VIDEO_STREAM,
+ *   ERR_DECODE, ERR_VIDEO_TOO_SHORT, ERR_VIDEO_LIMITS, ERR_ABORTED, ERR_INVALID_OPTION
+ */
+export async function sampleFrames(input: string | Buffer | Uint8Array, options: SampleOptions = {}): Promise<SampledVideo> {
+  const { signal, limits, ...rest } = options;
+  const src = checkInput(input);
+  const sampling = validateSamplingOptions(rest);
+  const lim = validateLimits(limits);
+  const cancel = new Cancellation(signal);
+  try {
+    return await sampleWith(loadAddon().addon, src, sampling, lim, cancel);
+  } catch (e) {
+    throw cancel.translate(e);
+  } finally {
+    cancel.dispose();
+  }
+}
+
+export { checkInput as validateVideoInput };
