@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { openOptions } from "../src/video/limits.js";
 import { loadAddon } from "../src/addon/loader.js";
 import { planFrames } from "../src/video/frame-plan.js";
 import { sampleFrames } from "../src/video/sample.js";
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
 
   // Plans first (and a warm-up of every path, so the first timed run pays no cold cache).
   for (const c of clips) {
-    const video = await addon.openVideo(c.path);
+    const video = await addon.openVideo(openOptions(c.path));
     const info = video.info;
     const plan = planFrames({ totalFrames: info.totalFrames, fps: info.fps, width: info.width, height: info.height });
     video.close();
@@ -136,14 +137,14 @@ async function main(): Promise<void> {
     for (const c of clips) {
       const row = rows.get(c.name)!;
       // (c) floor: decode only the planned frames on an already opened + indexed source; and open alone.
-      const [openMs, video] = await time(() => addon.openVideo(c.path));
+      const [openMs, video] = await time(() => addon.openVideo(openOptions(c.path)));
       row.open.push(openMs);
       const info = video.info;
       const plan = planFrames({ totalFrames: info.totalFrames, fps: info.fps, width: info.width, height: info.height });
-      const [floorMs] = await time(() => video.decode(plan.indices, plan.width, plan.height));
+      const [floorMs] = await time(() => video.decode({ indices: plan.indices, width: plan.width, height: plan.height }));
       row.floor.push(floorMs);
       // The same decoders, seeks and skips converting nothing: what decoding alone costs.
-      const [decodeOnlyMs] = await time(() => video.decode(plan.indices, 0, 0));
+      const [decodeOnlyMs] = await time(() => video.decode({ indices: plan.indices, width: 0, height: 0 }));
       row.decodeOnly.push(decodeOnlyMs);
       video.close();
       // (a) ours, end to end.
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
       row.cliFrames = bytes / (plan.width * plan.height * 3);
       // Full decode (no conversion): frames/s of the decoder alone.
       if (run < 3) {
-        const all = await addon.openVideo(c.path);
+        const all = await addon.openVideo(openOptions(c.path));
         const [fullMs, n] = await time(() => all.decodeAll());
         all.close();
         row.full.push(fullMs);

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chatLayout, renderUserPrompt, sampleFrames, versions } from "../../src/index.js";
 import { loadAddon } from "../../src/addon/loader.js";
+import { nativeSampling } from "../../src/scorer/options.js";
 import { writeQwen25VLModels, type WriteModelsOptions } from "../../src/gguf/tiny-model.js";
 import { ROOT, ensureClip, intArg, writeJson } from "./common.js";
 
@@ -72,18 +73,23 @@ if (cmd === "model") {
     model: a.model,
     mmproj: a.mmproj,
     gpuLayers: cuda ? gpuLayers : 0,
+    threads: 0,
     contextSize: 16384,
-    flashAttention: cuda, // VideoScorer's default
+    batchSize: 2048,
+    flashAttention: cuda,
+    flashAttentionVision: cuda,
   });
-  const p = model.prepare(layout.beforeVideo, layout.afterVideo, v.frames.length, v.width, v.height);
+  const p = model.prepare({ ...layout, nframes: v.frames.length, width: v.width, height: v.height });
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   const positions = [];
   for (let k = 0; k < 4; k++) {
     const forcedText = meta.forced.slice(0, k).join("");
     // topLogits reads the raw logits before sampling; the digit grammar makes the one sampled token a
     // digit, so p("1".."5") under the raw logits is recorded too.
-    const r = await model.generate(layout.beforeVideo, layout.afterVideo, frames, v.width, v.height,
-      { temperature: 0.7, topK: 50, topP: 1, seed: 0, maxTokens: 1, grammar: "root ::= [1-5]", forcedText, topLogits: top }, cancel);
+    const r = await model.generate(
+      { ...layout, video: { frames, width: v.width, height: v.height }, sampling: nativeSampling({ maxTokens: 1, grammar: "root ::= [1-5]", forcedText, topLogits: top }) },
+      cancel,
+    );
     positions.push({
       name: k === 0 ? "first" : `score${k}`,
       promptTokens: r.timings.promptTokens,

@@ -32,7 +32,7 @@ from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, S
 
 from gpu_common import DEFAULT_WORK, VramPoller, device_facts, load_frames, patchify, sync
 
-# Qwen2.5-VL-7B-Instruct's config.json (the shapes of src/gguf/tiny-model.ts SEVEN_B and REFERENCE.md §4).
+# Qwen2.5-VL-7B-Instruct's config.json (the shapes of src/gguf/tiny-model.ts SEVEN_B and docs/reference.md §4).
 QWEN_IDS = dict(bos_token_id=151643, eos_token_id=151645, vision_start_token_id=151652, vision_end_token_id=151653,
                 vision_token_id=151654, image_token_id=151655, video_token_id=151656)
 ADDED_BASE = 151643  # <|endoftext|>: Qwen's 22 added tokens follow in a fixed order

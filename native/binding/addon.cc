@@ -3,9 +3,10 @@
 #include <chrono>
 #include <thread>
 
-#include "binding/binding.h"
-#include "model/engine.h"
-#include "video/sampler.h"
+#include "binding/instance_data.h"
+#include "model/build_info.h"
+#include "model/llama_log.h"
+#include "video/video_source.h"
 
 namespace vs2 {
 namespace {
@@ -49,7 +50,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   InitVideo(env, exports);
-  InitScorer(env, exports);
+  InitModel(env, exports);
+  InitQuantize(env, exports);
   return exports;
 }
 

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -13,6 +11,8 @@
 #include "ggml.h"
 #include "llama.h"
 #include "mtmd.h"
+#include "model/llama_log.h"
+#include "model/token_sampler.h"
 
 namespace vs2 {
 namespace {
@@ -25,26 +25,6 @@ constexpr int kMaxFrameTokens = 16384;
 double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
-
-thread_local std::string tLastErrors;
-int gLogLevel = -1;  // -1 unset; otherwise the minimum ggml_log_level printed to stderr
-
-}  // namespace
-void QuantizeLogHook(const char* text);  // model/quantize.cc
-namespace {
-
-void LogCallback(ggml_log_level level, const char* text, void*) {
-  if (level == GGML_LOG_LEVEL_INFO) QuantizeLogHook(text);
-  if (level == GGML_LOG_LEVEL_ERROR) {
-    if (tLastErrors.size() < 4096) tLastErrors += text;
-  }
-  if (gLogLevel >= 0 && level != GGML_LOG_LEVEL_CONT && static_cast<int>(level) >= gLogLevel) std::fputs(text, stderr);
-}
-
-struct SamplerDeleter {
-  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
-};
-using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
 
 struct ChunksDeleter {
   void operator()(mtmd_input_chunks* c) const { mtmd_input_chunks_free(c); }
@@ -77,65 +57,9 @@ struct OwnedBatch {
   }
 };
 
-void SoftmaxDigits(const llama_token_data_array& cur, const std::array<int32_t, 5>& digits, std::array<float, 5>& out) {
-  float maxLogit = -INFINITY;
-  for (size_t i = 0; i < cur.size; ++i) maxLogit = std::max(maxLogit, cur.data[i].logit);
-  double sum = 0;
-  for (size_t i = 0; i < cur.size; ++i)
-    if (std::isfinite(cur.data[i].logit)) sum += std::exp(double(cur.data[i].logit) - maxLogit);
-  out.fill(0.f);
-  for (size_t i = 0; i < cur.size; ++i)
-    for (int d = 0; d < 5; ++d)
-      if (cur.data[i].id == digits[d] && std::isfinite(cur.data[i].logit))
-        out[d] = static_cast<float>(std::exp(double(cur.data[i].logit) - maxLogit) / sum);
-}
-
-void SoftmaxDigitsRaw(const float* logits, int32_t nVocab, const std::array<int32_t, 5>& digits,
-                      std::array<float, 5>& out) {
-  float maxLogit = -INFINITY;
-  for (int32_t i = 0; i < nVocab; ++i) maxLogit = std::max(maxLogit, logits[i]);
-  double sum = 0;
-  for (int32_t i = 0; i < nVocab; ++i) sum += std::exp(double(logits[i]) - maxLogit);
-  for (int d = 0; d < 5; ++d) out[d] = static_cast<float>(std::exp(double(logits[digits[d]]) - maxLogit) / sum);
-}
-
 std::once_flag gBackendOnce;
 
-// Whether `s` does not end inside a multi-byte UTF-8 sequence.
-bool EndsOnUtf8Boundary(const std::string& s) {
-  int i = static_cast<int>(s.size()) - 1, cont = 0;
-  while (i >= 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80 && cont < 3) {
-    --i;
-    ++cont;
-  }
-  if (i < 0) return cont == 0;
-  const unsigned char lead = static_cast<unsigned char>(s[i]);
-  const int need = lead < 0x80 ? 0 : (lead >> 5) == 0x6 ? 1 : (lead >> 4) == 0xE ? 2 : (lead >> 3) == 0x1E ? 3 : 0;
-  return cont >= need;
-}
-
 }  // namespace
-
-void InstallLogHandler() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* lvl = std::getenv("VIDEOSCORE2_LOG");
-    if (lvl) {
-      std::string v(lvl);
-      gLogLevel = v == "debug" ? GGML_LOG_LEVEL_DEBUG : v == "info" ? GGML_LOG_LEVEL_INFO
-                : v == "warn" ? GGML_LOG_LEVEL_WARN : GGML_LOG_LEVEL_ERROR;
-    }
-    llama_log_set(LogCallback, nullptr);
-    mtmd_log_set(LogCallback, nullptr);
-  });
-}
-
-std::string TakeLastLogErrors() {
-  std::string s;
-  s.swap(tLastErrors);
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   InstallLogHandler();
@@ -146,7 +70,7 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
 
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.gpuLayers < 0 ? 999 : params.gpuLayers;
-  mp.load_mode = params.useMmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+  mp.load_mode = LLAMA_LOAD_MODE_MMAP;
   e->model_ = llama_model_load_from_file(params.modelPath.c_str(), mp);
   if (!e->model_) {
     std::string why = TakeLastLogErrors();
@@ -309,54 +233,6 @@ void Engine::DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool
   }
 }
 
-// The samplers of one call: grammar (optional), then top-k, temperature, top-p and the draw, in
-// transformers' order (temperature before top-p; top-k commutes with temperature).
-struct Engine::Sampler {
-  SamplerPtr grammar, topK, temp, topP, pick;
-  bool greedy;
-  Sampler(const llama_vocab* vocab, const SamplingParams& sp) : greedy(sp.temperature <= 0) {
-    if (!sp.grammar.empty()) {
-      grammar.reset(llama_sampler_init_grammar(vocab, sp.grammar.c_str(), "root"));
-      if (!grammar) throw Error("ERR_INVALID_OPTION", "The grammar does not parse: " + TakeLastLogErrors());
-    }
-    if (!greedy) {
-      if (sp.topK > 0) topK.reset(llama_sampler_init_top_k(sp.topK));
-      temp.reset(llama_sampler_init_temp(sp.temperature));
-      if (sp.topP < 1.0f) topP.reset(llama_sampler_init_top_p(sp.topP, 1));
-      pick.reset(llama_sampler_init_dist(sp.seed));
-    } else {
-      pick.reset(llama_sampler_init_greedy());
-    }
-  }
-  // Applies everything but the draw: `cur` is then the distribution transformers calls `scores`.
-  // The grammar runs on the top-k survivors (checking 150k token texts against a grammar at every
-  // step is the slow part of constrained sampling); only when none of them is allowed does it run
-  // on the whole vocabulary, before top-k. Returns false when nothing is allowed at all.
-  bool Process(llama_token_data_array& cur, const std::function<void()>& refill) const {
-    if (topK) llama_sampler_apply(topK.get(), &cur);
-    if (grammar) {
-      llama_sampler_apply(grammar.get(), &cur);
-      // top-k left the array sorted, but the grammar may have masked its head: later samplers
-      // (dist takes data[0] as the max when `sorted`) must not rely on the order any more.
-      cur.sorted = false;
-      if (!AnyFinite(cur)) {
-        refill();
-        llama_sampler_apply(grammar.get(), &cur);
-        if (!AnyFinite(cur)) return false;
-        if (topK) llama_sampler_apply(topK.get(), &cur);
-      }
-    }
-    if (temp) llama_sampler_apply(temp.get(), &cur);
-    if (topP) llama_sampler_apply(topP.get(), &cur);
-    return true;
-  }
-  static bool AnyFinite(const llama_token_data_array& cur) {
-    for (size_t i = 0; i < cur.size; ++i)
-      if (std::isfinite(cur.data[i].logit)) return true;
-    return false;
-  }
-};
-
 GenerateResult Engine::Generate(const std::string& beforeVideo, const std::string& afterVideo,
                                 const FrameSource& frames, const SamplingParams& sp,
                                 const CancelToken& cancel, const ScoreCallbacks& cb) {
@@ -476,7 +352,7 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
   }
 
   // 4. generation: sampled (think mode), or forced segments with the digits read in between (direct)
-  Sampler sampler(vocab_, sp);
+  TokenSampler sampler(vocab_, sp);
   int32_t pos = afterPos0 + static_cast<int32_t>(after.size());
   auto tg = Clock::now();
   if (sp.directSegments.empty())
@@ -487,123 +363,5 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
   result.timings.generatedTokens = static_cast<int32_t>(result.tokens.size());
   return result;
 }
-
-void Engine::FillCandidates(const float* logits, std::vector<llama_token_data>& cand) const {
-  const int32_t nVocab = static_cast<int32_t>(cand.size());
-  for (int32_t k = 0; k < nVocab; ++k) cand[k] = llama_token_data{k, logits[k], 0.f};
-}
-
-void Engine::AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbacks& cb, const float* logits,
-                         const llama_token_data_array* processed) const {
-  char piece[256];
-  GeneratedToken gt;
-  gt.id = tok;
-  int n = llama_token_to_piece(vocab_, tok, piece, sizeof piece, 0, false);
-  std::string pieceStr(piece, std::max(n, 0));
-  gt.byteOffset = static_cast<uint32_t>(result.text.size());
-  gt.byteLength = static_cast<uint32_t>(pieceStr.size());
-  if (logits && processed)
-    for (int d = 0; d < 5; ++d)
-      if (tok == info_.digitTokens[d]) gt.digit = true;
-  if (gt.digit) {
-    SoftmaxDigits(*processed, info_.digitTokens, gt.probs);
-    SoftmaxDigitsRaw(logits, llama_vocab_n_tokens(vocab_), info_.digitTokens, gt.rawProbs);
-  }
-  result.text += pieceStr;
-  result.tokens.push_back(gt);
-  if (cb.onToken) cb.onToken(gt, pieceStr);
-}
-
-void Engine::SampleLoop(Sampler& s, int32_t maxTokens, int32_t closeAfterTokens, const std::string& closeText, int32_t pos,
-                        GenerateResult& result, const CancelToken& cancel, const ScoreCallbacks& cb) {
-  std::vector<llama_token_data> cand(llama_vocab_n_tokens(vocab_));
-  result.stopReason = "max_tokens";
-  const std::vector<int32_t> closeTokens = closeText.empty() ? std::vector<int32_t>{} : Tokenize(closeText);
-  for (int32_t i = 0; i < maxTokens; ++i) {
-    cancel.check();
-    // (Only at a character boundary: inside a split UTF-8 sequence the grammar would read "<" as
-    // part of that character and never see the close.)
-    if (!closeTokens.empty() && i >= closeAfterTokens && EndsOnUtf8Boundary(result.text) &&
-        result.text.find(closeText) == std::string::npos) {
-      // Thinking budget spent: close it, as if the model had, and let it answer.
-      for (int32_t t : closeTokens) {
-        if (s.grammar) llama_sampler_accept(s.grammar.get(), t);
-        AppendToken(t, result, cb, nullptr, nullptr);
-      }
-      DecodeTokens(closeTokens, pos, true, cancel);
-      pos += static_cast<int32_t>(closeTokens.size());
-      i += static_cast<int32_t>(closeTokens.size()) - 1;
-      continue;
-    }
-    const float* logits = llama_get_logits_ith(ctx_, -1);
-    FillCandidates(logits, cand);
-    llama_token_data_array cur{cand.data(), cand.size(), -1, false};
-    auto refill = [&] {
-      FillCandidates(logits, cand);
-      cur = llama_token_data_array{cand.data(), cand.size(), -1, false};
-    };
-    if (!s.Process(cur, refill)) throw Error("ERR_INTERNAL", "The grammar allows no token here (grammar dead end)");
-    llama_sampler_apply(s.pick.get(), &cur);  // reorders, never drops: `cur` still holds `scores`
-    if (cur.selected < 0 || cur.selected >= static_cast<int64_t>(cur.size))
-      throw Error("ERR_INTERNAL", "The sampler selected no token");
-    const llama_token tok = cur.data[cur.selected].id;
-    if (s.grammar) llama_sampler_accept(s.grammar.get(), tok);
-    if (llama_vocab_is_eog(vocab_, tok)) {
-      result.stopReason = "eos";
-      break;
-    }
-    AppendToken(tok, result, cb, logits, &cur);
-    if (cb.onProgress) cb.onProgress(Phase::Generating, i + 1, maxTokens);
-    if (i + 1 == maxTokens) break;
-    DecodeTokens({tok}, pos++, true, cancel);
-  }
-}
-
-// Direct mode: the answer's text is forced segment by segment; after each segment the digit
-// distribution is read and its most probable digit (by the raw logits) is forced in turn.
-void Engine::DirectLoop(Sampler& s, const std::vector<std::string>& segments, int32_t pos, GenerateResult& result,
-                        const CancelToken& cancel, const ScoreCallbacks& cb) {
-  std::vector<llama_token_data> cand(llama_vocab_n_tokens(vocab_));
-  // The first segment was prefilled with the prompt; its tokens are part of the answer text.
-  for (int32_t t : Tokenize(segments[0])) AppendToken(t, result, cb, nullptr, nullptr);
-  for (size_t i = 0; i < segments.size(); ++i) {
-    cancel.check();
-    const float* logits = llama_get_logits_ith(ctx_, -1);
-    FillCandidates(logits, cand);
-    llama_token_data_array cur{cand.data(), cand.size(), -1, false};
-    // Nothing is drawn here, so top-k/top-p would only zero digits that fall outside them: the
-    // recorded distribution is the temperature-scaled softmax over the whole vocabulary.
-    if (s.temp) llama_sampler_apply(s.temp.get(), &cur);
-    int best = 0;
-    for (int d = 1; d < 5; ++d)
-      if (logits[info_.digitTokens[d]] > logits[info_.digitTokens[best]]) best = d;
-    const int32_t digit = info_.digitTokens[best];
-    AppendToken(digit, result, cb, logits, &cur);
-    if (cb.onProgress) cb.onProgress(Phase::Generating, static_cast<int>(i + 1), static_cast<int>(segments.size()));
-    std::vector<int32_t> next{digit};
-    if (i + 1 < segments.size()) {
-      auto seg = Tokenize(segments[i + 1]);
-      for (int32_t t : seg) AppendToken(t, result, cb, nullptr, nullptr);
-      next.insert(next.end(), seg.begin(), seg.end());
-    } else {
-      break;
-    }
-    DecodeTokens(next, pos, true, cancel);
-    pos += static_cast<int32_t>(next.size());
-  }
-  result.stopReason = "eos";
-}
-
-std::string LlamaCommit() {
-#ifdef VS2_LLAMA_COMMIT
-  return VS2_LLAMA_COMMIT;
-#else
-  return "";
-#endif
-}
-
-std::string GgmlVersion() { return ggml_version(); }
-
-bool CudaCompiled() { return VS2_CUDA != 0; }
 
 }  // namespace vs2

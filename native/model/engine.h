@@ -2,7 +2,7 @@
 //
 // mtmd is used only for the vision encoder (one frame pair at a time, exact because the encoder
 // attends within a temporal group). The decode batch is ours: ONE video block after <|vision_start|>
-// with the positions transformers' get_rope_index gives (REFERENCE.md §3), not mtmd's one-chunk-per-pair
+// with the positions transformers' get_rope_index gives (docs/reference.md §3), not mtmd's one-chunk-per-pair
 // layout.
 #pragma once
 
@@ -26,16 +26,17 @@ struct llama_token_data_array;
 
 namespace vs2 {
 
+// The defaults of these parameters and of SamplingParams are the caller's (src/scorer/options.ts
+// for the library): every field is set by whoever builds one.
 struct EngineParams {
   std::string modelPath;
   std::string mmprojPath;
-  int gpuLayers = 0;      // -1 = all
-  int threads = 0;        // 0 = hardware concurrency
-  int contextSize = 16384;
-  int batchSize = 2048;
+  int gpuLayers = 0;    // -1 = all
+  int threads = 0;      // 0 = hardware concurrency
+  int contextSize = 0;  // KV cache, tokens
+  int batchSize = 0;    // tokens per llama_decode
   bool flashAttention = false;        // text model
   bool flashAttentionVision = false;  // vision encoder
-  bool useMmap = true;
 };
 
 // The frames of one score: `count` frames of width x height in packed RGB24, each fetched when the
@@ -59,11 +60,11 @@ struct PreparedPrompt {
 };
 
 struct SamplingParams {
-  float temperature = 0.7f;  // <= 0: greedy
-  int32_t topK = 50;         // <= 0: off
-  float topP = 1.0f;         // >= 1: off
+  float temperature = 0;  // <= 0: greedy
+  int32_t topK = 0;       // <= 0: off
+  float topP = 1.0f;      // >= 1: off
   uint32_t seed = 0;
-  int32_t maxTokens = 1024;
+  int32_t maxTokens = 0;
   std::string grammar;       // GBNF; empty = unconstrained
   std::string forcedText;    // appended after the prompt before generation (e.g. a closed <think>)
   // A thinking budget: once closeAfterTokens tokens are generated and closeText has not appeared,
@@ -119,6 +120,8 @@ struct ModelInfo {
   int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
 };
 
+class TokenSampler;
+
 class Engine {
  public:
   static std::unique_ptr<Engine> Load(const EngineParams& params);
@@ -138,14 +141,13 @@ class Engine {
 
  private:
   Engine() = default;
-  struct Sampler;
   std::vector<int32_t> Tokenize(const std::string& text) const;
   void FillCandidates(const float* logits, std::vector<::llama_token_data>& cand) const;
   void AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbacks& cb, const float* logits,
                    const ::llama_token_data_array* processed) const;
-  void SampleLoop(Sampler& s, int32_t maxTokens, int32_t closeAfterTokens, const std::string& closeText, int32_t pos,
+  void SampleLoop(TokenSampler& s, int32_t maxTokens, int32_t closeAfterTokens, const std::string& closeText, int32_t pos,
                   GenerateResult& result, const CancelToken& cancel, const ScoreCallbacks& cb);
-  void DirectLoop(Sampler& s, const std::vector<std::string>& segments, int32_t pos, GenerateResult& result,
+  void DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, GenerateResult& result,
                   const CancelToken& cancel, const ScoreCallbacks& cb);
   void DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits, const CancelToken& cancel);
 
@@ -160,13 +162,5 @@ class Engine {
   const CancelToken* activeCancel_ = nullptr;  // read by llama's abort callback
 };
 
-// "0123456789abcdef…" commit of the llama.cpp tree this addon was built from; ggml's version.
-std::string LlamaCommit();
-std::string GgmlVersion();
-bool CudaCompiled();
-// Routes llama.cpp/ggml/mtmd logs: silent by default except errors, which are kept per thread so that
-// load failures can say why.
-void InstallLogHandler();
-std::string TakeLastLogErrors();
 
 }  // namespace vs2

@@ -5,21 +5,9 @@
 
 #include "common/error.h"
 #include "llama.h"
-#include "model/engine.h"
+#include "model/llama_log.h"
 
 namespace vs2 {
-
-namespace {
-// llama_model_quantize has no progress callback; it logs "[  12/ 339] name - …" per tensor. The log
-// handler hands such lines to the thread's hook.
-thread_local const std::function<void(int, int)>* tProgress = nullptr;
-}  // namespace
-
-void QuantizeLogHook(const char* text) {
-  if (!tProgress || !*tProgress) return;
-  int done = 0, total = 0;
-  if (std::sscanf(text, "[%d/%d]", &done, &total) == 2 && total > 0) (*tProgress)(done, total);
-}
 
 void Quantize(const std::string& input, const std::string& output, const std::string& type, int threads,
               const std::function<void(int, int)>& onTensor) {
@@ -42,9 +30,15 @@ void Quantize(const std::string& input, const std::string& output, const std::st
   llama_model_quantize_params p = llama_model_quantize_default_params();
   p.nthread = threads;
   p.ftype = it->second;
-  tProgress = &onTensor;
-  uint32_t rc = llama_model_quantize(input.c_str(), output.c_str(), &p);
-  tProgress = nullptr;
+  uint32_t rc;
+  {
+    // llama_model_quantize has no progress callback; it logs "[  12/ 339] name - …" per tensor.
+    ScopedInfoListener progress([&onTensor](const char* text) {
+      int done = 0, total = 0;
+      if (onTensor && std::sscanf(text, "[%d/%d]", &done, &total) == 2 && total > 0) onTensor(done, total);
+    });
+    rc = llama_model_quantize(input.c_str(), output.c_str(), &p);
+  }
   if (rc != 0) {
     std::string why = TakeLastLogErrors();
     throw Error("ERR_MODEL_LOAD", "Quantizing " + input + " to " + type + " failed" + (why.empty() ? "" : ": " + why));

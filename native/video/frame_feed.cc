@@ -22,12 +22,11 @@ void FrameFeed::MarkReady(size_t slot) {
   changed_.notify_all();
 }
 
-void FrameFeed::Close(std::exception_ptr error, const DecodeStats& stats) {
+void FrameFeed::Close(std::exception_ptr error) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     closed_ = true;
     error_ = error;
-    stats_ = stats;
   }
   changed_.notify_all();
 }
@@ -35,7 +34,6 @@ void FrameFeed::Close(std::exception_ptr error, const DecodeStats& stats) {
 const uint8_t* FrameFeed::Wait(size_t k, const CancelToken& cancel) {
   if (k >= slotOf_.size()) throw Error("ERR_INTERNAL", "frame " + std::to_string(k) + " is not in the plan");
   const size_t slot = slotOf_[k];
-  auto t0 = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
   // The decode shares the caller's cancel flag and stops on it, but a short poll keeps an abort
   // prompt whatever the decode is doing.
@@ -45,7 +43,6 @@ const uint8_t* FrameFeed::Wait(size_t k, const CancelToken& cancel) {
     lock.lock();
     changed_.wait_for(lock, std::chrono::milliseconds(20), [&] { return ready_[slot] || closed_; });
   }
-  waitedMs_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!ready_[slot]) {
     if (error_) std::rethrow_exception(error_);
     throw Error("ERR_INTERNAL", "the decode ended without frame " + std::to_string(targets_[slot]));
@@ -53,9 +50,5 @@ const uint8_t* FrameFeed::Wait(size_t k, const CancelToken& cancel) {
   return slots_[slot].rgb.data();
 }
 
-DecodeStats FrameFeed::stats() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
-}
 
 }  // namespace vs2

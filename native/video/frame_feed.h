@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "video/sampler.h"
+#include "video/video_source.h"
 
 namespace vs2 {
 
@@ -30,15 +30,11 @@ class FrameFeed {
   std::vector<DecodedFrame>& slots() { return slots_; }
   void MarkReady(size_t slot);
   // The producer is done: every slot is ready, or `error` says why not. Wakes the consumer.
-  void Close(std::exception_ptr error, const DecodeStats& stats);
+  void Close(std::exception_ptr error);
 
   // Consumer side: the pixels of plan position `k`, once decoded. Throws the producer's error, or
   // the cancel token's.
   const uint8_t* Wait(size_t k, const CancelToken& cancel);
-  // Milliseconds the consumer spent in Wait().
-  double waitedMs() const { return waitedMs_; }
-  // After Close(): what the decode did.
-  DecodeStats stats() const;
 
  private:
   int width_, height_;
@@ -50,8 +46,6 @@ class FrameFeed {
   std::vector<bool> ready_;
   bool closed_ = false;
   std::exception_ptr error_;
-  DecodeStats stats_;
-  double waitedMs_ = 0;
 };
 
 }  // namespace vs2

@@ -1,3 +1,7 @@
+/**
+ * Cancellation shared with native jobs: an AbortSignal (or dispose()) raises a flag in shared memory
+ * that C++ polls (native/binding/cancel_flag.h).
+ */
 import type { NativeCancelFlag } from "./interface.js";
 import { abortError, VideoScoreError } from "./errors.js";
 

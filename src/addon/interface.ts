@@ -15,12 +15,23 @@ export interface NativeVersions {
   napiVersion: number;
 }
 
-/** Limits applied while opening, indexing and decoding a video. */
-export interface NativeVideoLimits {
-  maxPixelsPerFrame?: number;
-  maxFrames?: number;
-  deadlineSeconds?: number;
-  threads?: number;
+/** openVideo(): the input and the limits applied while opening, indexing and decoding it. */
+export interface NativeOpenOptions {
+  input: string | Uint8Array;
+  maxPixelsPerFrame: number;
+  maxFrames: number;
+  /** 0 = none. */
+  deadlineSeconds: number;
+  /** Decoder threads; 0 = one per core. */
+  threads: number;
+}
+
+/** decode() and stream(): which frames (presentation order) at what size. */
+export interface NativeFrameRequest {
+  indices: number[];
+  /** Width and height 0: decode the same frames the same way, convert none (rgb empty; benchmarks). */
+  width: number;
+  height: number;
 }
 
 export interface NativeVideoInfo {
@@ -31,7 +42,6 @@ export interface NativeVideoInfo {
   durationSeconds: number;
   codec: string;
   container: string;
-  containerCountAgrees: boolean;
 }
 
 export interface NativeDecodedFrame {
@@ -68,11 +78,10 @@ export type NativeCancelFlag = Int32Array;
 
 export interface NativeVideo {
   readonly info: NativeVideoInfo;
-  /** Width and height 0: decode the same frames the same way, convert none (rgb empty; benchmarks). */
-  decode(indices: number[], width: number, height: number, cancel?: NativeCancelFlag): Promise<NativeDecodeResult>;
+  decode(request: NativeFrameRequest, cancel?: NativeCancelFlag): Promise<NativeDecodeResult>;
   decodeAll(cancel?: NativeCancelFlag): Promise<number>;
   /** Starts decoding `indices` (plan order, repeats allowed) into a feed for `NativeModel.generate`. */
-  stream(indices: number[], width: number, height: number, cancel?: NativeCancelFlag): NativeFrameFeed;
+  stream(request: NativeFrameRequest, cancel?: NativeCancelFlag): NativeFrameFeed;
   close(): void;
 }
 
@@ -103,21 +112,52 @@ export interface NativePrepared {
   grid: [number, number, number];
 }
 
+/** prepare(): the prompt around one video of `nframes` frames at width × height. */
+export interface NativePrepareOptions {
+  beforeVideo: string;
+  afterVideo: string;
+  nframes: number;
+  width: number;
+  height: number;
+}
+
+/** How generate() picks tokens; every key is set (src/scorer/options.ts holds the defaults). */
 export interface NativeSampling {
+  /** 0 = greedy. */
   temperature: number;
+  /** 0 = off. */
   topK: number;
+  /** 1 = off. */
   topP: number;
   seed: number;
   maxTokens: number;
-  grammar?: string;
-  forcedText?: string;
+  /** GBNF; "" = unconstrained. */
+  grammar: string;
+  /** Text prefilled after the prompt before generating (parity checks); "" = none. */
+  forcedText: string;
   /** Thinking budget: after this many tokens, closeText is forced unless it appeared (0 = none). */
-  closeAfterTokens?: number;
-  closeText?: string;
-  /** Return the N highest raw logits at the first generated position (parity checks). */
-  topLogits?: number;
-  /** Direct mode: the answer is these segments, with the most probable digit read after each. */
-  directSegments?: string[];
+  closeAfterTokens: number;
+  closeText: string;
+  /** Return the N highest raw logits at the first generated position (parity checks); 0 = none. */
+  topLogits: number;
+  /** Direct mode when not empty: the answer is these segments, with the most probable digit read after each. */
+  directSegments: string[];
+}
+
+/** Frames already in memory, packed RGB24 of width × height each. */
+export interface NativeFrames {
+  frames: Uint8Array[];
+  width: number;
+  height: number;
+}
+
+/** generate(): the prompt around the video, the video's frames, and the sampling. */
+export interface NativeGenerateOptions {
+  beforeVideo: string;
+  afterVideo: string;
+  /** A decode in progress (it knows its frame size), or frames in memory. */
+  video: NativeFrameFeed | NativeFrames;
+  sampling: NativeSampling;
 }
 
 export type NativeEvent =
@@ -145,37 +185,56 @@ export interface NativeGenerateResult {
 
 export interface NativeModel {
   readonly info: NativeModelInfo;
-  prepare(beforeVideo: string, afterVideo: string, nframes: number, width: number, height: number): NativePrepared;
-  generate(
-    beforeVideo: string,
-    afterVideo: string,
-    frames: Uint8Array[] | NativeFrameFeed,
-    width: number,
-    height: number,
-    sampling: NativeSampling,
-    cancel: NativeCancelFlag,
-    onEvent?: (e: NativeEvent) => void,
-  ): Promise<NativeGenerateResult>;
+  prepare(options: NativePrepareOptions): NativePrepared;
+  generate(options: NativeGenerateOptions, cancel: NativeCancelFlag, onEvent?: (e: NativeEvent) => void): Promise<NativeGenerateResult>;
   dispose(): void;
 }
 
+/** loadModel(): every key set (src/scorer/options.ts holds the defaults). */
 export interface NativeLoadOptions {
   model: string;
   mmproj: string;
-  gpuLayers?: number;
-  threads?: number;
-  contextSize?: number;
-  batchSize?: number;
-  /** Text model (and, unless flashAttentionVision says otherwise, the vision encoder). */
-  flashAttention?: boolean;
-  flashAttentionVision?: boolean;
-  useMmap?: boolean;
+  /** -1 = all. */
+  gpuLayers: number;
+  /** 0 = one per core. */
+  threads: number;
+  contextSize: number;
+  batchSize: number;
+  /** Text model. */
+  flashAttention: boolean;
+  flashAttentionVision: boolean;
+}
+
+/** quantize(): a text model GGUF into another type. */
+export interface NativeQuantizeOptions {
+  input: string;
+  output: string;
+  type: string;
+  /** 0 = one per core. */
+  threads: number;
 }
 
 export interface NativeAddon {
   versions(): NativeVersions;
   setErrorClass(cls: new (code: string, message: string) => Error): void;
-  openVideo(input: string | Uint8Array, limits?: NativeVideoLimits, cancel?: NativeCancelFlag): Promise<NativeVideo>;
+  openVideo(options: NativeOpenOptions, cancel?: NativeCancelFlag): Promise<NativeVideo>;
   loadModel(options: NativeLoadOptions): Promise<NativeModel>;
-  quantize(input: string, output: string, type: string, threads: number, onEvent?: (e: NativeEvent) => void): Promise<void>;
+  quantize(options: NativeQuantizeOptions, onEvent?: (e: NativeEvent) => void): Promise<void>;
+}
+
+/**
+ * The names of everything the addon exports and of each class's members, checked at compile time
+ * against the interfaces above (a name missing or extra on either side fails `tsc`) and at run time
+ * against the loaded .node by test/addon/exports.test.ts.
+ */
+export const ADDON_SURFACE = {
+  addon: keys<NativeAddon>()(["versions", "setErrorClass", "openVideo", "loadModel", "quantize"]),
+  video: keys<NativeVideo>()(["info", "decode", "decodeAll", "stream", "close"]),
+  feed: keys<NativeFrameFeed>()(["count", "done", "close"]),
+  model: keys<NativeModel>()(["info", "prepare", "generate", "dispose"]),
+} as const;
+
+/** A list of T's keys that must name every key exactly once (an omission is a type error). */
+function keys<T>() {
+  return <const K extends readonly (keyof T)[]>(k: K & (Exclude<keyof T, K[number]> extends never ? unknown : { missing: Exclude<keyof T, K[number]> })) => k;
 }

@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { csvLine } from "../eval/csv.js";
 import { workMs } from "../eval/report.js";
-import type { ScoreResult } from "../scorer/scorer.js";
+import type { ScoreResult } from "../scorer/result.js";
 
 export type OutputFormat = "table" | "json" | "jsonl" | "csv";
 

@@ -8,8 +8,9 @@ import { packageRoot } from "../addon/loader.js";
 import { VideoScoreError } from "../addon/errors.js";
 import { writeQwen25VLModels } from "../gguf/tiny-model.js";
 import { renderReport, workMs, type ReportClip } from "../eval/report.js";
-import * as scorerModule from "../scorer/scorer.js";
-import { VideoScorer, type ScoreManyItem, type ScoreManyResult, type ScoreOptions } from "../scorer/scorer.js";
+import type { ScoreOptions } from "../scorer/options.js";
+import { BUILTIN_TEMPLATES } from "../scorer/prompt.js";
+import { VideoScorer, type ScoreManyItem, type ScoreManyResult } from "../scorer/scorer.js";
 import { sampleFrames } from "../video/sample.js";
 import { enumOpt, intOpt, numOpt, UsageError, type CliValues } from "./args.js";
 import type { Outcome } from "./output.js";
@@ -46,25 +47,17 @@ export async function resolveModel(values: CliValues, allowRandom: boolean): Pro
 
 export const RANDOM_WARNING = "RANDOM WEIGHTS: a tiny generated model (real architecture, random weights) — the scores are meaningless";
 
-const TEMPLATES = ["inference", "inference-indented", "benchmark"] as const;
-
-/** Whether this build's VideoScorer knows `mode: "direct"` (the scorer exports its answer segments then). */
-export function directModeAvailable(): boolean {
-  return "DIRECT_SEGMENTS" in scorerModule;
-}
 
 /** The score options shared by every item (no prompt), from the flags. */
-export function scoreOptionsFrom(values: CliValues, opts: { random: boolean; defaultTemplate: (typeof TEMPLATES)[number] }): Omit<ScoreOptions, "prompt"> {
+export function scoreOptionsFrom(values: CliValues, opts: { random: boolean; defaultTemplate: (typeof BUILTIN_TEMPLATES)[number] }): Omit<ScoreOptions, "prompt"> {
   const mode = enumOpt(values, "mode", ["think", "direct"] as const, "think");
-  if (mode === "direct" && !directModeAvailable())
-    throw new UsageError('--mode direct is not available in this build yet (the scorer has no "direct" mode); use --mode think');
   if (mode === "direct" && values.constrain) throw new UsageError("--constrain does not apply to --mode direct (the answer is already forced)");
   const maxThinking = intOpt(values, "max-thinking-tokens", 0);
   if (maxThinking !== undefined && !values.constrain) throw new UsageError("--max-thinking-tokens needs --constrain");
   const fps = numOpt(values, "fps");
   if (fps !== undefined && !(fps > 0)) throw new UsageError(`--fps expects a number > 0, got "${values.fps}"`);
   const o: Record<string, unknown> = {
-    template: enumOpt(values, "template", TEMPLATES, opts.defaultTemplate),
+    template: enumOpt(values, "template", BUILTIN_TEMPLATES, opts.defaultTemplate),
     fps,
     nframes: intOpt(values, "nframes", 2),
     maxPixels: intOpt(values, "max-pixels", 1),

@@ -4,7 +4,7 @@
  * timings; failed clips show their error. Inline CSS and JS only (no network, no external files);
  * the cards can be sorted by any score, the average, the name or the time.
  */
-import type { ScoreTimings } from "../scorer/scorer.js";
+import type { ScoreTimings } from "../scorer/result.js";
 import { basename } from "node:path";
 import { downscale, encodePNG, type RGBImage } from "../video/png.js";
 

@@ -28,7 +28,7 @@ export async function quantize(input: string, output: string, type: QuantType, o
   if (!QUANT_TYPES.includes(type)) throw invalidOption("type", QUANT_TYPES.join(" | "), type);
   if (input === output) throw new VideoScoreError("ERR_INVALID_OPTION", "Expected output to differ from input");
   const { addon } = loadAddon();
-  await addon.quantize(input, output, type, options.threads ?? 0, (e) => {
+  await addon.quantize({ input, output, type, threads: options.threads ?? 0 }, (e) => {
     if (e.type === "progress") options.onProgress?.(e.done, e.total);
   });
 }

@@ -6,7 +6,7 @@
  * The thinking often repeats scores ("Visual Quality: 3/5"), so we read the final answer after the
  * last `</think>`. The reference instead takes the first label match anywhere, which can land
  * inside the thinking; {@link referenceFirstMatch} reproduces that rule so callers can see where
- * the two differ (REFERENCE.md §1, shared/reference/README.md "Caveat").
+ * the two differ (docs/reference.md §1, docs/reference.md §1).
  */
 import { invalidOption } from "../addon/errors.js";
 

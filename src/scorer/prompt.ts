@@ -7,7 +7,9 @@
 import { invalidOption } from "../addon/errors.js";
 
 /** Names of the built-in templates. */
-export type BuiltinPromptTemplate = "inference" | "inference-indented" | "benchmark";
+/** The names of the built-in templates. */
+export const BUILTIN_TEMPLATES = ["inference", "inference-indented", "benchmark"] as const;
+export type BuiltinPromptTemplate = (typeof BUILTIN_TEMPLATES)[number];
 
 /**
  * Which user prompt to send.
@@ -213,7 +215,7 @@ export interface ChatLayout {
 /**
  * The Qwen2.5-VL chat template applied to one user turn whose content is `[video, text]`, with
  * no system message (so the template adds its default one) and `add_generation_prompt=True`
- * (REFERENCE.md §3). The template walks the content list in order, so the video comes before the
+ * (docs/reference.md §3). The template walks the content list in order, so the video comes before the
  * text, and the text follows `<|vision_end|>` with no separator.
  */
 export function chatLayout(userText: string): ChatLayout {

@@ -1,6 +1,6 @@
 /**
  * Soft scores from the probabilities of the digit tokens "1".."5" at the position where the
- * model wrote a score (REFERENCE.md §1, paper Eq. 2).
+ * model wrote a score (docs/reference.md §1, paper Eq. 2).
  *
  * All functions take the five probabilities in score order (index 0 is p("1")). They need not
  * sum to 1: the reference takes them from a softmax over the whole vocabulary, and every formula

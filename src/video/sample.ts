@@ -1,24 +1,17 @@
 /**
  * sampleFrames(): the frames VideoScore2 sees — opened, indexed and decoded in-process by libav
- * (native/video/), chosen and sized by the qwen-vl-utils plan (src/video/frame-plan.ts).
+ * (native/video/), chosen and sized by the qwen-vl-utils plan (frame-plan.ts); and streamWith(),
+ * which starts that decode into a feed for the scorer.
  */
 import { loadAddon } from "../addon/loader.js";
 import { Cancellation } from "../addon/cancel.js";
 import { invalidOption, VideoScoreError } from "../addon/errors.js";
 import type { NativeAddon, NativeDecodeStats, NativeFrameFeed, NativeVideoInfo } from "../addon/interface.js";
-import { planFrames, validateSamplingOptions, type FramePlan, type FrameSamplingOptions } from "./frame-plan.js";
+import { validateSamplingOptions, type FrameSamplingOptions } from "./frame-options.js";
+import { planChecked, type FramePlan } from "./frame-plan.js";
+import { openOptions, resolveLimits, type ResolvedLimits, type VideoLimits } from "./limits.js";
 
-/** Bounds on the work one video may cost; each breach is an `ERR_VIDEO_LIMITS` error. */
-export interface VideoLimits {
-  /** Largest source frame accepted, in pixels (default 2 × 3840 × 2160). */
-  maxPixelsPerFrame?: number;
-  /** Most frames a video may have (default 100 000). */
-  maxFrames?: number;
-  /** Wall-clock budget for opening + decoding, in seconds (default 120; 0 = none). */
-  deadlineSeconds?: number;
-  /** libavcodec decoder threads (default 0 = one per core). */
-  threads?: number;
-}
+export type { VideoLimits } from "./limits.js";
 
 /** Options of {@link sampleFrames}: the frame plan's options plus limits and an AbortSignal. */
 export interface SampleOptions extends FrameSamplingOptions {
@@ -67,29 +60,9 @@ export interface StreamedVideo extends Omit<SampledVideo, "frames" | "stats"> {
   finished: Promise<{ stats: NativeDecodeStats; sampleTotalMs: number } | null>;
 }
 
-export function validateLimits(limits: unknown): VideoLimits {
-  if (limits === undefined) return {};
-  if (typeof limits !== "object" || limits === null) throw invalidOption("limits", "an object", limits);
-  const l = limits as Record<string, unknown>;
-  const out: VideoLimits = {};
-  for (const key of ["maxPixelsPerFrame", "maxFrames", "deadlineSeconds", "threads"] as const) {
-    const v = l[key];
-    if (v === undefined) continue;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw invalidOption(`limits.${key}`, "a finite number >= 0", v);
-    out[key] = v;
-  }
-  return out;
-}
-
-function checkInput(input: unknown): string | Uint8Array {
-  if (typeof input === "string") {
-    if (input.length === 0) throw new VideoScoreError("ERR_INPUT_NOT_FOUND", "The video path is empty");
-    return input;
-  }
-  if (input instanceof Uint8Array) {
-    if (input.byteLength === 0) throw new VideoScoreError("ERR_INPUT_UNREADABLE", "The video buffer is empty");
-    return input;
-  }
+/** A path or the file's bytes; whether it is there and readable is the native opener's to say. */
+export function checkVideoInput(input: unknown): string | Uint8Array {
+  if (typeof input === "string" || input instanceof Uint8Array) return input;
   throw invalidOption("video", "a file path or a Buffer", input === null ? "null" : typeof input);
 }
 
@@ -98,17 +71,17 @@ export async function sampleWith(
   addon: NativeAddon,
   input: string | Uint8Array,
   sampling: FrameSamplingOptions,
-  limits: VideoLimits,
+  limits: ResolvedLimits,
   cancel: Cancellation,
 ): Promise<SampledVideo> {
   cancel.throwIfRaised();
   const t0 = performance.now();
-  const video = await addon.openVideo(input, limits, cancel.flag);
+  const video = await addon.openVideo(openOptions(input, limits), cancel.flag);
   try {
     const info: NativeVideoInfo = video.info;
-    const plan = planFrames({ totalFrames: info.totalFrames, fps: info.fps, width: info.width, height: info.height }, sampling);
+    const plan = planChecked(info, sampling);
     cancel.throwIfRaised();
-    const decoded = await video.decode(plan.indices, plan.width, plan.height, cancel.flag);
+    const decoded = await video.decode({ indices: plan.indices, width: plan.width, height: plan.height }, cancel.flag);
     // A plan may repeat an index; the decoder returns each once.
     const byIndex = new Map(decoded.frames.map((f) => [f.index, f]));
     const frames = plan.indices.map((i) => {
@@ -144,17 +117,17 @@ export async function streamWith(
   addon: NativeAddon,
   input: string | Uint8Array,
   sampling: FrameSamplingOptions,
-  limits: VideoLimits,
+  limits: ResolvedLimits,
   cancel: Cancellation,
 ): Promise<StreamedVideo> {
   cancel.throwIfRaised();
   const t0 = performance.now();
-  const video = await addon.openVideo(input, limits, cancel.flag);
+  const video = await addon.openVideo(openOptions(input, limits), cancel.flag);
   try {
     const info: NativeVideoInfo = video.info;
-    const plan = planFrames({ totalFrames: info.totalFrames, fps: info.fps, width: info.width, height: info.height }, sampling);
+    const plan = planChecked(info, sampling);
     cancel.throwIfRaised();
-    const feed = video.stream(plan.indices, plan.width, plan.height, cancel.flag);
+    const feed = video.stream({ indices: plan.indices, width: plan.width, height: plan.height }, cancel.flag);
     const finished = feed.done.then(
       (stats) => ({ stats, sampleTotalMs: performance.now() - t0 }),
       () => null,
@@ -190,9 +163,9 @@ export async function streamWith(
  */
 export async function sampleFrames(input: string | Buffer | Uint8Array, options: SampleOptions = {}): Promise<SampledVideo> {
   const { signal, limits, ...rest } = options;
-  const src = checkInput(input);
+  const src = checkVideoInput(input);
   const sampling = validateSamplingOptions(rest);
-  const lim = validateLimits(limits);
+  const lim = resolveLimits(limits);
   const cancel = new Cancellation(signal);
   try {
     return await sampleWith(loadAddon().addon, src, sampling, lim, cancel);
@@ -203,4 +176,3 @@ export async function sampleFrames(input: string | Buffer | Uint8Array, options:
   }
 }
 
-export { checkInput as validateVideoInput };

@@ -10,6 +10,7 @@ import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { versions } from "../../src/index.js";
 import { candidatePaths, packageRoot } from "../../src/addon/loader.js";
+import { openOptions } from "../../src/video/limits.js";
 // @ts-expect-error plain ESM script without types
 import { PIN, verifyTarball, FetchError } from "../../scripts/fetch-llama.mjs";
 
@@ -38,12 +39,12 @@ describe("addon", () => {
       const addon = require(workerData.binary);
       class E extends Error { constructor(code, message) { super(message); this.code = code; } }
       addon.setErrorClass(E);
-      addon.openVideo("/definitely/missing.mp4").then(
+      addon.openVideo(workerData.open).then(
         () => parentPort.postMessage({ ok: false }),
         (e) => parentPort.postMessage({ ok: e instanceof E, code: e.code, commit: addon.versions().llamaCommit }));`;
     const run = () =>
       new Promise<{ ok: boolean; code: string; commit: string }>((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: { binary } });
+        const w = new Worker(code, { eval: true, workerData: { binary, open: openOptions("/definitely/missing.mp4") } });
         w.once("message", (m) => {
           resolve(m);
           void w.terminate();
@@ -60,7 +61,7 @@ describe("addon", () => {
 describe("loader", () => {
   it("lists every path tried and the fixes when nothing loads", () => {
     const script = `
-      import { loadAddon } from ${JSON.stringify(join(root, "src", "binding.ts"))};
+      import { loadAddon } from ${JSON.stringify(join(root, "src", "addon", "loader.ts"))};
       try { loadAddon("cpu"); console.log("LOADED"); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
     const dir = mkdtempSync(join(tmpdir(), "vs2-loader-"));
     const file = join(dir, "probe.mts");
@@ -119,7 +120,7 @@ describe("CUDA fallback on a machine without a GPU", () => {
     const file = join(fakeRoot, `probe-${gpu}.mts`);
     writeFileSync(
       file,
-      `import { loadAddon } from ${JSON.stringify(join(root, "src", "binding.ts"))};
+      `import { loadAddon } from ${JSON.stringify(join(root, "src", "addon", "loader.ts"))};
        try { const r = loadAddon(${JSON.stringify(gpu)}); console.log(JSON.stringify({ path: r.path, cuda: r.cuda })); }
        catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
     );

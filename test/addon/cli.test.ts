@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CSV_HEADER } from "../../src/cli/output.js";
-import { directModeAvailable } from "../../src/cli/scoring.js";
 import { parseCSV } from "../../src/eval/csv.js";
 import { evaluate, type EvalItem } from "../../src/eval/metrics.js";
 import { pngSize, PNG_SIGNATURE } from "../../src/video/png.js";
@@ -214,13 +213,8 @@ describe("score", () => {
     expect(rows[2]![col("height")]).toBe("448");
   });
 
-  it("--mode direct is passed through as mode (or refused clearly where the scorer has no such mode)", async () => {
+  it("--mode direct is passed through as mode", async () => {
     const r = await run(["score", clipA, "--prompt", "x", ...modelArgs(), "--mode", "direct", "--format", "json"]);
-    if (!directModeAvailable()) {
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/--mode direct is not available/);
-      return;
-    }
     expect(r.code, r.stderr).toBe(0);
     const [o] = JSON.parse(r.stdout);
     expect(o.mode).toBe("direct");
@@ -287,8 +281,8 @@ describe("eval", () => {
       "eval", bench, ...modelArgs(), "--template", "inference", "--seed", "1", "--out", results,
       // All three scores are needed for an item to count: direct mode forces the answer in a few
       // decodes (hard scores: with random weights the digits can all fall outside top-k, leaving
-      // no soft score); without it, a grammar forces the answer after an empty thinking (slower).
-      ...(directModeAvailable() ? ["--mode", "direct", "--score", "hard"] : ["--constrain", "--max-thinking-tokens", "0", "--max-tokens", "110"]),
+      // no soft score).
+      "--mode", "direct", "--score", "hard",
     ]);
     expect(r.code, r.stderr).toBe(3); // the missing video failed; the others were measured
     expect(r.stdout).toMatch(/items: 2 scored of 3/);

@@ -30,6 +30,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { chatLayout, expectedScore, normalizedSoft, planFrames, renderUserPrompt, sampleFrames, VideoScorer } from "../../src/index.js";
 import type { PromptTemplate, SampledVideo } from "../../src/index.js";
 import { loadAddon } from "../../src/addon/loader.js";
+import { nativeSampling } from "../../src/scorer/options.js";
 import type { NativeModel } from "../../src/addon/interface.js";
 import { writeQwen25VLModels } from "../../src/gguf/tiny-model.js";
 import { PARITY_MODEL_OPTIONS } from "../../parity/tiny-model-options.js";
@@ -243,7 +244,9 @@ describe("stage 3: model outputs at the first and the three forced score positio
   let model: NativeModel;
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   beforeAll(async () => {
-    model = await loadAddon("cpu").addon.loadModel({ model: models.model, mmproj: models.mmproj, contextSize: 8192, threads: 2 });
+    model = await loadAddon("cpu").addon.loadModel({
+      model: models.model, mmproj: models.mmproj, gpuLayers: 0, threads: 2, contextSize: 8192, batchSize: 2048, flashAttention: false, flashAttentionVision: false,
+    });
   });
 
   for (const c of spec.clips) {
@@ -254,10 +257,10 @@ describe("stage 3: model outputs at the first and the three forced score positio
         const g = goldens.get(c.name)!.templates[t]!.model!;
         const v = sampled.get(c.name)!;
         const layout = chatLayout(renderUserPrompt(t, meta.t2v_prompt));
-        const frames = v.frames.map((f) => f.rgb);
-        const base = { topP: 1, seed: 0, maxTokens: 1 };
+        const video = { frames: v.frames.map((f) => f.rgb), width: v.width, height: v.height };
+        const base = nativeSampling({ topP: 1, seed: 0, maxTokens: 1 });
         // Greedy first token (no grammar): the reference's argmax at the first generated position.
-        const greedy = await model.generate(layout.beforeVideo, layout.afterVideo, frames, v.width, v.height, { ...base, temperature: 0, topK: 0, topLogits: 5 }, cancel);
+        const greedy = await model.generate({ ...layout, video, sampling: { ...base, temperature: 0, topK: 0, topLogits: 5 } }, cancel);
         const firstId = greedy.tokenIds.length ? greedy.tokenIds[0] : -1; // -1: an end-of-generation token was chosen
         expect(firstId === -1 ? "eog" : firstId).toBe(g.at[0]!.argmax);
         // Logits of the first generated position: top-5 agreement and the max abs difference of the
@@ -275,8 +278,7 @@ describe("stage 3: model outputs at the first and the three forced score positio
         const cells: string[] = [];
         for (let k = 0; k < 4; k++) {
           const forcedText = meta.forced.slice(0, k).join("");
-          const r = await model.generate(layout.beforeVideo, layout.afterVideo, frames, v.width, v.height,
-            { ...base, temperature: meta.temperature, topK: meta.top_k, grammar: "root ::= [1-5]", forcedText }, cancel);
+          const r = await model.generate({ ...layout, video, sampling: { ...base, temperature: meta.temperature, topK: meta.top_k, grammar: "root ::= [1-5]", forcedText } }, cancel);
           expect(r.digits.length).toBe(1);
           const d = r.digits[0]!;
           const gs = g.at[k]!;

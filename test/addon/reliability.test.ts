@@ -7,6 +7,8 @@ import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/addon/loader.js";
+import { nativeSampling } from "../../src/scorer/options.js";
+import { openOptions } from "../../src/video/limits.js";
 import { VideoScoreError, VideoScorer, sampleFrames, versions } from "../../src/index.js";
 import { absurdFpsVideo, eightKVideo, hostileModels, hostileVideos, manyStreamsVideo, smallClip } from "../fixtures/hostile.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
@@ -124,20 +126,21 @@ describe("concurrency and lifecycle", () => {
       const { parentPort, workerData } = require("node:worker_threads");
       const addon = require(workerData.binary);
       (async () => {
-        const model = await addon.loadModel({ model: workerData.model, mmproj: workerData.mmproj, contextSize: 2048, threads: 1 });
-        const video = await addon.openVideo(workerData.video);
+        const model = await addon.loadModel({ model: workerData.model, mmproj: workerData.mmproj, gpuLayers: 0, threads: 1,
+          contextSize: 2048, batchSize: 2048, flashAttention: false, flashAttentionVision: false });
+        const video = await addon.openVideo(workerData.open);
         const info = video.info;
-        const d = await video.decode([0, 5, 10, 15], 336, 252);
+        const d = await video.decode({ indices: [0, 5, 10, 15], width: 336, height: 252 });
         video.close();
         const flag = new Int32Array(new SharedArrayBuffer(4));
-        const out = await model.generate("<|im_start|>user\\n<|vision_start|>", "<|vision_end|>hi<|im_end|>\\n<|im_start|>assistant\\n",
-          d.frames.map((f) => f.rgb), 336, 252, { temperature: 0.7, topK: 50, topP: 1, seed: workerData.seed, maxTokens: 16 }, flag);
+        const out = await model.generate({ beforeVideo: "<|im_start|>user\\n<|vision_start|>", afterVideo: "<|vision_end|>hi<|im_end|>\\n<|im_start|>assistant\\n",
+          video: { frames: d.frames.map((f) => f.rgb), width: 336, height: 252 }, sampling: { ...workerData.sampling, seed: workerData.seed, maxTokens: 16 } }, flag);
         model.dispose();
         parentPort.postMessage({ ids: Array.from(out.tokenIds), frames: info.totalFrames });
       })().catch((e) => parentPort.postMessage({ error: String(e) }));`;
     const runWorker = (seed: number) =>
       new Promise<{ ids: number[]; error?: string }>((resolve, reject) => {
-        const w = new Worker(workerCode, { eval: true, workerData: { binary, ...models, video: clipA, seed } });
+        const w = new Worker(workerCode, { eval: true, workerData: { binary, ...models, open: openOptions(clipA), sampling: nativeSampling(), seed } });
         w.once("message", (m) => {
           resolve(m);
           void w.terminate();

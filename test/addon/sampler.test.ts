@@ -7,6 +7,7 @@ import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { openOptions, resolveLimits } from "../../src/video/limits.js";
 import { loadAddon } from "../../src/addon/loader.js";
 import { VideoScoreError, type VideoScoreErrorCode } from "../../src/addon/errors.js";
 import { sampleFrames, type SampledVideo, type SampleOptions } from "../../src/video/sample.js";
@@ -146,12 +147,12 @@ describe("frames by content", () => {
         [...Array(n).keys()].reverse().filter((i) => i % 7 === 3),
       ];
       for (let s = 0; s < 12; s++) sets.push(Array.from({ length: 1 + (next() % 8) }, () => next() % n));
-      const video = await addon.openVideo(path(clip));
+      const video = await addon.openVideo(openOptions(path(clip)));
       try {
         expect(video.info.totalFrames).toBe(n);
         for (const set of sets) {
           const want = [...new Set(set)].sort((a, b) => a - b);
-          const r = await video.decode(set, 56, 28);
+          const r = await video.decode({ indices: set, width: 56, height: 28 });
           expect(r.frames.map((f) => f.index), `${clip} [${set}]`).toEqual(want);
           const shown = r.frames.map((f) => decodeFrameIndex(f.rgb, 56, 28));
           expect(shown.map((x) => x.index), `${clip} [${set}] content`).toEqual(want);
@@ -238,11 +239,11 @@ describe("frames by content", () => {
     expect(long.stats.framesDecoded).toBeLessThan(long.totalFrames * 0.75);
     // A plain full read decodes them all: the skips above are real.
     const { addon } = loadAddon();
-    const video = await addon.openVideo(path("h264Gop250"));
+    const video = await addon.openVideo(openOptions(path("h264Gop250")));
     try {
       expect(await video.decodeAll()).toBe(long.totalFrames);
       // Decode-only (0 x 0, the benchmark's floor) does the same work and converts nothing.
-      const bare = await video.decode(long.plan.indices, 0, 0);
+      const bare = await video.decode({ indices: long.plan.indices, width: 0, height: 0 });
       expect(bare.frames.map((f) => f.index)).toEqual(long.plan.indices);
       expect(bare.frames.every((f) => f.rgb.length === 0)).toBe(true);
     } finally {
@@ -425,7 +426,7 @@ describe("bad inputs reject with stable codes, and the next call works", () => {
     await writeFile(file, bad);
     try {
       const fail = async (input: string | Buffer): Promise<void> => {
-        await expectCode(addon.openVideo(input), "ERR_DECODE");
+        await expectCode(addon.openVideo(openOptions(input)), "ERR_DECODE");
       };
       for (let i = 0; i < 200; i++) await fail(i % 2 ? file : bad);
       const before = process.memoryUsage().rss;
@@ -541,15 +542,15 @@ describe("abort and the event loop", () => {
 
   it("aborting parallel decoders stops them all within 500 ms, and the source decodes again", async () => {
     const { addon } = loadAddon();
-    const video = await addon.openVideo(path("big720pGop30"), { threads: 4 });
+    const video = await addon.openVideo(openOptions(path("big720pGop30"), resolveLimits({ threads: 4 })));
     try {
       const targets = [...Array(300).keys()].filter((i) => i % 15 === 0);
       const t0 = performance.now();
-      const whole = await video.decode(targets, 1008, 560);
+      const whole = await video.decode({ indices: targets, width: 1008, height: 560 });
       const wholeMs = performance.now() - t0;
       expect(whole.stats.decoders).toBeGreaterThan(1);
       const flag = new Int32Array(new SharedArrayBuffer(4));
-      const p = video.decode(targets, 1008, 560, flag);
+      const p = video.decode({ indices: targets, width: 1008, height: 560 }, flag);
       let abortedAt = 0;
       setTimeout(() => {
         abortedAt = performance.now();
@@ -558,7 +559,7 @@ describe("abort and the event loop", () => {
       await expectCode(p, "ERR_ABORTED");
       expect(abortedAt).toBeGreaterThan(0);
       expect(performance.now() - abortedAt).toBeLessThan(500);
-      const again = await video.decode(targets, 1008, 560);
+      const again = await video.decode({ indices: targets, width: 1008, height: 560 });
       again.frames.forEach((f, i) => expect(f.rgb.equals(whole.frames[i]!.rgb)).toBe(true));
     } finally {
       video.close();
@@ -576,12 +577,12 @@ describe("abort and the event loop", () => {
 
   it("aborting the native decode itself (after open) stops it within 500 ms", async () => {
     const { addon } = loadAddon();
-    const video = await addon.openVideo(path("big720p"));
+    const video = await addon.openVideo(openOptions(path("big720p")));
     try {
       const flag = new Int32Array(new SharedArrayBuffer(4));
       const all = [...Array(300).keys()];
       const t0 = performance.now();
-      const p = video.decode(all.filter((i) => i % 15 === 0), 1008, 560, flag);
+      const p = video.decode({ indices: all.filter((i) => i % 15 === 0), width: 1008, height: 560 }, flag);
       let abortedAt = 0;
       setTimeout(() => {
         abortedAt = performance.now();
@@ -592,7 +593,7 @@ describe("abort and the event loop", () => {
       expect(abortedAt).toBeGreaterThan(t0);
       expect(settled - abortedAt).toBeLessThan(500);
       // The same source decodes again after an abort.
-      const r = await video.decode([299], 56, 28);
+      const r = await video.decode({ indices: [299], width: 56, height: 28 });
       expect(r.frames.map((f) => f.index)).toEqual([299]);
     } finally {
       video.close();

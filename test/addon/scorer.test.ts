@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 describe("prepare(): HF get_rope_index positions", () => {
-  // Hand-computed from REFERENCE.md §3: text (p,p,p); video token of group g, row r, column c at
+  // Hand-computed from docs/reference.md §3: text (p,p,p); video token of group g, row r, column c at
   // (s+2g, s+r, s+c) with s the position after <|vision_start|>; text after the video from max+1.
   const cases = [
     { name: "4 frames 336x336", video: () => small, opts: {}, grid: { t: 2, h: 12, w: 12 }, frames: 4 },

@@ -34,7 +34,7 @@ function expectPlan(plan: FramePlan, want: Partial<FramePlan>): void {
   expect(plan.videoTokens).toBe((plan.nframes / 2) * (plan.height / 28) * (plan.width / 28));
 }
 
-describe("planFrames: the worked examples of REFERENCE.md §2", () => {
+describe("planFrames: the worked examples of docs/reference.md §2", () => {
   it("121 frames @24 fps 1280x720 → 10 frames, 560x1008, 3600 tokens", () => {
     const plan = planFrames(probe(121, 24, 1280, 720));
     expectPlan(plan, {

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { readBenchFile, referenceResult, type BenchItem } from "../../eval/bench-file.js";
 import { evaluate, METRIC_DIMENSIONS, REFERENCE_TIE_THRESHOLD, type EvalItem, type EvalMetrics, type TieThreshold } from "../../eval/metrics.js";
 import type { Dimension } from "../../scorer/parse.js";
-import type { ScoreResult } from "../../scorer/scorer.js";
+import type { ScoreResult } from "../../scorer/result.js";
 import { allowOnly, enumOpt, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
 import type { Outcome } from "../output.js";
 import { Progress } from "../progress.js";

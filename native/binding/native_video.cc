@@ -2,9 +2,14 @@
 #include <atomic>
 #include <memory>
 
-#include "binding/binding.h"
+#include "binding/cancel_flag.h"
+#include "binding/instance_data.h"
+#include "binding/js_error.h"
+#include "binding/native_frame_feed.h"
+#include "binding/promise_worker.h"
+#include "binding/read_options.h"
 #include "video/frame_feed.h"
-#include "video/sampler.h"
+#include "video/video_source.h"
 
 namespace vs2 {
 namespace {
@@ -27,7 +32,6 @@ Napi::Object InfoToJs(Napi::Env env, const VideoInfo& i) {
   o.Set("durationSeconds", i.durationSeconds);
   o.Set("codec", i.codec);
   o.Set("container", i.container);
-  o.Set("containerCountAgrees", i.containerCountAgrees);
   return o;
 }
 
@@ -68,8 +72,10 @@ class NativeVideo : public Napi::ObjectWrap<NativeVideo> {
 
 class OpenWorker : public PromiseWorker {
  public:
-  OpenWorker(Napi::Env env, std::string path, std::vector<uint8_t> bytes, VideoLimits limits, CancelFlag cancel)
+  OpenWorker(Napi::Env env, bool memory, std::string path, std::vector<uint8_t> bytes, VideoLimits limits,
+             CancelFlag cancel)
       : PromiseWorker(env, "videoscore2.openVideo"),
+        memory_(memory),
         path_(std::move(path)),
         limits_(limits),
         cancel_(std::move(cancel)),
@@ -79,7 +85,7 @@ class OpenWorker : public PromiseWorker {
 
  protected:
   void Run() override {
-    state_->source = path_.empty()
+    state_->source = memory_
                          ? VideoSource::OpenMemory(state_->bytes.data(), state_->bytes.size(), limits_, cancel_.token())
                          : VideoSource::OpenFile(path_, limits_, cancel_.token());
   }
@@ -90,6 +96,7 @@ class OpenWorker : public PromiseWorker {
   }
 
  private:
+  bool memory_;
   std::string path_;
   VideoLimits limits_;
   CancelFlag cancel_;
@@ -162,25 +169,6 @@ Napi::Object StatsToJs(Napi::Env env, const DecodeStats& st) {
   return stats;
 }
 
-// A decode in progress whose frames a generate call consumes as they come (video.stream()).
-class NativeFrameFeed : public Napi::ObjectWrap<NativeFrameFeed> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeFrameFeed", {InstanceMethod<&NativeFrameFeed::Close>("close")});
-  }
-  explicit NativeFrameFeed(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeFrameFeed>(info) {}
-  void Attach(std::shared_ptr<FrameFeed> f) { feed_ = std::move(f); }
-  const std::shared_ptr<FrameFeed>& feed() const { return feed_; }
-
- private:
-  // Lets the frames go as soon as the decode and the generate holding them are done, not at GC.
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    feed_.reset();
-    return info.Env().Undefined();
-  }
-  std::shared_ptr<FrameFeed> feed_;
-};
-
 class StreamWorker : public PromiseWorker {
  public:
   StreamWorker(Napi::Env env, std::shared_ptr<VideoState> state, std::shared_ptr<FrameFeed> feed, CancelFlag cancel)
@@ -193,10 +181,10 @@ class StreamWorker : public PromiseWorker {
       state_->source->DecodeInto(feed->targets(), feed->width(), feed->height(), feed->slots(), cancel_.token(), &stats_,
                                  [feed](size_t i) { feed->MarkReady(i); });
     } catch (...) {
-      feed->Close(std::current_exception(), stats_);
+      feed->Close(std::current_exception());
       throw;
     }
-    feed->Close(nullptr, stats_);
+    feed->Close(nullptr);
   }
   void Finish(Napi::Env) override { state_->busy = false; }
   Napi::Value Result(Napi::Env env) override { return StatsToJs(env, stats_); }
@@ -208,38 +196,32 @@ class StreamWorker : public PromiseWorker {
   DecodeStats stats_;
 };
 
-// stream(indices, width, height, cancel?) → a NativeFrameFeed with `done`: Promise<stats>. The
+// stream({ indices, width, height }, cancel?) → a NativeFrameFeed with `done`: Promise<stats>. The
 // decode is queued before any generate that consumes it, and libuv's pool runs jobs in order, so a
 // generate waiting on the feed never holds the thread its decode needs.
 Napi::Value NativeVideo::Stream(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray() || !info[1].IsNumber() || !info[2].IsNumber())
-    throw Napi::TypeError::New(env, "stream(indices: number[], width: number, height: number, cancel?)");
-  Napi::Array arr = info[0].As<Napi::Array>();
-  std::vector<int64_t> indices(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); ++i) indices[i] = arr.Get(i).As<Napi::Number>().Int64Value();
+  Napi::Object o = ReadObject(info[0], "stream() options");
+  std::vector<int64_t> indices = ReadIndices(o, "indices");
+  const int width = ReadInt(o, "width"), height = ReadInt(o, "height");
   auto state = Acquire(env);
-  auto feed = std::make_shared<FrameFeed>(indices, info[1].As<Napi::Number>().Int32Value(),
-                                          info[2].As<Napi::Number>().Int32Value());
-  Napi::Object obj = env.GetInstanceData<InstanceData>()->feedClass.New({});
-  NativeFrameFeed::Unwrap(obj)->Attach(feed);
-  auto* w = new StreamWorker(env, state, feed, CancelFlag(info[3]));
+  auto feed = std::make_shared<FrameFeed>(indices, width, height);
+  Napi::Object obj = WrapFrameFeed(env, feed);
+  auto* w = new StreamWorker(env, state, feed, CancelFlag(info[1]));
   obj.Set("done", w->Promise());
   obj.Set("count", static_cast<double>(feed->size()));
   w->Queue();
   return obj;
 }
 
+// decode({ indices, width, height }, cancel?) → { frames, stats }
 Napi::Value NativeVideo::Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray() || !info[1].IsNumber() || !info[2].IsNumber())
-    throw Napi::TypeError::New(env, "decode(indices: number[], width: number, height: number, cancel?)");
-  Napi::Array arr = info[0].As<Napi::Array>();
-  std::vector<int64_t> indices(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); ++i) indices[i] = arr.Get(i).As<Napi::Number>().Int64Value();
+  Napi::Object o = ReadObject(info[0], "decode() options");
+  std::vector<int64_t> indices = ReadIndices(o, "indices");
+  const int width = ReadInt(o, "width"), height = ReadInt(o, "height");
   auto state = Acquire(env);
-  auto* w = new DecodeWorker(env, state, std::move(indices), info[1].As<Napi::Number>().Int32Value(),
-                             info[2].As<Napi::Number>().Int32Value(), CancelFlag(info[3]));
+  auto* w = new DecodeWorker(env, state, std::move(indices), width, height, CancelFlag(info[1]));
   w->Queue();
   return w->Promise();
 }
@@ -251,49 +233,38 @@ Napi::Value NativeVideo::DecodeAll(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
-// openVideo(input: string | Uint8Array, limits?: {...}, cancel?: Int32Array): Promise<NativeVideo>
+// openVideo({ input, maxPixelsPerFrame, maxFrames, deadlineSeconds, threads }, cancel?): Promise<NativeVideo>
 Napi::Value OpenVideo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  Napi::Object o = ReadObject(info[0], "openVideo() options");
   std::string path;
   std::vector<uint8_t> bytes;
-  if (info[0].IsString()) {
-    path = info[0].As<Napi::String>().Utf8Value();
-    if (path.empty()) ThrowError(env, "ERR_INPUT_NOT_FOUND", "The video path is empty");
-  } else if (info[0].IsTypedArray()) {
-    auto ta = info[0].As<Napi::Uint8Array>();
+  Napi::Value input = o.Get("input");
+  if (input.IsString()) {
+    path = input.As<Napi::String>().Utf8Value();
+  } else if (input.IsTypedArray() && input.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    auto ta = input.As<Napi::Uint8Array>();
     bytes.assign(ta.Data(), ta.Data() + ta.ByteLength());
-    if (bytes.empty()) ThrowError(env, "ERR_INPUT_UNREADABLE", "The video buffer is empty");
   } else {
     ThrowError(env, "ERR_INVALID_OPTION", "Expected the video to be a path or a Buffer");
   }
   VideoLimits limits;
-  if (info[1].IsObject()) {
-    Napi::Object o = info[1].As<Napi::Object>();
-    limits.maxPixelsPerFrame = static_cast<int64_t>(GetDouble(o, "maxPixelsPerFrame", double(limits.maxPixelsPerFrame)));
-    limits.maxFrames = static_cast<int64_t>(GetDouble(o, "maxFrames", double(limits.maxFrames)));
-    limits.deadlineSeconds = GetDouble(o, "deadlineSeconds", limits.deadlineSeconds);
-    limits.threads = GetInt(o, "threads", limits.threads);
-  }
-  auto* w = new OpenWorker(env, std::move(path), std::move(bytes), limits, CancelFlag(info[2]));
+  limits.maxPixelsPerFrame = ReadInt64(o, "maxPixelsPerFrame");
+  limits.maxFrames = ReadInt64(o, "maxFrames");
+  limits.deadlineSeconds = ReadDouble(o, "deadlineSeconds");
+  limits.threads = ReadInt(o, "threads");
+  auto* w = new OpenWorker(env, !input.IsString(), std::move(path), std::move(bytes), limits, CancelFlag(info[1]));
   w->Queue();
   return w->Promise();
 }
 
 }  // namespace
 
-std::shared_ptr<FrameFeed> FeedFromJs(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsObject()) return nullptr;
-  Napi::Object o = v.As<Napi::Object>();
-  if (!o.InstanceOf(env.GetInstanceData<InstanceData>()->feedClass.Value())) return nullptr;
-  return NativeFrameFeed::Unwrap(o)->feed();
-}
-
-Napi::Object InitVideo(Napi::Env env, Napi::Object exports) {
-  Napi::Function cls = NativeVideo::Define(env);
-  env.GetInstanceData<InstanceData>()->videoClass = Napi::Persistent(cls);
-  env.GetInstanceData<InstanceData>()->feedClass = Napi::Persistent(NativeFrameFeed::Define(env));
+void InitVideo(Napi::Env env, Napi::Object exports) {
+  auto* data = env.GetInstanceData<InstanceData>();
+  data->videoClass = Napi::Persistent(NativeVideo::Define(env));
+  data->feedClass = Napi::Persistent(DefineFrameFeedClass(env));
   exports.Set("openVideo", Napi::Function::New(env, OpenVideo, "openVideo"));
-  return exports;
 }
 
 }  // namespace vs2

@@ -1,10 +1,10 @@
-// libFuzzer harness for the native sampler: mutated video bytes through the in-memory path
+// libFuzzer harness for VideoSource: mutated video bytes through the in-memory path
 // (open + index + decode a few frames at a small size), as an untrusted upload would go.
 //   bash scripts/fuzz.sh [seconds]     builds with clang -fsanitize=fuzzer,address,undefined and runs
 #include <cstddef>
 #include <cstdint>
 
-#include "video/sampler.h"
+#include "video/video_source.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   vs2::VideoLimits limits;

@@ -1,4 +1,4 @@
-#include "video/sampler.h"
+#include "video/video_source.h"
 
 #include "video/demuxer.h"
 #include "video/frame_converter.h"
@@ -170,7 +170,6 @@ struct VideoSource::Impl {
     for (size_t i = 0; i < frames.size(); ++i)
       if (frames[i].key) index.keys.push_back(static_cast<int64_t>(i));
     info.totalFrames = index.size();
-    info.containerCountAgrees = st->nb_frames == info.totalFrames;
     index.startPts = index.haveTimestamps && !frames.empty() ? frames.front().pts : 0;
 
     AVRational rate = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? st->avg_frame_rate : st->r_frame_rate;
@@ -292,6 +291,7 @@ const VideoInfo& VideoSource::info() const { return impl_->info; }
 
 std::unique_ptr<VideoSource> VideoSource::OpenFile(const std::string& path, const VideoLimits& limits,
                                                    const CancelToken& cancel) {
+  if (path.empty()) throw Error("ERR_INPUT_NOT_FOUND", "The video path is empty; give a video file");
   struct stat sb;
   if (stat(path.c_str(), &sb) != 0) {
     if (errno == EACCES) throw Error("ERR_INPUT_UNREADABLE", "Cannot access " + path + ": permission denied");

@@ -1,6 +1,6 @@
-// Frame sampler over libav: open a video (file or memory), index its frames in presentation order,
-// then decode exactly the frames a plan names, scaled straight to the target size in RGB24.
-// Plain C++: no N-API types. The frame plan itself (which indices, which size) is computed in
+// A video opened over libav (file or memory): its frames indexed in presentation order, then exactly
+// the frames a plan names decoded and converted to RGB24 at the target size (swscale to RGB at the
+// decoded size, then the antialiased bicubic resize of resample.h). Plain C++: no N-API types. The frame plan itself (which indices, which size) is computed in
 // TypeScript (src/video/frame-plan.ts) from the VideoInfo this class reports.
 #pragma once
 
@@ -15,13 +15,14 @@
 
 namespace vs2 {
 
+// The defaults are the caller's (src/video/sample.ts for the library).
 struct VideoLimits {
   // Source frames larger than this are refused (ERR_VIDEO_LIMITS) before any decoding.
-  int64_t maxPixelsPerFrame = 2LL * 3840 * 2160;
+  int64_t maxPixelsPerFrame = 0;
   // Videos with more frames than this are refused (ERR_VIDEO_LIMITS) after indexing.
-  int64_t maxFrames = 100000;
+  int64_t maxFrames = 0;
   // Wall-clock budget for open + index + decode, in seconds; 0 = none.
-  double deadlineSeconds = 120;
+  double deadlineSeconds = 0;
   // Decoding threads; 0 = as many as cores. Runs of the plan that start at a keyframe are decoded
   // in parallel, one decoder each, when there are several; otherwise one decoder gets them all.
   int threads = 0;
@@ -35,7 +36,6 @@ struct VideoInfo {
   double durationSeconds = 0;
   std::string codec;
   std::string container;
-  bool containerCountAgrees = false;  // whether the container's own frame count equals ours
 };
 
 struct DecodedFrame {
@@ -58,7 +58,7 @@ class VideoSource {
   const VideoInfo& info() const;
 
   // Decodes the frames at the given presentation indices (any order; returned sorted, duplicates
-  // kept once) scaled to outWidth x outHeight with bicubic filtering. The pixels do not depend on
+  // kept once) at outWidth x outHeight (see the top of this file). The pixels do not depend on
   // how many threads decode them. 0 x 0 decodes the same frames the same way and converts none
   // (their rgb stays empty): the decode-only floor of a benchmark.
   std::vector<DecodedFrame> Decode(const std::vector<int64_t>& indices, int outWidth, int outHeight,

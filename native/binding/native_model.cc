@@ -1,0 +1,285 @@
+// NativeModel: a loaded text model + mmproj (loadModel), prepare() and generate() off the JS thread.
+#include <memory>
+
+#include "binding/cancel_flag.h"
+#include "binding/event_sink.h"
+#include "binding/instance_data.h"
+#include "binding/js_error.h"
+#include "binding/native_frame_feed.h"
+#include "binding/promise_worker.h"
+#include "binding/read_options.h"
+#include "model/engine.h"
+#include "video/frame_feed.h"
+
+namespace vs2 {
+namespace {
+
+Napi::Object ModelInfoToJs(Napi::Env env, const ModelInfo& m) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("architecture", m.architecture);
+  o.Set("name", m.name);
+  o.Set("nEmbd", m.nEmbd);
+  o.Set("nLayer", m.nLayer);
+  o.Set("nCtxTrain", m.nCtxTrain);
+  o.Set("nVocab", m.nVocab);
+  o.Set("nParams", static_cast<double>(m.nParams));
+  o.Set("sizeBytes", static_cast<double>(m.sizeBytes));
+  Napi::Array digits = Napi::Array::New(env, 5);
+  for (uint32_t i = 0; i < 5; ++i) digits.Set(i, m.digitTokens[i]);
+  o.Set("digitTokens", digits);
+  o.Set("visionOnGpu", m.visionOnGpu);
+  o.Set("threads", m.threads);
+  return o;
+}
+
+Napi::Int32Array ToInt32Array(Napi::Env env, const std::vector<int32_t>& v) {
+  auto a = Napi::Int32Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
+class NativeModel : public Napi::ObjectWrap<NativeModel> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeModel",
+                       {InstanceAccessor<&NativeModel::Info>("info"),
+                        InstanceMethod<&NativeModel::Prepare>("prepare"),
+                        InstanceMethod<&NativeModel::Generate>("generate"),
+                        InstanceMethod<&NativeModel::Dispose>("dispose")});
+  }
+  explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}
+  void Attach(std::shared_ptr<Engine> e) { engine_ = std::move(e); }
+
+ private:
+  Engine& Get(Napi::Env env) {
+    if (!engine_) ThrowError(env, "ERR_DISPOSED", "The scorer was disposed");
+    return *engine_;
+  }
+  Napi::Value Info(const Napi::CallbackInfo& info) { return ModelInfoToJs(info.Env(), Get(info.Env()).info()); }
+  Napi::Value Prepare(const Napi::CallbackInfo& info);
+  Napi::Value Generate(const Napi::CallbackInfo& info);
+  // Jobs in flight keep their own reference: the engine is freed when the last of them settles.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    engine_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<Engine> engine_;
+};
+
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, EngineParams p) : PromiseWorker(env, "videoscore2.loadModel"), params_(std::move(p)) {}
+
+ protected:
+  void Run() override { engine_ = Engine::Load(params_); }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object obj = env.GetInstanceData<InstanceData>()->modelClass.New({});
+    NativeModel::Unwrap(obj)->Attach(std::move(engine_));
+    return obj;
+  }
+
+ private:
+  EngineParams params_;
+  std::shared_ptr<Engine> engine_;
+};
+
+class GenerateWorker : public PromiseWorker {
+ public:
+  GenerateWorker(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWorker(env, "videoscore2.generate"), engine_(std::move(engine)) {}
+  std::string before, after;
+  std::vector<std::vector<uint8_t>> frames;
+  std::shared_ptr<FrameFeed> feed;  // instead of `frames`: a decode still in progress
+  int width = 0, height = 0;
+  SamplingParams sampling;
+  CancelFlag cancel;
+  std::shared_ptr<EventSink> sink;
+
+ protected:
+  void Run() override {
+    const CancelToken token = cancel.token();
+    FrameSource source;
+    source.width = width;
+    source.height = height;
+    if (feed) {
+      source.count = static_cast<int>(feed->size());
+      source.get = [this, &token](int k) { return feed->Wait(static_cast<size_t>(k), token); };
+    } else {
+      source.count = static_cast<int>(frames.size());
+      source.get = [this](int k) -> const uint8_t* { return frames[static_cast<size_t>(k)].data(); };
+    }
+    ScoreCallbacks cb;
+    if (sink) {
+      auto s = sink;
+      cb.onToken = [s](const GeneratedToken& t, const std::string& piece) {
+        s->Push({true, -1, t.id, 0, piece});
+      };
+      cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
+    }
+    result_ = engine_->Generate(before, after, source, sampling, token, cb);
+    frames.clear();
+    feed.reset();
+  }
+  void Finish(Napi::Env env) override {
+    if (sink) sink->Close(env);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("text", Napi::Buffer<char>::Copy(env, result_.text.data(), result_.text.size()));
+    const size_t n = result_.tokens.size();
+    auto ids = Napi::Int32Array::New(env, n);
+    auto offsets = Napi::Uint32Array::New(env, n);
+    Napi::Array digits = Napi::Array::New(env);
+    uint32_t nd = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const auto& t = result_.tokens[i];
+      ids[i] = t.id;
+      offsets[i] = t.byteOffset;
+      if (!t.digit) continue;
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("tokenIndex", static_cast<double>(i));
+      Napi::Array p = Napi::Array::New(env, 5), r = Napi::Array::New(env, 5);
+      for (uint32_t k = 0; k < 5; ++k) {
+        p.Set(k, t.probs[k]);
+        r.Set(k, t.rawProbs[k]);
+      }
+      d.Set("probs", p);
+      d.Set("rawProbs", r);
+      digits.Set(nd++, d);
+    }
+    o.Set("tokenIds", ids);
+    o.Set("tokenOffsets", offsets);
+    o.Set("digits", digits);
+    o.Set("stopReason", result_.stopReason);
+    if (!result_.firstTopLogits.empty()) {
+      Napi::Array top = Napi::Array::New(env, result_.firstTopLogits.size());
+      for (uint32_t k = 0; k < result_.firstTopLogits.size(); ++k) {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("id", result_.firstTopLogits[k].first);
+        e.Set("logit", result_.firstTopLogits[k].second);
+        top.Set(k, e);
+      }
+      o.Set("firstTopLogits", top);
+    }
+    Napi::Object tm = Napi::Object::New(env);
+    tm.Set("encodeMs", result_.timings.encodeMs);
+    tm.Set("prefillMs", result_.timings.prefillMs);
+    tm.Set("generateMs", result_.timings.generateMs);
+    tm.Set("frameWaitMs", result_.timings.frameWaitMs);
+    tm.Set("promptTokens", result_.timings.promptTokens);
+    tm.Set("generatedTokens", result_.timings.generatedTokens);
+    o.Set("timings", tm);
+    return o;
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  GenerateResult result_;
+};
+
+// prepare({ beforeVideo, afterVideo, nframes, width, height }) → the token layout, no encode or decode
+Napi::Value NativeModel::Prepare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine& e = Get(env);
+  Napi::Object in = ReadObject(info[0], "prepare() options");
+  try {
+    PreparedPrompt p = e.Prepare(ReadString(in, "beforeVideo"), ReadString(in, "afterVideo"), ReadInt(in, "nframes"),
+                                 ReadInt(in, "width"), ReadInt(in, "height"));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tokens", ToInt32Array(env, p.tokens));
+    o.Set("posT", ToInt32Array(env, p.posT));
+    o.Set("posH", ToInt32Array(env, p.posH));
+    o.Set("posW", ToInt32Array(env, p.posW));
+    o.Set("videoStart", p.videoStart);
+    o.Set("videoEnd", p.videoEnd);
+    o.Set("nextPos", p.nextPos);
+    Napi::Array grid = Napi::Array::New(env, 3);
+    grid.Set(0u, p.gridT);
+    grid.Set(1u, p.gridH);
+    grid.Set(2u, p.gridW);
+    o.Set("grid", grid);
+    return o;
+  } catch (const Error& err) {
+    ThrowError(env, err.code(), err.what());
+  }
+}
+
+// generate({ beforeVideo, afterVideo, video, sampling }, cancel, onEvent?): `video` is a NativeFrameFeed
+// (a decode in progress, which knows its size) or { frames: Uint8Array[], width, height }.
+Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  Napi::Object o = ReadObject(info[0], "generate() options");
+  auto* w = new GenerateWorker(env, engine_);
+  std::unique_ptr<GenerateWorker> guard(w);
+  w->before = ReadString(o, "beforeVideo");
+  w->after = ReadString(o, "afterVideo");
+  Napi::Value video = o.Get("video");
+  w->feed = FeedFromJs(env, video);
+  if (w->feed) {
+    w->width = w->feed->width();
+    w->height = w->feed->height();
+  } else {
+    Napi::Object v = ReadObject(video, "generate() options.video (a frame feed, or { frames, width, height })");
+    w->width = ReadInt(v, "width");
+    w->height = ReadInt(v, "height");
+    Napi::Value list = v.Get("frames");
+    if (!list.IsArray()) ThrowError(env, "ERR_INVALID_OPTION", "Expected video.frames to be an array of RGB24 buffers");
+    Napi::Array frames = list.As<Napi::Array>();
+    const size_t frameBytes = static_cast<size_t>(w->width) * w->height * 3;
+    for (uint32_t i = 0; i < frames.Length(); ++i) {
+      Napi::Value f = frames.Get(i);
+      if (!f.IsTypedArray() || f.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+        ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " is not a Uint8Array");
+      auto buf = f.As<Napi::Uint8Array>();
+      if (buf.ByteLength() != frameBytes)
+        ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " has " + std::to_string(buf.ByteLength()) +
+                                                  " bytes, expected width*height*3 = " + std::to_string(frameBytes));
+      w->frames.emplace_back(buf.Data(), buf.Data() + buf.ByteLength());
+    }
+  }
+  Napi::Object s = ReadObject(o.Get("sampling"), "generate() options.sampling");
+  SamplingParams& sp = w->sampling;
+  sp.temperature = static_cast<float>(ReadDouble(s, "temperature"));
+  sp.topK = ReadInt(s, "topK");
+  sp.topP = static_cast<float>(ReadDouble(s, "topP"));
+  sp.seed = static_cast<uint32_t>(ReadDouble(s, "seed"));
+  sp.maxTokens = ReadInt(s, "maxTokens");
+  sp.grammar = ReadString(s, "grammar");
+  sp.forcedText = ReadString(s, "forcedText");
+  sp.closeAfterTokens = ReadInt(s, "closeAfterTokens");
+  sp.closeText = ReadString(s, "closeText");
+  sp.topLogits = ReadInt(s, "topLogits");
+  sp.directSegments = ReadStrings(s, "directSegments");
+  w->cancel = CancelFlag(info[1]);
+  if (info[2].IsFunction()) w->sink = std::make_shared<EventSink>(env, info[2].As<Napi::Function>());
+  guard.release();
+  w->Queue();
+  return w->Promise();
+}
+
+// loadModel({ model, mmproj, gpuLayers, threads, contextSize, batchSize, flashAttention, flashAttentionVision })
+Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = ReadObject(info[0], "loadModel() options");
+  EngineParams p;
+  p.modelPath = ReadString(o, "model");
+  p.mmprojPath = ReadString(o, "mmproj");
+  p.gpuLayers = ReadInt(o, "gpuLayers");
+  p.threads = ReadInt(o, "threads");
+  p.contextSize = ReadInt(o, "contextSize");
+  p.batchSize = ReadInt(o, "batchSize");
+  p.flashAttention = ReadBool(o, "flashAttention");
+  p.flashAttentionVision = ReadBool(o, "flashAttentionVision");
+  auto* w = new LoadWorker(env, std::move(p));
+  w->Queue();
+  return w->Promise();
+}
+
+}  // namespace
+
+void InitModel(Napi::Env env, Napi::Object exports) {
+  env.GetInstanceData<InstanceData>()->modelClass = Napi::Persistent(NativeModel::Define(env));
+  exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
+}
+
+}  // namespace vs2

@@ -1,0 +1,253 @@
+/**
+ * The options of VideoScorer.load() and score(): checked once, defaults applied once, turned into
+ * the one object each native call takes (src/addon/interface.ts). Every default of loading and of
+ * token sampling is written here and nowhere else.
+ */
+import { invalidOption } from "../addon/errors.js";
+import type { GpuPreference } from "../addon/loader.js";
+import type { NativeLoadOptions, NativeSampling } from "../addon/interface.js";
+import { validateSamplingOptions, type FrameSamplingOptions } from "../video/frame-options.js";
+import { resolveLimits, type ResolvedLimits, type VideoLimits } from "../video/limits.js";
+import { checkVideoInput } from "../video/sample.js";
+import { chatLayout, DEFAULT_PROMPT_TEMPLATE, renderUserPrompt, validatePromptTemplate, type ChatLayout, type PromptTemplate } from "./prompt.js";
+
+/** Options of {@link VideoScorer.load}. */
+export interface LoadOptions {
+  /** Path of the text model GGUF (arch `qwen2vl`). */
+  model: string;
+  /** Path of the vision projector GGUF (arch `clip`, projector `qwen2.5vl_merger`). */
+  mmproj: string;
+  /** Layers to offload to the GPU: 0 = none, -1 = all (default: VIDEOSCORE2_GPU_LAYERS, else 0). Ignored by the CPU build. */
+  gpuLayers?: number;
+  /** CPU threads for llama.cpp and the vision encoder (default: one per core). */
+  threads?: number;
+  /** KV cache size in tokens; must hold the video tokens, the prompt and maxTokens (default 16384). */
+  contextSize?: number;
+  /** Tokens per llama_decode call (default 2048). */
+  batchSize?: number;
+  /**
+   * Flash attention (default on). `true`/`false` sets the text model and the vision encoder; an
+   * object sets each. On CPU it makes the vision encoder ~2.5× faster; in the text model it speeds
+   * prefill but, measured on the tiny model, slows token generation ~3.5× (`{ text: false }`).
+   */
+  flashAttention?: boolean | { text?: boolean; vision?: boolean };
+  /** Which build of the addon to use (default "auto", or VIDEOSCORE2_GPU). */
+  gpu?: GpuPreference;
+  /**
+   * Decode the later frames while the first frame pairs are being encoded (default: when the vision
+   * encoder runs on a GPU, or `threads` leaves CPU cores free for decoding). When llama.cpp already
+   * uses every core, overlapping only makes the two compete for them, so the default then samples
+   * first and encodes after.
+   */
+  overlapSampling?: boolean;
+}
+
+/** Options of one {@link VideoScorer.score} call. */
+export interface ScoreOptions extends FrameSamplingOptions {
+  /** The text prompt the video was generated from. */
+  prompt: string;
+  /** Prompt template: "inference" (model card, default), "inference-indented", "benchmark" (paper), or `{ custom }`. */
+  template?: PromptTemplate;
+  /** Sampling seed (default 0). Same seed, same build, same input: same output. */
+  seed?: number;
+  /** Sampling temperature (default 0.7, as the reference); 0 = greedy. */
+  temperature?: number;
+  /** Top-k (default 50, transformers' default); 0 = off. */
+  topK?: number;
+  /** Top-p (default 1 = off). */
+  topP?: number;
+  /** Most tokens to generate (default 1024, as the reference). */
+  maxTokens?: number;
+  /**
+   * Constrain the output with a grammar: the thinking runs free (without "<"); after
+   * `maxThinkingTokens` tokens (default maxTokens − 96) it is closed for the model, and the three
+   * answer lines are forced.
+   */
+  constrain?: boolean | { maxThinkingTokens?: number };
+  /**
+   * "think" (default): the model writes its chain of thought, then the answer, as in the reference.
+   * "direct": no chain of thought — the thinking is prefilled as closed and the answer lines are
+   * forced, reading p(1..5) at each score position (three short forced decodes; the most probable
+   * digit is kept). Much faster; the scores are not the reference's (the model was trained to think
+   * first).
+   */
+  mode?: "think" | "direct";
+  /** Rejects the call with ERR_ABORTED when it fires. */
+  signal?: AbortSignal;
+  /** Receives the generated text as it streams, token by token. */
+  onToken?: (text: string, tokenIndex: number) => void;
+  /** Receives phase progress: encode (frame pairs), prefill, generate (tokens of maxTokens). */
+  onProgress?: (progress: ScoreProgress) => void;
+  /** Bounds on decoding work. */
+  limits?: VideoLimits;
+}
+
+/** One progress report. */
+export interface ScoreProgress {
+  phase: "sample" | "encode" | "prefill" | "generate";
+  done: number;
+  total: number;
+}
+
+const LOAD_DEFAULTS = { threads: 0, contextSize: 16384, batchSize: 2048, flashAttention: true } as const;
+const SAMPLING_DEFAULTS = { seed: 0, temperature: 0.7, topK: 50, topP: 1, maxTokens: 1024 } as const;
+/** Tokens the answer lines need after a thinking budget closes the thinking. */
+const ANSWER_RESERVE = 96;
+/** Direct mode generates only the three digits. */
+const DIRECT_MAX_TOKENS = 8;
+
+/** The answer of direct mode: an empty (closed) thinking, then the three lines; a digit follows each segment. */
+export const DIRECT_SEGMENTS: readonly string[] = [
+  "\n<think>\n\n</think>\n\n(1) visual quality: ",
+  "\n(2) text-to-video alignment: ",
+  "\n(3) physical/common-sense consistency: ",
+];
+
+/**
+ * The GBNF grammar of `constrain`: free thinking, then the three answer lines. (The thinking's length
+ * is bounded by the engine's budget, not by the grammar: a `{0,N}` repetition expands into N rules
+ * and makes every sampling step slow.)
+ */
+export function answerGrammar(): string {
+  return [
+    `root ::= "\\n"? "<think>" think "</think>" "\\n"{0,2} answer`,
+    `think ::= [^<]*`,
+    `answer ::= "(1) visual quality: " d "\\n(2) text-to-video alignment: " d "\\n(3) physical/common-sense consistency: " d "\\n"?`,
+    `d ::= [1-5]`,
+  ].join("\n");
+}
+
+/** The sampling of a parity or benchmark call that drives the addon itself: the defaults, then `overrides`. */
+export function nativeSampling(overrides: Partial<NativeSampling> = {}): NativeSampling {
+  return {
+    ...SAMPLING_DEFAULTS,
+    grammar: "",
+    forcedText: "",
+    closeAfterTokens: 0,
+    closeText: "",
+    topLogits: 0,
+    directSegments: [],
+    ...overrides,
+  };
+}
+
+function num(o: Record<string, unknown>, key: string, def: number, ok: (v: number) => boolean, expected: string): number {
+  const v = o[key];
+  if (v === undefined) return def;
+  if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) throw invalidOption(key, expected, v);
+  return v;
+}
+
+/** VIDEOSCORE2_GPU_LAYERS as the default of `gpuLayers` (so a whole app, or the test suite, can run on the GPU unchanged). */
+function gpuLayersFromEnv(): number {
+  const raw = process.env.VIDEOSCORE2_GPU_LAYERS;
+  if (raw === undefined || raw === "") return 0;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < -1) throw invalidOption("VIDEOSCORE2_GPU_LAYERS", "an integer >= -1", raw);
+  return v;
+}
+
+function flashAttentionOption(v: unknown): { text: boolean; vision: boolean } {
+  const on = LOAD_DEFAULTS.flashAttention;
+  if (v === undefined || typeof v === "boolean") return { text: v ?? on, vision: v ?? on };
+  if (typeof v === "object" && v !== null) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o))
+      if ((k !== "text" && k !== "vision") || (o[k] !== undefined && typeof o[k] !== "boolean"))
+        throw invalidOption("flashAttention", "a boolean or { text?: boolean, vision?: boolean }", v);
+    return { text: (o.text as boolean | undefined) ?? on, vision: (o.vision as boolean | undefined) ?? on };
+  }
+  throw invalidOption("flashAttention", "a boolean or { text?: boolean, vision?: boolean }", v);
+}
+
+/** load()'s options, checked, with every default applied. `gpuLayers` is cleared later for a CPU build. */
+export interface ResolvedLoad {
+  native: NativeLoadOptions;
+  gpu: GpuPreference | undefined;
+  overlapSampling: boolean | undefined;
+}
+
+/** @throws VideoScoreError ERR_INVALID_OPTION naming the first bad option. */
+export function resolveLoadOptions(options: LoadOptions): ResolvedLoad {
+  if (typeof options !== "object" || options === null) throw invalidOption("options", "an object", options);
+  const o = options as unknown as Record<string, unknown>;
+  for (const key of ["model", "mmproj"] as const)
+    if (typeof o[key] !== "string" || (o[key] as string).length === 0) throw invalidOption(key, "a path to a GGUF file", o[key]);
+  const gpuLayers = num(o, "gpuLayers", gpuLayersFromEnv(), (v) => Number.isInteger(v) && v >= -1, "an integer >= -1");
+  const threads = num(o, "threads", LOAD_DEFAULTS.threads, (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
+  const contextSize = num(o, "contextSize", LOAD_DEFAULTS.contextSize, (v) => Number.isInteger(v) && v >= 256, "an integer >= 256");
+  const batchSize = num(o, "batchSize", LOAD_DEFAULTS.batchSize, (v) => Number.isInteger(v) && v >= 32, "an integer >= 32");
+  if (o.gpu !== undefined && o.gpu !== "auto" && o.gpu !== "cuda" && o.gpu !== "cpu")
+    throw invalidOption("gpu", '"auto", "cuda" or "cpu"', o.gpu);
+  const fa = flashAttentionOption(o.flashAttention);
+  if (o.overlapSampling !== undefined && typeof o.overlapSampling !== "boolean")
+    throw invalidOption("overlapSampling", "a boolean", o.overlapSampling);
+  return {
+    native: {
+      model: options.model,
+      mmproj: options.mmproj,
+      gpuLayers,
+      threads,
+      contextSize,
+      batchSize,
+      flashAttention: fa.text,
+      flashAttentionVision: fa.vision,
+    },
+    gpu: options.gpu,
+    overlapSampling: options.overlapSampling,
+  };
+}
+
+/** The user's text around the video, from the prompt and the template. */
+function layoutOf(o: ScoreOptions): ChatLayout {
+  if (typeof o !== "object" || o === null) throw invalidOption("options", "an object with a prompt", o);
+  if (typeof o.prompt !== "string") throw invalidOption("prompt", "a string", o.prompt);
+  const template = validatePromptTemplate(o.template ?? DEFAULT_PROMPT_TEMPLATE);
+  return chatLayout(renderUserPrompt(template, o.prompt));
+}
+
+function samplingOf(o: ScoreOptions): { sampling: NativeSampling; mode: "think" | "direct" } {
+  const r = o as unknown as Record<string, unknown>;
+  const d = SAMPLING_DEFAULTS;
+  const seed = num(r, "seed", d.seed, (v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff, "an integer in [0, 2^32)");
+  const temperature = num(r, "temperature", d.temperature, (v) => v >= 0 && v <= 10, "a number in [0, 10]");
+  const topK = num(r, "topK", d.topK, (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
+  const topP = num(r, "topP", d.topP, (v) => v > 0 && v <= 1, "a number in (0, 1]");
+  const maxTokens = num(r, "maxTokens", d.maxTokens, (v) => Number.isInteger(v) && v >= 1 && v <= 65536, "an integer in [1, 65536]");
+  const base = nativeSampling({ seed, temperature, topK, topP, maxTokens });
+  if (o.mode !== undefined && o.mode !== "think" && o.mode !== "direct") throw invalidOption("mode", '"think" or "direct"', o.mode);
+  const constrained = o.constrain !== undefined && o.constrain !== false;
+  if (o.mode === "direct") {
+    if (constrained) throw invalidOption("constrain", "unset in direct mode (the answer is already forced)", o.constrain);
+    return { sampling: { ...base, maxTokens: DIRECT_MAX_TOKENS, directSegments: [...DIRECT_SEGMENTS] }, mode: "direct" };
+  }
+  if (!constrained) return { sampling: base, mode: "think" };
+  if (o.constrain !== true && (typeof o.constrain !== "object" || o.constrain === null))
+    throw invalidOption("constrain", "a boolean or { maxThinkingTokens }", o.constrain);
+  const budget = o.constrain === true ? undefined : o.constrain.maxThinkingTokens;
+  if (budget !== undefined && (!Number.isInteger(budget) || budget < 0))
+    throw invalidOption("constrain.maxThinkingTokens", "an integer >= 0", budget);
+  // The budget counts from the start of the generation ("<think>" included).
+  const closeAfterTokens = Math.max(1, budget ?? maxTokens - ANSWER_RESERVE);
+  return { sampling: { ...base, grammar: answerGrammar(), closeAfterTokens, closeText: "</think>" }, mode: "think" };
+}
+
+/** One score() or prepare() call's options, checked once, defaults applied. */
+export interface ResolvedScore {
+  input: string | Uint8Array;
+  layout: ChatLayout;
+  frames: FrameSamplingOptions;
+  sampling: NativeSampling;
+  mode: "think" | "direct";
+  limits: ResolvedLimits;
+}
+
+/** @throws VideoScoreError ERR_INVALID_OPTION (or an input error) naming the first bad option. */
+export function resolveScoreOptions(video: unknown, options: ScoreOptions): ResolvedScore {
+  const input = checkVideoInput(video);
+  const layout = layoutOf(options);
+  const frames = validateSamplingOptions(options);
+  const { sampling, mode } = samplingOf(options);
+  const limits = resolveLimits(options.limits);
+  return { input, layout, frames, sampling, mode, limits };
+}
