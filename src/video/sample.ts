@@ -6,7 +6,7 @@
 import { loadAddon } from "../addon/loader.js";
 import { Cancellation } from "../addon/cancel.js";
 import { invalidOption, VideoScoreError } from "../addon/errors.js";
-import type { NativeAddon, NativeDecodeStats, NativeFrameFeed, NativeVideoInfo } from "../addon/interface.js";
+import type { NativeAddon, NativeDecodeStats, NativeFrameFeed, NativeVideo, NativeVideoInfo } from "../addon/interface.js";
 import { validateSamplingOptions, type FrameSamplingOptions } from "./frame-options.js";
 import { planChecked, type FramePlan } from "./frame-plan.js";
 import { openOptions, resolveLimits, type ResolvedLimits, type VideoLimits } from "./limits.js";
@@ -66,21 +66,55 @@ export function checkVideoInput(input: unknown): string | Uint8Array {
   throw invalidOption("video", "a file path or a Buffer", input === null ? "null" : typeof input);
 }
 
+type VideoFacts = Omit<SampledVideo, "frames" | "stats">;
+
+/**
+ * Opens the video and plans its frames, then hands the open video, the plan and what the result
+ * reports about the video to `use`; the video is closed when `use` settles (a decode or stream in
+ * flight keeps the native source alive until it ends).
+ */
+async function withPlannedVideo<T>(
+  addon: NativeAddon,
+  input: string | Uint8Array,
+  sampling: FrameSamplingOptions,
+  limits: ResolvedLimits,
+  cancel: Cancellation,
+  use: (video: NativeVideo, facts: VideoFacts) => Promise<T> | T,
+): Promise<T> {
+  cancel.throwIfRaised();
+  const video = await addon.openVideo(openOptions(input, limits), cancel.flag);
+  try {
+    const info: NativeVideoInfo = video.info;
+    const plan = planChecked(info, sampling);
+    cancel.throwIfRaised();
+    return await use(video, {
+      width: plan.width,
+      height: plan.height,
+      sourceWidth: info.width,
+      sourceHeight: info.height,
+      totalFrames: info.totalFrames,
+      nativeFps: info.fps,
+      durationSeconds: info.durationSeconds,
+      codec: info.codec,
+      container: info.container,
+      plan,
+    });
+  } finally {
+    video.close();
+  }
+}
+
 /** Opens, plans and decodes; shared by sampleFrames() and the scorer. */
-export async function sampleWith(
+export function sampleWith(
   addon: NativeAddon,
   input: string | Uint8Array,
   sampling: FrameSamplingOptions,
   limits: ResolvedLimits,
   cancel: Cancellation,
 ): Promise<SampledVideo> {
-  cancel.throwIfRaised();
   const t0 = performance.now();
-  const video = await addon.openVideo(openOptions(input, limits), cancel.flag);
-  try {
-    const info: NativeVideoInfo = video.info;
-    const plan = planChecked(info, sampling);
-    cancel.throwIfRaised();
+  return withPlannedVideo(addon, input, sampling, limits, cancel, async (video, facts) => {
+    const { plan } = facts;
     const decoded = await video.decode({ indices: plan.indices, width: plan.width, height: plan.height }, cancel.flag);
     // A plan may repeat an index; the decoder returns each once.
     const byIndex = new Map(decoded.frames.map((f) => [f.index, f]));
@@ -89,23 +123,8 @@ export async function sampleWith(
       if (!f) throw new VideoScoreError("ERR_DECODE", `Frame ${i} was not decoded`);
       return { index: f.index, timeSeconds: f.timeSeconds, rgb: f.rgb };
     });
-    return {
-      frames,
-      width: plan.width,
-      height: plan.height,
-      sourceWidth: info.width,
-      sourceHeight: info.height,
-      totalFrames: info.totalFrames,
-      nativeFps: info.fps,
-      durationSeconds: info.durationSeconds,
-      codec: info.codec,
-      container: info.container,
-      plan,
-      stats: { ...decoded.stats, decodeMs: performance.now() - t0 },
-    };
-  } finally {
-    video.close();
-  }
+    return { frames, ...facts, stats: { ...decoded.stats, decodeMs: performance.now() - t0 } };
+  });
 }
 
 /**
@@ -113,44 +132,23 @@ export async function sampleWith(
  * generate call reads frame pair by pair, so that the vision encoder starts on the first pair while
  * the later frames are still being decoded.
  */
-export async function streamWith(
+export function streamWith(
   addon: NativeAddon,
   input: string | Uint8Array,
   sampling: FrameSamplingOptions,
   limits: ResolvedLimits,
   cancel: Cancellation,
 ): Promise<StreamedVideo> {
-  cancel.throwIfRaised();
   const t0 = performance.now();
-  const video = await addon.openVideo(openOptions(input, limits), cancel.flag);
-  try {
-    const info: NativeVideoInfo = video.info;
-    const plan = planChecked(info, sampling);
-    cancel.throwIfRaised();
+  return withPlannedVideo(addon, input, sampling, limits, cancel, (video, facts) => {
+    const { plan } = facts;
     const feed = video.stream({ indices: plan.indices, width: plan.width, height: plan.height }, cancel.flag);
     const finished = feed.done.then(
       (stats) => ({ stats, sampleTotalMs: performance.now() - t0 }),
       () => null,
     );
-    return {
-      feed,
-      openMs: performance.now() - t0,
-      finished,
-      width: plan.width,
-      height: plan.height,
-      sourceWidth: info.width,
-      sourceHeight: info.height,
-      totalFrames: info.totalFrames,
-      nativeFps: info.fps,
-      durationSeconds: info.durationSeconds,
-      codec: info.codec,
-      container: info.container,
-      plan,
-    };
-  } finally {
-    // The stream keeps the native source alive until its decode ends.
-    video.close();
-  }
+    return { feed, openMs: performance.now() - t0, finished, ...facts };
+  });
 }
 
 /**
