@@ -80,7 +80,7 @@ export async function loadScorer(values: CliValues, m: ModelFiles): Promise<Vide
     mmproj: m.mmproj,
     gpuLayers: intOpt(values, "gpu-layers", -1),
     threads: intOpt(values, "threads", 0),
-    contextSize: intOpt(values, "context-size", 256) ?? 16384,
+    contextSize: intOpt(values, "context-size", 256),
     gpu: enumOpt(values, "gpu", ["auto", "cuda", "cpu"] as const, (process.env.VIDEOSCORE2_GPU as "auto" | "cuda" | "cpu" | undefined) ?? "auto"),
   });
 }
