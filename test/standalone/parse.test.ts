@@ -75,7 +75,7 @@ describe("parseAnswer on the 50 real VideoScore2 outputs", () => {
     expect(checked).toBe(130);
   });
 
-  it("the first-match locator differs from the final answer in exactly the records the README names", () => {
+  it("the first-match locator differs from the final answer in exactly the records docs/architecture.md names", () => {
     const differing = new Map<string, Dimension[]>();
     const elsewhere = new Set<string>();
     let nearIntegerDisagreements = 0;
@@ -93,10 +93,10 @@ describe("parseAnswer on the 50 real VideoScore2 outputs", () => {
       }
     }
     expect([...differing.keys()].sort()).toEqual(["00012_02", "00013_09", "00014_08", "00035_08", "Easyanimatev4_00102"]);
-    // README: in 25/50 the locator reads at least one digit somewhere other than the final answer,
+    // docs/architecture.md: in 25/50 the locator reads at least one digit somewhere other than the final answer,
     // usually a "Visual Quality: 3" in the thinking that happens to agree.
     expect(elsewhere.size).toBe(25);
-    // README: 8 near-integer soft scores disagree with the final-answer digit.
+    // docs/architecture.md: 8 near-integer soft scores disagree with the final-answer digit.
     expect(nearIntegerDisagreements).toBe(8);
     // 00014_08: v = t = p = 0.99999999999998 while the answer says 4/4/4. The three labels
     // match bare "**Visual Quality:**"-style headers in the thinking, and the next digit after
