@@ -13,8 +13,10 @@ import { rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { VideoScoreError } from "../addon/errors.js";
-import { convertQwen25VL, CONVERT_TYPES, defaultModelName } from "../gguf/convert/qwen25vl.js";
-import type { ConvertProgress, ConvertType } from "../gguf/convert/qwen25vl.js";
+import { convertQwen25VL, defaultModelName } from "../gguf/convert/qwen25vl.js";
+import { CONVERT_TYPES } from "../gguf/convert/plan.js";
+import type { ConvertType } from "../gguf/convert/plan.js";
+import type { ConvertProgress } from "../gguf/convert/tensor-data.js";
 import { quantize } from "../gguf/quantize.js";
 
 export const CONVERT_USAGE = `usage: videoscore2 convert <hf-folder> --out <dir> [options]

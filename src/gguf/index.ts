@@ -7,4 +7,5 @@ export * from "./encode.js";
 export * from "./writer.js";
 export * from "./reader.js";
 export * from "./tokenizer.js";
+export * from "./qwen25vl-metadata.js";
 export * from "./tiny-model.js";

@@ -6,7 +6,7 @@
  * multi-gigabyte model never has to fit in memory. Offsets are computed up front from the
  * shapes, which is what lets the header be written before any data exists.
  */
-import { open } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { encodeF16, encodeQ8_0, QK8_0 } from "./encode.js";
 import {
@@ -18,7 +18,6 @@ import {
   GGUF_VALUE_TYPE,
   GGUF_VERSION,
   tensorBytes,
-  tensorElements,
 } from "./types.js";
 import type { GGMLType, GGUFMetadata, GGUFScalarType, GGUFValue } from "./types.js";
 
@@ -307,7 +306,7 @@ class FileSink {
  * Writes a GGUF v3 file: header first, then every tensor's data in order, each padded to the
  * alignment (`general.alignment` if given in `metadata`, else 32). Each tensor source must
  * produce exactly the tensor's byte size; a mismatch aborts the write with an error.
- * The file is written to `path` directly (callers wanting atomicity write to a temp name).
+ * The file is written to `path` directly; {@link writeGGUFAtomically} never leaves a partial file.
  */
 export async function writeGGUF(
   path: string,
@@ -354,4 +353,25 @@ export async function writeGGUF(
     await fh.close();
   }
   return layout;
+}
+
+/**
+ * {@link writeGGUF} to a temporary name beside `path`, renamed into place once complete: a crash,
+ * a failure or an abort never leaves a truncated file under the real name.
+ */
+export async function writeGGUFAtomically(
+  path: string,
+  metadata: GGUFMetadata,
+  tensors: readonly GGUFTensorSpec[],
+  options: WriteGGUFOptions = {},
+): Promise<GGUFLayout> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    const layout = await writeGGUF(tmp, metadata, tensors, options);
+    await rename(tmp, path);
+    return layout;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VideoScoreError, VideoScorer, normalizedSoft, expectedScore } from "../../src/index.js";
+import { VideoScoreError, VideoScorer, normalizedSoft } from "../../src/index.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 import { makeVideoFixtures } from "../fixtures/videos.js";
 

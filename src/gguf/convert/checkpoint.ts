@@ -1,0 +1,243 @@
+/**
+ * Reads and validates a Hugging Face Qwen2.5-VL checkpoint folder (VideoScore2 is one): config.json,
+ * the tokenizer, the preprocessor config and every safetensors header. No tensor data is read here;
+ * src/gguf/convert/plan.ts maps what this finds onto the two GGUF files.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { VideoScoreError } from "../../addon/errors.js";
+import { readHfVocab, readJson } from "./hf-vocab.js";
+import type { HfVocab } from "./hf-vocab.js";
+import { openCheckpointTensors } from "./safetensors.js";
+import type { SafetensorsTensor } from "./safetensors.js";
+
+/** Hyper-parameters of the text model as written to the GGUF. */
+export interface Qwen25VLTextParams {
+  nLayer: number;
+  contextLength: number;
+  nEmbd: number;
+  nFf: number;
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  /** `head_dim` when config.json states it (then key/value lengths are written). */
+  explicitHeadDim: number | undefined;
+  ropeTheta: number | undefined;
+  rmsEps: number;
+  ropeSections: [number, number, number, number];
+  ropeScaling: { type: "linear" | "yarn"; factor: number; originalContext?: number } | undefined;
+  vocabSize: number;
+  tiedEmbeddings: boolean;
+}
+
+/** Hyper-parameters of the vision tower as written to the mmproj. */
+export interface Qwen25VLVisionParams {
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  nFf: number;
+  inChannels: number;
+  patchSize: number;
+  temporalPatchSize: number;
+  spatialMergeSize: number;
+  windowSize: number;
+  imageSize: number;
+  nWaPattern: number;
+  eps: number;
+  imageMean: number[];
+  imageStd: number[];
+  projectionDim: number;
+}
+
+/** A checkpoint folder, read and validated (headers only; no tensor data yet). */
+export interface Qwen25VLCheckpoint {
+  dir: string;
+  config: Record<string, unknown>;
+  text: Qwen25VLTextParams;
+  vision: Qwen25VLVisionParams;
+  vocab: HfVocab;
+  /** generation_config.json (empty when absent or invalid, as the Python converter treats it). */
+  generation: Record<string, unknown>;
+  /** By normalized name (`model.layers.…`, `visual.…`, `lm_head.weight`). */
+  tensors: Map<string, SafetensorsTensor>;
+  /** Bytes of tensor data in the shards. */
+  sourceBytes: number;
+}
+
+/** The converter's error for a checkpoint that is not what it expects. */
+export function mismatch(message: string, path?: string): VideoScoreError {
+  return new VideoScoreError("ERR_MODEL_MISMATCH", message, path === undefined ? {} : { path });
+}
+
+
+/** Throws ERR_MODEL_MISMATCH naming what config.json describes unless it is a Qwen2.5-VL. */
+export function assertQwen25VLConfig(config: Record<string, unknown>, path: string): void {
+  const archs = Array.isArray(config.architectures) ? (config.architectures as unknown[]).map(String) : [];
+  const modelType = typeof config.model_type === "string" ? config.model_type : undefined;
+  if (archs.includes("Qwen2_5_VLForConditionalGeneration") || modelType === "qwen2_5_vl") return;
+  const found = `architectures ${archs.length > 0 ? `[${archs.join(", ")}]` : "(none)"}, model_type ${modelType === undefined ? "(none)" : JSON.stringify(modelType)}`;
+  const hint =
+    modelType === "qwen2_vl" || archs.includes("Qwen2VLForConditionalGeneration")
+      ? " Qwen2-VL (not 2.5) uses another vision projector, which VideoScore2 does not."
+      : "";
+  throw mismatch(
+    `${path} is not a Qwen2.5-VL checkpoint: config.json has ${found}; videoscore2 convert needs Qwen2_5_VLForConditionalGeneration (model_type "qwen2_5_vl"), e.g. TIGER-Lab/VideoScore2.${hint}`,
+    path,
+  );
+}
+
+function num(obj: Record<string, unknown>, keys: readonly string[], where: string, fallback?: number): number {
+  for (const k of keys) {
+    const v = obj[k];
+    if (typeof v === "number" && Number.isFinite(v)) return v;
+  }
+  if (fallback !== undefined) return fallback;
+  throw mismatch(`${where}: missing ${keys.join(" / ")}`);
+}
+
+function posInt(v: number, what: string, where: string): number {
+  if (!Number.isInteger(v) || v <= 0) throw mismatch(`${where}: ${what} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function textParams(config: Record<string, unknown>, where: string): Qwen25VLTextParams {
+  const tc = (config.text_config as Record<string, unknown> | undefined) ?? {};
+  const hp: Record<string, unknown> = { ...config, ...tc };
+  const nLayer = posInt(num(hp, ["num_hidden_layers", "n_layers", "n_layer", "num_layers"], where), "num_hidden_layers", where);
+  const nEmbd = posInt(num(hp, ["hidden_size"], where), "hidden_size", where);
+  const nFf = posInt(num(hp, ["intermediate_size"], where), "intermediate_size", where);
+  const nHead = posInt(num(hp, ["num_attention_heads"], where), "num_attention_heads", where);
+  const nHeadKv = posInt(num(hp, ["num_key_value_heads"], where, nHead), "num_key_value_heads", where);
+  const contextLength = posInt(num(hp, ["max_position_embeddings"], where), "max_position_embeddings", where);
+  const explicitHeadDim = typeof hp.head_dim === "number" ? posInt(hp.head_dim, "head_dim", where) : undefined;
+  if (explicitHeadDim === undefined && nEmbd % nHead !== 0) throw mismatch(`${where}: hidden_size ${nEmbd} is not a multiple of num_attention_heads ${nHead}`);
+  const headDim = explicitHeadDim ?? nEmbd / nHead;
+  if (nHead % nHeadKv !== 0) throw mismatch(`${where}: num_attention_heads ${nHead} is not a multiple of num_key_value_heads ${nHeadKv}`);
+  const rope = ((hp.rope_parameters ?? hp.rope_scaling) as Record<string, unknown> | null | undefined) ?? {};
+  const ropeTheta = typeof hp.rope_theta === "number" ? hp.rope_theta : typeof rope.rope_theta === "number" ? rope.rope_theta : undefined;
+  const sec = rope.mrope_section;
+  if (!Array.isArray(sec) || sec.length === 0 || sec.length > 4 || !sec.every((x) => Number.isInteger(x) && x >= 0)) {
+    throw mismatch(`${where}: rope_scaling.mrope_section is missing or malformed (${JSON.stringify(sec ?? null)}); Qwen2.5-VL's M-RoPE needs it`);
+  }
+  const ropeSections = [...(sec as number[]), 0, 0, 0].slice(0, 4) as [number, number, number, number];
+  const secSum = ropeSections.reduce((a, b) => a + b, 0);
+  if (secSum * 2 !== headDim) throw mismatch(`${where}: mrope_section ${JSON.stringify(sec)} sums to ${secSum}, expected head_dim/2 = ${headDim / 2}`);
+  // The qwen2vl loader of our build needs the epsilon; HF's Qwen2 default is 1e-6.
+  const rmsEps = num(hp, ["rms_norm_eps", "norm_eps"], where, 1e-6);
+  const ropeType = rope.rope_type ?? rope.type;
+  let ropeScaling: Qwen25VLTextParams["ropeScaling"];
+  if (ropeType === "linear" && typeof rope.factor === "number") ropeScaling = { type: "linear", factor: rope.factor };
+  else if (ropeType === "yarn" && typeof rope.factor === "number") {
+    const orig = rope.original_max_position_embeddings;
+    if (typeof orig !== "number") throw mismatch(`${where}: yarn rope scaling without original_max_position_embeddings`);
+    ropeScaling = { type: "yarn", factor: rope.factor, originalContext: orig };
+  }
+  const vocabSize = posInt(num(hp, ["vocab_size"], where), "vocab_size", where);
+  const tiedEmbeddings = hp.tie_word_embeddings === true;
+  return { nLayer, contextLength, nEmbd, nFf, nHead, nHeadKv, headDim, explicitHeadDim, ropeTheta, rmsEps, ropeSections, ropeScaling, vocabSize, tiedEmbeddings };
+}
+
+function visionParams(config: Record<string, unknown>, pre: Record<string, unknown>, text: Qwen25VLTextParams, where: string): Qwen25VLVisionParams {
+  const vc = config.vision_config as Record<string, unknown> | undefined;
+  if (typeof vc !== "object" || vc === null) throw mismatch(`${where}: no vision_config; a Qwen2.5-VL checkpoint has one`);
+  const w = `${where} vision_config`;
+  const nEmbd = posInt(num(vc, ["hidden_size"], w), "hidden_size", w);
+  const nLayer = posInt(num(vc, ["depth", "num_hidden_layers"], w), "depth", w);
+  const nHead = posInt(num(vc, ["num_heads", "num_attention_heads"], w), "num_heads", w);
+  const nFf = posInt(num(vc, ["intermediate_size"], w), "intermediate_size", w);
+  const inChannels = posInt(num(vc, ["in_chans", "in_channels"], w, 3), "in_chans", w);
+  const patchSize = posInt(num(vc, ["patch_size", "spatial_patch_size"], w, 14), "patch_size", w);
+  const temporalPatchSize = num(vc, ["temporal_patch_size"], w, 2);
+  const spatialMergeSize = num(vc, ["spatial_merge_size"], w, 2);
+  const windowSize = num(vc, ["window_size"], w, 112);
+  const imageSize = posInt(num(vc, ["image_size"], w, 560), "image_size", w);
+  if (temporalPatchSize !== 2) throw mismatch(`${w}: temporal_patch_size ${temporalPatchSize}; llama.cpp supports only 2`);
+  if (spatialMergeSize !== 2) throw mismatch(`${w}: spatial_merge_size ${spatialMergeSize}; llama.cpp's Qwen2.5-VL graph merges 2x2 only`);
+  if (windowSize !== 112) throw mismatch(`${w}: window_size ${windowSize}; llama.cpp's Qwen2.5-VL encoder uses 112 and reads no other value`);
+  if (nEmbd % nHead !== 0) throw mismatch(`${w}: hidden_size ${nEmbd} is not a multiple of num_heads ${nHead}`);
+  const fab = vc.fullatt_block_indexes;
+  if (!Array.isArray(fab) || fab.length === 0 || !fab.every((x) => Number.isInteger(x))) {
+    throw mismatch(`${w}: fullatt_block_indexes is missing; Qwen2.5-VL's windowed attention needs it`);
+  }
+  const nWaPattern = (fab[0] as number) + 1;
+  for (let i = 1; i < fab.length; i++) {
+    if ((fab[i] as number) - (fab[i - 1] as number) !== nWaPattern) throw mismatch(`${w}: fullatt_block_indexes ${JSON.stringify(fab)} is not a regular pattern`);
+  }
+  const out = vc.out_hidden_size;
+  if (typeof out === "number" && out !== text.nEmbd) throw mismatch(`${w}: out_hidden_size ${out} differs from the text hidden_size ${text.nEmbd}`);
+  const eps = typeof config.rms_norm_eps === "number" ? config.rms_norm_eps : text.rmsEps;
+  const mean = pre.image_mean;
+  const std = pre.image_std;
+  const isTriple = (a: unknown): a is number[] => Array.isArray(a) && a.length === 3 && a.every((x) => typeof x === "number");
+  if (!isTriple(mean) || !isTriple(std)) throw mismatch(`${where}: preprocessor_config.json has no image_mean / image_std triple`);
+  return {
+    nEmbd, nLayer, nHead, nFf, inChannels, patchSize, temporalPatchSize, spatialMergeSize, windowSize, imageSize, nWaPattern, eps,
+    imageMean: mean, imageStd: std, projectionDim: text.nEmbd,
+  };
+}
+
+/** Tensor names as the pinned converter sees them (it drops every `language_model.`). */
+export function normalizeTensorName(name: string): string {
+  let n = name.replaceAll("language_model.", "");
+  if (n.startsWith("model.visual.")) n = n.slice("model.".length);
+  return n;
+}
+
+/** Tensors the converter skips, as convert_hf_to_gguf does. */
+function ignored(name: string): boolean {
+  return name.endsWith(".rotary_emb.inv_freq") || name.endsWith(".attention.masked_bias") || name.endsWith(".attention.bias");
+}
+
+/**
+ * Reads and validates a checkpoint folder: config (must be Qwen2.5-VL), tokenizer, preprocessor
+ * config and every safetensors header. No tensor data is read.
+ */
+export async function inspectQwen25VL(dir: string): Promise<Qwen25VLCheckpoint> {
+  const root = resolve(dir);
+  let files: string[];
+  try {
+    const s = await stat(root);
+    if (!s.isDirectory()) throw mismatch(`${root} is a file; give the Hugging Face checkpoint folder (with config.json and *.safetensors)`, root);
+    files = await readdir(root);
+  } catch (e) {
+    if (e instanceof VideoScoreError) throw e;
+    throw new VideoScoreError("ERR_MODEL_LOAD", `${root} does not exist or cannot be read (${(e as Error).message})`, { path: root, cause: e });
+  }
+  if (!files.includes("config.json")) {
+    throw mismatch(`${root} is not a Hugging Face checkpoint: found no config.json (expected a Qwen2.5-VL folder such as TIGER-Lab/VideoScore2)`, root);
+  }
+  const configPath = join(root, "config.json");
+  const config = await readJson(configPath, true);
+  assertQwen25VLConfig(config, root);
+  const text = textParams(config, configPath);
+  if (!files.includes("preprocessor_config.json")) {
+    throw new VideoScoreError("ERR_MODEL_LOAD", `${root}: preprocessor_config.json is missing (it holds the image mean/std the mmproj needs)`, { path: root });
+  }
+  let pre = await readJson(join(root, "preprocessor_config.json"), true);
+  if (files.includes("processor_config.json")) {
+    const pc = await readJson(join(root, "processor_config.json"), true);
+    pre = { ...pre, ...pc, ...((pc.image_processor as Record<string, unknown> | undefined) ?? {}) };
+  }
+  const vision = visionParams(config, pre, text, configPath);
+  if (!files.includes("tokenizer.json")) {
+    throw new VideoScoreError("ERR_MODEL_LOAD", `${root}: tokenizer.json is missing (the GGUF embeds the tokenizer)`, { path: root });
+  }
+  const vocab = await readHfVocab(root, config, text.vocabSize);
+
+  const raw = await openCheckpointTensors(root, files);
+  const tensors = new Map<string, SafetensorsTensor>();
+  let sourceBytes = 0;
+  for (const [name, t] of raw) {
+    if (ignored(name)) continue;
+    const n = normalizeTensorName(name);
+    if (tensors.has(n)) throw mismatch(`${root}: tensors '${tensors.get(n)!.name}' and '${name}' map to the same name`, root);
+    if (t.dtype !== "BF16" && t.dtype !== "F16" && t.dtype !== "F32") {
+      throw mismatch(`${t.file}: tensor '${name}' is ${t.dtype}; only unquantized BF16/F16/F32 checkpoints can be converted`, t.file);
+    }
+    tensors.set(n, t);
+    sourceBytes += t.nbytes;
+  }
+  let generation: Record<string, unknown> = {};
+  if (files.includes("generation_config.json")) generation = await readJson(join(root, "generation_config.json"), true).catch(() => ({}));
+  return { dir: root, config, text, vision, vocab, generation, tensors, sourceBytes };
+}
