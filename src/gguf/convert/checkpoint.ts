@@ -10,22 +10,15 @@ import { readHfVocab, readJson } from "./hf-vocab.js";
 import type { HfVocab } from "./hf-vocab.js";
 import { openCheckpointTensors } from "./safetensors.js";
 import type { SafetensorsTensor } from "./safetensors.js";
+import type { Qwen2vlKeys } from "../qwen25vl-metadata.js";
 
-/** Hyper-parameters of the text model as written to the GGUF. */
-export interface Qwen25VLTextParams {
-  nLayer: number;
-  contextLength: number;
-  nEmbd: number;
-  nFf: number;
-  nHead: number;
-  nHeadKv: number;
+/** Hyper-parameters of the text model: the GGUF's keys, and what the tensor plan needs besides. */
+export interface Qwen25VLTextParams extends Qwen2vlKeys {
   headDim: number;
   /** `head_dim` when config.json states it (then key/value lengths are written). */
   explicitHeadDim: number | undefined;
-  ropeTheta: number | undefined;
-  rmsEps: number;
   ropeSections: [number, number, number, number];
-  ropeScaling: { type: "linear" | "yarn"; factor: number; originalContext?: number } | undefined;
+  ropeScaling: Qwen2vlKeys["ropeScaling"];
   vocabSize: number;
   tiedEmbeddings: boolean;
 }
