@@ -5,21 +5,23 @@
 // src/addon/loader.ts looks for it.
 //
 //   node scripts/build.mjs                  CPU variant
-//   VIDEOSCORE2_CUDA=1 node scripts/build.mjs  CUDA variant (VIDEOSCORE2_CUDA_ARCHS="80;86;89;90")
+//   node scripts/build.mjs --cuda (or VIDEOSCORE2_CUDA=1)  CUDA variant (VIDEOSCORE2_CUDA_ARCHS, default in CMakeLists.txt),
+//                                              with the system's CUDA toolkit or one from PyPI (setup-cuda.mjs)
 //   VIDEOSCORE2_SANITIZE=1 node scripts/build.mjs  ASan/UBSan variant (build/asan)
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, renameSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fetchLlama } from "./fetch-llama.mjs";
+import { CUDA_RUNTIME_LIBS, cudaToolkit, toolkitLibDir } from "./setup-cuda.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const cuda = process.env.VIDEOSCORE2_CUDA === "1";
+// --copy-to: also place the .node there (binding.gyp passes node-gyp's build/Release).
+const { values: args } = parseArgs({ options: { "copy-to": { type: "string" }, cuda: { type: "boolean" } } });
+const cuda = args.cuda === true || process.env.VIDEOSCORE2_CUDA === "1";
 const sanitize = process.env.VIDEOSCORE2_SANITIZE === "1";
 const variant = process.env.VIDEOSCORE2_VARIANT ?? (cuda ? "cuda" : sanitize ? "asan" : "cpu");
-// --copy-to: also place the .node there (binding.gyp passes node-gyp's build/Release).
-const { values: args } = parseArgs({ options: { "copy-to": { type: "string" } } });
 const out = join(root, ".cache", "cmake", variant);
 const dest = join(root, "build", variant);
 
@@ -32,13 +34,34 @@ const defines = [
   `--CDCMAKE_BUILD_TYPE=${sanitize ? "RelWithDebInfo" : "Release"}`,
 ];
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
+const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? "" };
+const toolkit = cuda ? cudaToolkit() : undefined;
+if (toolkit) {
+  console.log(`build: CUDA toolkit ${toolkit}`);
+  defines.push(`--CDCUDAToolkit_ROOT=${toolkit}`, `--CDCMAKE_CUDA_COMPILER=${join(toolkit, "bin", "nvcc")}`);
+  env.PATH = `${join(toolkit, "bin")}:${env.PATH ?? ""}`;
+}
 const generator = existsSync("/usr/bin/ninja") || existsSync("/usr/local/bin/ninja") ? ["-G", "Ninja"] : [];
 const t0 = Date.now();
 execFileSync(process.execPath, [cmakeJs, "build", "--out", out, ...generator, "--target", "videoscore2", ...defines], {
   cwd: root,
   stdio: "inherit",
-  env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? "" },
+  env,
 });
+
+/**
+ * The CUDA addon finds libcudart/libcublas/libcublasLt through its $ORIGIN rpath: link the ones it
+ * was built against beside it (scripts/prebuild.mjs copies them instead).
+ */
+function linkCudaRuntime(dir) {
+  const lib = toolkitLibDir(toolkit);
+  for (const name of CUDA_RUNTIME_LIBS) {
+    const file = readdirSync(lib).find((f) => new RegExp(`^lib${name}\\.so\\.\\d+$`).test(f));
+    if (!file) throw new Error(`build: ${lib} has no lib${name}.so.<major>`);
+    rmSync(join(dir, file), { force: true });
+    symlinkSync(join(lib, file), join(dir, file));
+  }
+}
 // cmake-js puts the library under <out>/Release (or <out>/Debug); give it one stable place.
 for (const sub of ["Release", "RelWithDebInfo", "Debug", "."]) {
   const f = join(out, sub, "videoscore2.node");
@@ -51,6 +74,7 @@ for (const sub of ["Release", "RelWithDebInfo", "Debug", "."]) {
       const tmp = join(d, `.videoscore2.node.${process.pid}.tmp`);
       copyFileSync(f, tmp);
       renameSync(tmp, join(d, "videoscore2.node"));
+      if (toolkit) linkCudaRuntime(d);
     }
     console.log(`build: ${join(dest, "videoscore2.node")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     process.exit(0);

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Fills prebuilds/ for `npm pack`: prebuilds/<platform>-<arch>/videoscore2.node from the CPU build and,
-// when a CUDA build exists, prebuilds/<platform>-<arch>-cuda/ with the CUDA runtime libraries it links
-// (libcudart, libcublas, libcublasLt) copied beside it — the addon's rpath is $ORIGIN, so the only
-// runtime requirement left is the NVIDIA driver. Real files only, no symlinks. Never committed.
+// when a CUDA build exists, prebuilds/<platform>-<arch>-cuda/ with libcudart (0.7 MB) copied beside it
+// (the addon's rpath is $ORIGIN). cuBLAS (libcublas + libcublasLt, 594 MB) is not copied unless
+// VIDEOSCORE2_PREBUILD_CUBLAS=1 (an app bundle or an image, where size matters less than having
+// nothing to fetch): a user without it gets it with `node scripts/setup-cuda.mjs --runtime`, or
+// from a system CUDA toolkit. Real files only, no symlinks. Never committed.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -33,7 +35,8 @@ function place(variant, dest) {
     // ldd lists the CUDA runtime libraries the addon needs; copy each, dereferenced, from where the
     // loader resolves it or else from the toolkit that built it.
     const ldd = execFileSync("ldd", [src]).toString();
-    const needed = [...ldd.matchAll(/^\s*(lib(?:cudart|cublas|cublasLt)\.so[.\d]*)\s+=>\s+(\S+)/gm)];
+    const copied = process.env.VIDEOSCORE2_PREBUILD_CUBLAS === "1" ? /cudart|cublas|cublasLt/ : /cudart/;
+    const needed = [...ldd.matchAll(/^\s*(lib(?:cudart|cublas|cublasLt)\.so[.\d]*)\s+=>\s+(\S+)/gm)].filter((m) => copied.test(m[1]));
     if (needed.length === 0) throw new Error("prebuild: build/cuda/videoscore2.node links no CUDA runtime library; is it a CUDA build?");
     for (const [, name, resolved] of needed) {
       const from = resolved !== "not" ? resolved : toolkitLibDirs().map((d) => join(d, name)).find((f) => existsSync(f));

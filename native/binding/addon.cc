@@ -23,6 +23,16 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
   o.Set("libavutil", av.avutil);
   o.Set("cuda", CudaCompiled());
   o.Set("napiVersion", NAPI_VERSION);
+  Napi::Array gpus = Napi::Array::New(env);
+  for (const GpuDevice& d : GpuDevices()) {
+    Napi::Object g = Napi::Object::New(env);
+    g.Set("name", d.name);
+    g.Set("description", d.description);
+    g.Set("memoryTotal", static_cast<double>(d.memoryTotal));
+    g.Set("memoryFree", static_cast<double>(d.memoryFree));
+    gpus.Set(gpus.Length(), g);
+  }
+  o.Set("gpuDevices", gpus);
   return o;
 }
 

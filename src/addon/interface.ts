@@ -11,8 +11,22 @@ export interface NativeVersions {
   libavcodec: string;
   libswscale: string;
   libavutil: string;
+  /** Built with ggml's CUDA backend. */
   cuda: boolean;
   napiVersion: number;
+  /** GPUs the backends see in this process: none in a CPU build, nor in a CUDA build without a usable driver. */
+  gpuDevices: NativeGpuDevice[];
+}
+
+/** One GPU as ggml reports it. */
+export interface NativeGpuDevice {
+  /** ggml's name, e.g. "CUDA0". */
+  name: string;
+  /** The driver's name, e.g. "NVIDIA H200". */
+  description: string;
+  /** Bytes. */
+  memoryTotal: number;
+  memoryFree: number;
 }
 
 /** openVideo(): the input and the limits applied while opening, indexing and decoding it. */

@@ -3,7 +3,7 @@
  * prebuilt binaries. When nothing loads, one error lists every path tried, why it failed, and the
  * commands that fix it.
  */
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -42,22 +42,39 @@ export function packageRoot(): string {
   }
 }
 
-function hasNvidiaDriver(): boolean {
+/** Whether the NVIDIA kernel driver is present (the CUDA build needs its libcuda). */
+export function hasNvidiaDriver(): boolean {
   return existsSync("/proc/driver/nvidia/version") || existsSync("/dev/nvidia0");
 }
 
-/** Loads a CUDA build in a child process first: a missing driver or library must not take us down. */
-function probeInChild(path: string): string | null {
-  try {
-    execFileSync(process.execPath, ["-e", `require(${JSON.stringify(path)})`], { stdio: "pipe", timeout: 60_000 });
-    return null;
-  } catch (e) {
-    const err = e as { stderr?: Buffer; message: string };
-    const lines = err.stderr?.toString().trim().split("\n").filter(Boolean) ?? [];
-    // Node prints the dlopen error as "Error: <why>" above a stack and an object dump: keep the why.
-    const why = lines.find((l) => /^\w*Error: /.test(l.trim()));
-    return why ? why.trim().replace(/^\w*Error: /, "") : lines.slice(-3).join(" ") || err.message;
+/** What a missing library means, and what to do about it. */
+function libraryHint(why: string, path: string): string {
+  if (/libcuda\.so/.test(why)) return `${why} — libcuda is the NVIDIA driver's library: install the NVIDIA driver (580 or newer for CUDA 13)`;
+  if (/libcu(blas|blasLt|dart)\.so/.test(why)) {
+    const setup = join(packageRoot(), "scripts", "setup-cuda.mjs");
+    return `${why} — put CUDA 13's runtime and cuBLAS beside ${path} with \`node ${setup} --runtime ${dirname(path)}\`, or install the CUDA 13 toolkit`;
   }
+  return why;
+}
+
+/**
+ * Loads a CUDA build in a child process first: a missing driver or library must not take us down,
+ * and a build that loads but sees no GPU (driver too old, no device) is no use either. Returns why
+ * it cannot be used, or null.
+ */
+function probeInChild(path: string): string | null {
+  const script = `const a = require(${JSON.stringify(path)}); process.stdout.write(String(a.versions().gpuDevices.length))`;
+  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 60_000 });
+  const lines = (r.stderr ?? "").trim().split("\n").filter(Boolean);
+  if (r.status === 0) {
+    if (Number(r.stdout) > 0) return null;
+    // ggml says why CUDA did not initialise ("failed to initialize CUDA: <the runtime's reason>").
+    const cudaLine = lines.find((l) => /CUDA/.test(l));
+    return `it loads but finds no CUDA device${cudaLine ? ` (${cudaLine.trim()})` : ""}`;
+  }
+  // Node prints the dlopen error as "Error: <why>" above a stack and an object dump: keep the why.
+  const why = lines.find((l) => /^\w*Error: /.test(l.trim()));
+  return libraryHint(why ? why.trim().replace(/^\w*Error: /, "") : lines.slice(-3).join(" ") || r.error?.message || `exit ${r.status}`, path);
 }
 
 /** The candidate paths, in order, for this platform and preference. */
