@@ -8,12 +8,15 @@
 //   node scripts/build.mjs --cuda (or VIDEOSCORE2_CUDA=1)  CUDA variant (VIDEOSCORE2_CUDA_ARCHS, default in CMakeLists.txt),
 //                                              with the system's CUDA toolkit or one from PyPI (setup-cuda.mjs)
 //   VIDEOSCORE2_SANITIZE=1 node scripts/build.mjs  ASan/UBSan variant (build/asan)
+//   VIDEOSCORE2_SYSTEM_LIBAV=1 …                   link the system's shared libav instead of the static FFmpeg
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fetchLlama } from "./fetch-llama.mjs";
+import { buildFFmpeg } from "./build-ffmpeg.mjs";
 import { CUDA_RUNTIME_LIBS, cudaToolkit, toolkitLibDir } from "./setup-cuda.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,13 +30,17 @@ const dest = join(root, "build", variant);
 
 fetchLlama();
 
-const cmakeJs = join(root, "node_modules", "cmake-js", "bin", "cmake-js");
+// Through Node's module resolution: inside an app, npm hoists cmake-js to the app's node_modules.
+const cmakeJs = join(dirname(createRequire(import.meta.url).resolve("cmake-js/package.json")), "bin", "cmake-js");
 const defines = [
   `--CDVIDEOSCORE2_CUDA=${cuda ? "ON" : "OFF"}`,
   `--CDVIDEOSCORE2_SANITIZE=${sanitize ? "ON" : "OFF"}`,
   `--CDCMAKE_BUILD_TYPE=${sanitize ? "RelWithDebInfo" : "Release"}`,
 ];
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
+// libav: the minimal static FFmpeg (build-ffmpeg.mjs) unless VIDEOSCORE2_SYSTEM_LIBAV=1.
+const systemLibav = process.env.VIDEOSCORE2_SYSTEM_LIBAV === "1";
+defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${systemLibav ? "" : await buildFFmpeg()}`);
 const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? "" };
 const toolkit = cuda ? cudaToolkit() : undefined;
 if (toolkit) {

@@ -91,15 +91,20 @@ struct VideoSource::Impl {
     streamIndex = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &dec, 0);
     if (streamIndex == AVERROR_STREAM_NOT_FOUND)
       throw Error("ERR_NO_VIDEO_STREAM", label + " has no video stream (audio-only or data file); give it a video");
-    if (streamIndex < 0 || !dec)
-      throw Error("ERR_DECODE", label + " has a video stream in a codec this build of libavcodec cannot decode");
+    // A still image is named as one whether or not this build can decode its codec.
+    const char* fmtName = fmt->iformat ? fmt->iformat->name : "";
+    if (streamIndex >= 0 && (std::strstr(fmtName, "image2") || std::strstr(fmtName, "_pipe")))
+      throw Error("ERR_NO_VIDEO_STREAM", label + " is a still image (" + std::string(fmtName) +
+                                             "), not a video; give it a video file");
+    if (streamIndex < 0 || !dec) {
+      const AVCodecParameters* p = streamIndex >= 0 ? fmt->streams[streamIndex]->codecpar : nullptr;
+      throw Error("ERR_DECODE", label + " has a video stream in a codec this build cannot decode" +
+                                    (p ? std::string(" (") + avcodec_get_name(p->codec_id) + ")" : std::string()) +
+                                    "; re-encode it to H.264, HEVC, VP9 or MPEG-4");
+    }
     AVStream* st = fmt->streams[streamIndex];
     if (st->disposition & AV_DISPOSITION_ATTACHED_PIC)
       throw Error("ERR_NO_VIDEO_STREAM", label + " only has cover art, not a video stream");
-    const char* fmtName = fmt->iformat ? fmt->iformat->name : "";
-    if (std::strstr(fmtName, "image2") || std::strstr(fmtName, "_pipe"))
-      throw Error("ERR_NO_VIDEO_STREAM", label + " is a still image (" + std::string(fmtName) +
-                                             "), not a video; give it a video file");
     DiscardOtherStreams(fmt);
 
     par = st->codecpar;

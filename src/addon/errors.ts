@@ -58,6 +58,17 @@ export class VideoScoreError extends Error {
   }
 }
 
+/** The codes that are about the video a call was given. */
+const INPUT_CODES: ReadonlySet<string> = new Set(["ERR_INPUT_NOT_FOUND", "ERR_INPUT_UNREADABLE", "ERR_NO_VIDEO_STREAM", "ERR_DECODE", "ERR_VIDEO_TOO_SHORT", "ERR_VIDEO_LIMITS"]);
+
+/** Gives an error about the input video its `path` (native code reports the file only in its message). */
+export function withInputPath(e: unknown, input: string | Uint8Array): unknown {
+  if (typeof input === "string" && e instanceof VideoScoreError && e.path === undefined && INPUT_CODES.has(e.code)) {
+    Object.defineProperty(e, "path", { value: input, enumerable: true });
+  }
+  return e;
+}
+
 /** `ERR_INVALID_OPTION` in the house style: "Expected … but received …". */
 export function invalidOption(name: string, expected: string, received: unknown): VideoScoreError {
   const shown = typeof received === "string" ? JSON.stringify(received) : String(received);

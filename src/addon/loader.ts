@@ -106,6 +106,17 @@ export function gpuPreferenceFromEnv(): GpuPreference {
   return v === "cuda" || v === "cpu" ? v : "auto";
 }
 
+/** Why a candidate cannot be loaded here without trying it in this process, or null. */
+function whyNotUsable(c: { path: string; cuda: boolean }, gpu: GpuPreference): string | null {
+  if (!existsSync(c.path)) return "not found";
+  if (c.cuda && gpu === "auto" && !hasNvidiaDriver()) return "no NVIDIA driver on this machine";
+  if (c.cuda) {
+    const why = probeInChild(c.path);
+    if (why) return `does not load in a probe process: ${why}`;
+  }
+  return null;
+}
+
 /**
  * Loads the addon once per thread. The first call decides which binary serves this thread; later
  * calls return it whatever they ask for.
@@ -114,34 +125,32 @@ export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): { addon:
   if (cached) return cached;
   const tried: BinaryAttempt[] = [];
   for (const c of candidatePaths(gpu)) {
-    if (!existsSync(c.path)) {
-      tried.push({ path: c.path, error: "not found" });
-      continue;
-    }
-    if (c.cuda && gpu === "auto" && !hasNvidiaDriver()) {
-      tried.push({ path: c.path, error: "no NVIDIA driver on this machine" });
-      continue;
-    }
-    if (c.cuda) {
-      const why = probeInChild(c.path);
-      if (why) {
-        tried.push({ path: c.path, error: `does not load in a probe process: ${why}` });
-        continue;
+    const why = whyNotUsable(c, gpu);
+    if (why === null) {
+      try {
+        const addon = require_(c.path) as NativeAddon;
+        addon.setErrorClass(VideoScoreError as unknown as new (code: string, message: string) => Error);
+        cached = { addon, path: c.path, cuda: c.cuda };
+        const skippedCuda = tried.filter((t) => /cuda/.test(t.path) && t.error !== "not found");
+        if (!c.cuda && skippedCuda.length > 0 && gpu === "auto") {
+          const note = `videoscore2-native: CUDA build not usable (${skippedCuda[0]!.error}); using the CPU build`;
+          fallbackNotes.push(note);
+          if (process.env.VIDEOSCORE2_QUIET !== "1") console.warn(note);
+        }
+        return cached;
+      } catch (e) {
+        tried.push({ path: c.path, error: (e as Error).message.split("\n")[0] ?? String(e) });
       }
+    } else {
+      tried.push({ path: c.path, error: why });
     }
-    try {
-      const addon = require_(c.path) as NativeAddon;
-      addon.setErrorClass(VideoScoreError as unknown as new (code: string, message: string) => Error);
-      cached = { addon, path: c.path, cuda: c.cuda };
-      const skippedCuda = tried.filter((t) => /cuda/.test(t.path) && t.error !== "not found");
-      if (!c.cuda && skippedCuda.length > 0 && gpu === "auto") {
-        const note = `videoscore2-native: CUDA build not usable (${skippedCuda[0]!.error}); using the CPU build`;
-        fallbackNotes.push(note);
-        if (process.env.VIDEOSCORE2_QUIET !== "1") console.warn(note);
-      }
-      return cached;
-    } catch (e) {
-      tried.push({ path: c.path, error: (e as Error).message.split("\n")[0] ?? String(e) });
+    // A binary named on purpose that does not load is an error, never a silent fall-back to another.
+    if (c.path === process.env.VIDEOSCORE2_BINARY) {
+      throw new VideoScoreError(
+        c.cuda && gpu !== "cpu" ? "ERR_GPU_UNAVAILABLE" : "ERR_BINARY_NOT_FOUND",
+        `VIDEOSCORE2_BINARY=${c.path} does not load: ${tried[tried.length - 1]!.error}. Point it at a videoscore2.node that loads here, or unset it to use the package's own binaries.`,
+        { path: c.path },
+      );
     }
   }
   if (gpu === "cuda" && tried.every((t) => t.path.includes("cuda") || t.path === process.env.VIDEOSCORE2_BINARY)) {
@@ -153,13 +162,14 @@ export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): { addon:
 function binaryMessage(head: string, tried: BinaryAttempt[], cuda: boolean): string {
   const lines = [`${head} for ${process.platform}-${process.arch} (Node ${process.versions.node}, Node-API ${process.versions.napi}).`, "Tried:"];
   for (const t of tried) lines.push(`  - ${t.path}: ${t.error}`);
+  const root = packageRoot();
   lines.push(
     "Fix it with one of:",
-    "  - build from source in the package folder: npm run build   (needs cmake, a C++17 compiler, pkg-config and libav*-dev: bash scripts/setup-system.sh)",
-    "  - reinstall so the install script builds or picks a prebuilt binary: npm rebuild videoscore2-native",
+    "  - reinstall, so that the install script picks the prebuilt binary or builds one: npm rebuild videoscore2-native",
+    `  - build from source: node ${join(root, "scripts", "build.mjs")}   (needs cmake, a C++17 compiler and nasm: bash ${join(root, "scripts", "setup-system.sh")})`,
     "  - point VIDEOSCORE2_BINARY at a videoscore2.node that you built",
   );
-  if (cuda) lines.push("  - for CUDA: VIDEOSCORE2_CUDA=1 npm run build:native (needs the CUDA toolkit), or use gpu: \"cpu\"");
+  if (cuda) lines.push(`  - for CUDA: node ${join(root, "scripts", "build.mjs")} --cuda (fetches a CUDA toolkit if there is none), or use gpu: "cpu"`);
   return lines.join("\n");
 }
 

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from "node:os";
 import { Cancellation, CANCEL_ABORTED, CANCEL_DISPOSED } from "../addon/cancel.js";
-import { invalidOption, VideoScoreError } from "../addon/errors.js";
+import { invalidOption, VideoScoreError, withInputPath } from "../addon/errors.js";
 import type { NativeAddon, NativeModel, NativeModelInfo } from "../addon/interface.js";
 import { loadAddon } from "../addon/loader.js";
 import { planChecked, type FramePlan } from "../video/frame-plan.js";
@@ -124,7 +124,7 @@ export class VideoScorer implements AsyncDisposable {
         text,
       };
     } catch (e) {
-      throw cancel.translate(e);
+      throw withInputPath(cancel.translate(e), input);
     } finally {
       cancel.dispose();
     }
@@ -188,7 +188,7 @@ export class VideoScorer implements AsyncDisposable {
       settledOk = true;
       return result;
     } catch (e) {
-      throw cancel.translate(e);
+      throw withInputPath(cancel.translate(e), input);
     } finally {
       if (stream) {
         // When the model failed or never ran the decode may still be going: stop it, and let it end

@@ -5,7 +5,7 @@
  */
 import { loadAddon } from "../addon/loader.js";
 import { Cancellation } from "../addon/cancel.js";
-import { invalidOption, VideoScoreError } from "../addon/errors.js";
+import { invalidOption, VideoScoreError, withInputPath } from "../addon/errors.js";
 import type { NativeAddon, NativeDecodeStats, NativeFrameFeed, NativeVideo, NativeVideoInfo } from "../addon/interface.js";
 import { validateSamplingOptions, type FrameSamplingOptions } from "./frame-options.js";
 import { planChecked, type FramePlan } from "./frame-plan.js";
@@ -168,7 +168,7 @@ export async function sampleFrames(input: string | Buffer | Uint8Array, options:
   try {
     return await sampleWith(loadAddon().addon, src, sampling, lim, cancel);
   } catch (e) {
-    throw cancel.translate(e);
+    throw withInputPath(cancel.translate(e), src);
   } finally {
     cancel.dispose();
   }

@@ -59,29 +59,42 @@ describe("addon", () => {
 });
 
 describe("loader", () => {
-  it("lists every path tried and the fixes when nothing loads", () => {
+  function probe(env: NodeJS.ProcessEnv): { code: string; message: string; path?: string } {
     const script = `
       import { loadAddon } from ${JSON.stringify(join(root, "src", "addon", "loader.ts"))};
-      try { loadAddon("cpu"); console.log("LOADED"); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+      try { loadAddon("cpu"); console.log("LOADED"); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, path: e.path })); }`;
     const dir = mkdtempSync(join(tmpdir(), "vs2-loader-"));
     const file = join(dir, "probe.mts");
     writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { env: { ...process.env, ...env }, cwd: root });
+    return JSON.parse(r.stdout.toString().trim().split("\n").pop()!);
+  }
+
+  it("lists every path tried and the fixes that work from inside an app when nothing loads", () => {
     // A copy of the package with no build and no prebuilds: the loader must fail cleanly.
     const fakeRoot = mkdtempSync(join(tmpdir(), "vs2-root-"));
     writeFileSync(join(fakeRoot, "package.json"), JSON.stringify({ name: "videoscore2-native" }));
-    const missing = join(dir, "nope", "videoscore2.node");
-    // (Without the parent's own VIDEOSCORE2_BINARY: the child is given `missing` instead.)
-    const expected = [missing, ...candidatePaths("cpu", root).filter((c) => c.path !== process.env.VIDEOSCORE2_BINARY).map((c) => c.path)];
-    const r = spawnSync(process.execPath, ["--import", "tsx", file], {
-      env: { ...process.env, VIDEOSCORE2_BINARY: missing, VIDEOSCORE2_TEST_ROOT: fakeRoot },
-      cwd: root,
-    });
-    const out = JSON.parse(r.stdout.toString().trim().split("\n").pop()!);
+    const out = probe({ VIDEOSCORE2_BINARY: "", VIDEOSCORE2_TEST_ROOT: fakeRoot });
     expect(out.code).toBe("ERR_BINARY_NOT_FOUND");
-    expect(out.message).toContain(`${missing}: not found`);
-    for (const p of expected.slice(1)) expect(out.message).toContain(p.replace(root, fakeRoot));
-    expect(out.message).toContain("npm run build");
+    for (const c of candidatePaths("cpu", fakeRoot)) expect(out.message).toContain(`${c.path}: not found`);
+    expect(out.message).toContain("npm rebuild videoscore2-native");
+    expect(out.message).toContain(`node ${join(fakeRoot, "scripts", "build.mjs")}`);
+    expect(out.message).not.toContain("npm run build"); // in an app that runs the app's own script
     expect(out.message).toContain("VIDEOSCORE2_BINARY");
+  });
+
+  it("a VIDEOSCORE2_BINARY that does not load is an error naming it, not a fall-back to another binary", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vs2-loader-"));
+    const missing = join(dir, "nope", "videoscore2.node");
+    const m = probe({ VIDEOSCORE2_BINARY: missing });
+    expect(m.code).toBe("ERR_BINARY_NOT_FOUND");
+    expect(m.path).toBe(missing);
+    expect(m.message).toContain(`VIDEOSCORE2_BINARY=${missing} does not load: not found`);
+    const broken = join(dir, "broken.node");
+    writeFileSync(broken, "not an ELF file");
+    const b = probe({ VIDEOSCORE2_BINARY: broken });
+    expect(b.code).toBe("ERR_BINARY_NOT_FOUND");
+    expect(b.message).toMatch(/does not load: .*(invalid ELF header|file too short)/);
   });
 });
 

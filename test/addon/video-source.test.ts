@@ -385,9 +385,10 @@ describe("bad inputs reject with stable codes, and the next call works", () => {
   it.each(cases)("%s → %s", async (name, code, asBuffer) => {
     const e = await expectCode(sampleFrames(path(name)), code);
     expect(e.message.length).toBeGreaterThan(10);
+    expect(e.path).toBe(path(name)); // every error about a file names it in `path` too
     await expectHealthy();
     if (asBuffer) {
-      await expectCode(sampleFrames(await readFile(path(name))), code);
+      expect((await expectCode(sampleFrames(await readFile(path(name))), code)).path).toBeUndefined();
       await expectHealthy();
     }
   });

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Builds the minimal FFmpeg that the addon links statically, so that a prebuild needs nothing of the
+// system's libav: only the demuxers and decoders of what video generators and users produce, the
+// file protocol, LGPL, position-independent, no external libraries at all (--disable-autodetect).
+//
+//   node scripts/build-ffmpeg.mjs        prints the install prefix (include/, lib/*.a)
+//
+// The source is Debian's orig tarball of FFmpeg 5.1.9 (the version Debian 12's libav comes from),
+// fetched from deb.debian.org and checked against the sha256 pinned here, which is the one Debian's
+// signed .dsc lists. It is unpacked under .cache/ffmpeg/ and built once per configuration: a stamp
+// in the prefix holds the configuration, so a re-run with the same one is a no-op. Nothing of
+// FFmpeg is committed.
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+export const FFMPEG = {
+  version: "5.1.9",
+  url: "http://deb.debian.org/debian/pool/main/f/ffmpeg/ffmpeg_5.1.9.orig.tar.xz",
+  sha256: "d9b593bb2ba93d4b50f74177e0cdcd41747e708596367deed0c30348a71dd176",
+};
+
+/**
+ * What the addon reads. Containers: MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, GIF, IVF and raw
+ * streams; the audio demuxers are there so an audio-only file is named as such instead of as an
+ * unknown format; image2 and the image pipes so a still image is recognised and refused. Codecs:
+ * H.264, HEVC, VP8, VP9, MPEG-4 Part 2 (and H.263), MPEG-1/2, ProRes, MJPEG, GIF. AV1 is left out:
+ * FFmpeg's own AV1 decoder only drives hardware, and software AV1 needs dav1d or libaom.
+ */
+export const COMPONENTS = {
+  demuxer: ["mov", "matroska", "avi", "mpegts", "mpegps", "flv", "gif", "ivf", "h264", "hevc", "m4v", "mjpeg", "mpegvideo", "aac", "mp3", "wav", "ogg", "image2", "png_pipe", "jpeg_pipe"],
+  decoder: ["h264", "hevc", "vp8", "vp9", "mpeg4", "h263", "mpeg1video", "mpeg2video", "prores", "mjpeg", "gif"],
+  parser: ["h264", "hevc", "vp8", "vp9", "mpeg4video", "mpegvideo", "mjpeg", "png", "gif", "aac", "mpegaudio"],
+  protocol: ["file"],
+};
+
+export function configureFlags() {
+  const flags = [
+    "--disable-everything",
+    "--disable-autodetect",
+    "--disable-programs",
+    "--disable-doc",
+    "--disable-network",
+    "--disable-avdevice",
+    "--disable-avfilter",
+    "--disable-swresample",
+    "--disable-postproc",
+    "--disable-debug",
+    "--enable-static",
+    "--disable-shared",
+    "--enable-pic",
+  ];
+  for (const [kind, names] of Object.entries(COMPONENTS)) flags.push(`--enable-${kind}=${names.join(",")}`);
+  // Without nasm, FFmpeg builds without its x86 SIMD (decoding 2-3x slower): allowed, but said.
+  if (!hasNasm()) flags.push("--disable-x86asm");
+  return flags;
+}
+
+function hasNasm() {
+  try {
+    execFileSync("nasm", ["-v"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const cacheDir = join(root, ".cache", "ffmpeg");
+
+function configId(flags) {
+  return createHash("sha256").update(JSON.stringify({ ...FFMPEG, flags })).digest("hex").slice(0, 12);
+}
+
+/** The install prefix for this configuration (built or not). */
+export function ffmpegPrefix() {
+  return join(cacheDir, `${FFMPEG.version}-${configId(configureFlags())}`);
+}
+
+async function download(file) {
+  if (existsSync(file) && sha256(file) === FFMPEG.sha256) return;
+  console.error(`build-ffmpeg: fetching ${FFMPEG.url}`);
+  const res = await fetch(FFMPEG.url);
+  if (!res.ok) throw new Error(`build-ffmpeg: ${FFMPEG.url} answered ${res.status}`);
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  const actual = sha256(file);
+  if (actual !== FFMPEG.sha256) {
+    rmSync(file, { force: true });
+    throw new Error(`build-ffmpeg: ${FFMPEG.url} is not the pinned FFmpeg ${FFMPEG.version}: sha256 ${actual}, expected ${FFMPEG.sha256}. Do not build from it.`);
+  }
+}
+
+function sha256(file) {
+  return createHash("sha256").update(readFileSync(file)).digest("hex");
+}
+
+/** Builds (once) and returns the install prefix. */
+export async function buildFFmpeg(log = (m) => console.error(m)) {
+  const flags = configureFlags();
+  const prefix = ffmpegPrefix();
+  const stamp = join(prefix, "stamp.json");
+  const want = JSON.stringify({ ...FFMPEG, flags });
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) return prefix;
+  if (!hasNasm()) log("build-ffmpeg: nasm not found; building without FFmpeg's x86 SIMD (slower decoding). Install nasm to get it.");
+  mkdirSync(cacheDir, { recursive: true });
+  const tarball = join(cacheDir, `ffmpeg_${FFMPEG.version}.orig.tar.xz`);
+  await download(tarball);
+  const src = join(cacheDir, `src-${configId(flags)}`);
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  execFileSync("tar", ["-xJf", tarball, "-C", src, "--strip-components=1"]);
+  const t0 = Date.now();
+  rmSync(prefix, { recursive: true, force: true });
+  log(`build-ffmpeg: configuring FFmpeg ${FFMPEG.version} (${Object.values(COMPONENTS).flat().length} components)`);
+  execFileSync("./configure", [`--prefix=${prefix}`, ...flags], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  const jobs = String(Number(process.env.CMAKE_BUILD_PARALLEL_LEVEL) || availableParallelism());
+  execFileSync("make", ["-j", jobs, "install"], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  rmSync(src, { recursive: true, force: true });
+  writeFileSync(stamp, want);
+  log(`build-ffmpeg: ${prefix} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  return prefix;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildFFmpeg()
+    .then((p) => console.log(p))
+    .catch((e) => {
+      console.error(e.message);
+      process.exit(1);
+    });
+}
