@@ -77,6 +77,23 @@ exit codes:
 
 environment: VIDEOSCORE2_MODEL, VIDEOSCORE2_MMPROJ, VIDEOSCORE2_GPU (auto|cuda|cpu)`;
 
+/** The usage of one command: its line and the option groups that apply to it. */
+export function commandUsage(cmd: string): string | undefined {
+  const line = USAGE.split("\n").find((l) => l.startsWith(`  videoscore2 ${cmd}`));
+  if (!line) return undefined;
+  const groups: Record<string, string[]> = {
+    score: ["inputs (score):", "model and scoring:", "output:"],
+    demo: ["model and scoring:", "output:"],
+    eval: ["model and scoring:", "output:", "eval:"],
+    sample: [],
+    info: [],
+  };
+  const sections = USAGE.split("\n\n");
+  const body = (groups[cmd] ?? []).map((g) => sections.find((sec) => sec.startsWith(g))).filter(Boolean);
+  const tail = sections.filter((sec) => sec.startsWith("exit codes:") || sec.startsWith("environment:"));
+  return [`usage:\n${line}`, ...body, ...tail].join("\n\n");
+}
+
 /** A command-line mistake: printed with a pointer to `videoscore2 help`, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -127,8 +144,37 @@ export function parseCommandLine(args: string[]): { values: CliValues; positiona
     const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
     return { values: values as CliValues, positionals };
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    const message = (e as Error).message;
+    // parseArgs says "Unknown option '--fsp'. To specify a positional argument starting with a '-', …".
+    const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(message);
+    if (unknown) {
+      const near = closest(unknown[1]!.replace(/^-+/, ""), Object.keys(OPTIONS));
+      throw new UsageError(`unknown option ${unknown[1]}${near ? `; did you mean --${near}?` : ""}`);
+    }
+    throw new UsageError(message);
   }
+}
+
+/** The candidate nearest to `word` by edit distance, if it is near enough to be a typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** Edits (insert, delete, substitute, swap two neighbours) from a to b: "fsp" is one from "fps". */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
 }
 
 /** An integer option, or undefined when absent. */
@@ -163,5 +209,8 @@ export function enumOpt<T extends string>(values: CliValues, name: keyof CliValu
 /** Options that make no sense for a command are refused rather than silently ignored. */
 export function allowOnly(values: CliValues, command: string, allowed: readonly (keyof CliValues)[]): void {
   for (const k of Object.keys(values) as (keyof CliValues)[])
-    if (values[k] !== undefined && k !== "help" && !allowed.includes(k)) throw new UsageError(`--${k} is not an option of "${command}"`);
+    if (values[k] !== undefined && k !== "help" && !allowed.includes(k)) {
+      const near = closest(k, allowed);
+      throw new UsageError(`--${k} is not an option of "${command}"${near ? `; did you mean --${near}?` : ""} (videoscore2 ${command} --help)`);
+    }
 }

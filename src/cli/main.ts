@@ -3,8 +3,11 @@
  * videoscore2 — command line. `videoscore2 help` prints the usage (src/cli/args.ts), including the
  * exit codes: 0 ok, 1 fatal, 2 usage, 3 some inputs failed, 130 interrupted.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { VideoScoreError } from "../addon/errors.js";
-import { EXIT, parseCommandLine, USAGE, UsageError } from "./args.js";
+import { packageRoot } from "../addon/loader.js";
+import { closest, commandUsage, EXIT, parseCommandLine, USAGE, UsageError } from "./args.js";
 import { evalCommand } from "./commands/eval.js";
 import { infoCommand } from "./commands/info.js";
 import { runConvert } from "./convert.js";
@@ -30,18 +33,25 @@ function interruptSignal(): AbortSignal {
   return ac.signal;
 }
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === "help" || cmd === "--help" || cmd === "-h") {
     (cmd === undefined ? process.stderr : process.stdout).write(`${USAGE}\n`);
     return cmd === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (cmd === "--version" || cmd === "-v" || cmd === "version") return infoCommand({});
+  if (cmd === "--version" || cmd === "-v" || cmd === "version") {
+    process.stdout.write(`videoscore2-native ${packageVersion()}\n`);
+    return EXIT.ok;
+  }
   // convert parses its own options and handles SIGINT itself (src/cli/convert.ts).
   if (cmd === "convert") return runConvert(rest);
   const { values, positionals } = parseCommandLine(rest);
   if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${commandUsage(cmd) ?? USAGE}\n`);
     return EXIT.ok;
   }
   const signal = interruptSignal();
@@ -58,7 +68,8 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length) throw new UsageError("info takes no arguments (use --model / --mmproj)");
       return infoCommand(values);
     default:
-      throw new UsageError(`unknown command "${cmd}"`);
+      const near = closest(cmd, ["score", "eval", "sample", "info", "convert", "demo", "help"]);
+      throw new UsageError(`unknown command "${cmd}"${near ? `; did you mean "${near}"?` : ""}`);
   }
 }
 

@@ -6,7 +6,9 @@ import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { csvLine } from "../eval/csv.js";
 import { workMs } from "../eval/report.js";
-import type { ScoreResult } from "../scorer/result.js";
+import { answerMissing, noAnswerReason, type ScoreResult } from "../scorer/result.js";
+
+export { answerMissing, noAnswerReason };
 
 export type OutputFormat = "table" | "json" | "jsonl" | "csv";
 
@@ -31,13 +33,15 @@ export function toRecord(o: Outcome): Record<string, unknown> {
   if (!o.result) return { video: o.video, prompt: o.prompt, ok: false, error: o.error };
   const { tokens: _tokens, ...rest } = o.result;
   const mode = (o.result as { mode?: string }).mode ?? "think";
-  return { video: o.video, prompt: o.prompt, ok: true, ...rest, mode };
+  const answered = !answerMissing(o.result);
+  return { video: o.video, prompt: o.prompt, ok: true, answered, ...(answered ? {} : { noAnswer: noAnswerReason(o.result) }), ...rest, mode };
 }
 
 export const CSV_HEADER = [
   "video",
   "prompt",
   "ok",
+  "answered",
   ...DIM_KEYS.flatMap(([, k]) => [k, `${k}_soft`, `${k}_expected`, `${k}_probs`]),
   "mode",
   "stop_reason",
@@ -64,6 +68,7 @@ export function toCSVFields(o: Outcome): unknown[] {
     o.video,
     o.prompt,
     r ? "true" : "false",
+    r ? String(!answerMissing(r)) : "",
     ...dims,
     r ? ((r as { mode?: string }).mode ?? "think") : "",
     r?.stopReason ?? "",
@@ -73,7 +78,7 @@ export function toCSVFields(o: Outcome): unknown[] {
     r ? Math.round(workMs(r.timings)) : "",
     r?.timings.generatedTokens ?? "",
     o.error?.code ?? "",
-    o.error?.message ?? "",
+    o.error?.message ?? (r && answerMissing(r) ? noAnswerReason(r) : ""),
     r?.rationale ?? "",
   ];
 }
@@ -95,6 +100,11 @@ export function formatTable(outcomes: readonly Outcome[], note?: string): string
     const r = o.result;
     if (!r) {
       lines.push(`${cell(o.video, nameW)}  ${o.error ? `${o.error.code}: ${o.error.message.split("\n")[0]}` : "failed"}`);
+      continue;
+    }
+    if (answerMissing(r)) {
+      const tail = r.text.replace(/\s+/g, " ").trim().slice(-80);
+      lines.push(`${cell(o.video, nameW)}  NO ANSWER: ${noAnswerReason(r)}; it ended with: "${tail}"`);
       continue;
     }
     const softs = DIM_KEYS.map(([k]) => r[k].soft);

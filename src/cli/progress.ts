@@ -19,6 +19,22 @@ export function eta(elapsedMs: number, done: number, total: number): number {
   return (elapsedMs / done) * (total - done);
 }
 
+/** The running score's phase as the bar shows it: "sampling", "encoding 3/10", "prefill", "tokens 120/1024". */
+export function phaseLabel(p: { phase: string; done: number; total: number }): string {
+  switch (p.phase) {
+    case "sample":
+      return "sampling frames";
+    case "encode":
+      return `encoding ${p.done}/${p.total} frame pairs`;
+    case "prefill":
+      return "prefill";
+    case "generate":
+      return `tokens ${p.done}/${p.total}`;
+    default:
+      return p.phase;
+  }
+}
+
 export interface ProgressStream {
   write(s: string): unknown;
   isTTY?: boolean;
@@ -28,6 +44,7 @@ export interface ProgressStream {
 export class Progress {
   private done = 0;
   private failed = 0;
+  private unanswered = 0;
   private readonly t0 = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private current = "";
@@ -62,15 +79,17 @@ export class Progress {
     } else this.stream.write(`${line}\n`);
   }
 
-  /** One item finished. */
-  tick(label: string, ok: boolean, detail = ""): void {
+  /** One item finished: scored, scored without an answer, or failed. */
+  tick(label: string, status: "ok" | "no-answer" | "failed", detail = ""): void {
     this.done++;
-    if (!ok) this.failed++;
+    if (status === "failed") this.failed++;
+    if (status === "no-answer") this.unanswered++;
     if (!this.enabled) return;
-    const line = `[${this.done}/${this.total}] ${ok ? "ok    " : "FAILED"} ${label}${detail ? `  ${detail}` : ""}`;
+    const tag = { ok: "ok       ", "no-answer": "NO ANSWER", failed: "FAILED   " }[status];
+    const line = `[${this.done}/${this.total}] ${tag} ${label}${detail ? `  ${detail}` : ""}`;
     if (this.tty) {
       this.clear();
-      if (!ok) this.stream.write(`${line}\n`);
+      if (status !== "ok") this.stream.write(`${line}\n`);
       this.draw();
     } else this.stream.write(`${line}\n`);
   }
@@ -88,6 +107,7 @@ export class Progress {
       `elapsed ${formatDuration(elapsed)}`,
       `ETA ${Number.isNaN(left) ? "…" : formatDuration(left)}`,
     ];
+    if (this.unanswered) parts.push(`${this.unanswered} without an answer`);
     if (this.failed) parts.push(`${this.failed} failed`);
     if (this.current && this.done < this.total) parts.push(this.current);
     const s = parts.join("  ");

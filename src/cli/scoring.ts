@@ -4,17 +4,17 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { packageRoot } from "../addon/loader.js";
 import { VideoScoreError } from "../addon/errors.js";
 import { writeQwen25VLModels } from "../gguf/tiny-model.js";
 import { renderReport, workMs, type ReportClip } from "../eval/report.js";
-import type { ScoreOptions } from "../scorer/options.js";
+import type { ScoreOptions, ScoreProgress } from "../scorer/options.js";
 import { BUILTIN_TEMPLATES } from "../scorer/prompt.js";
 import { VideoScorer, type ScoreManyItem, type ScoreManyResult } from "../scorer/scorer.js";
 import { sampleFrames } from "../video/sample.js";
 import { enumOpt, intOpt, numOpt, UsageError, type CliValues } from "./args.js";
-import type { Outcome } from "./output.js";
-import type { Progress } from "./progress.js";
+import { answerMissing, noAnswerReason, type Outcome } from "./output.js";
+import { userCacheDir } from "./cache-dir.js";
+import { phaseLabel, type Progress } from "./progress.js";
 
 export interface ModelFiles {
   model: string;
@@ -38,7 +38,7 @@ export async function resolveModel(values: CliValues, allowRandom: boolean): Pro
       "no model: pass --model vs2.gguf --mmproj mmproj-vs2.gguf (or set VIDEOSCORE2_MODEL and VIDEOSCORE2_MMPROJ); " +
         "see the README for converting TIGER-Lab/VideoScore2. (`videoscore2 demo` runs a tiny random-weight model.)",
     );
-  const dir = join(packageRoot(), ".cache", "tiny-model");
+  const dir = join(userCacheDir(), "tiny-model");
   const m = join(dir, "tiny-qwen2.5-vl.gguf");
   const mm = join(dir, "mmproj-tiny-qwen2.5-vl.gguf");
   if (!existsSync(m) || !existsSync(mm)) await writeQwen25VLModels({ dir, seed: 1 });
@@ -119,7 +119,10 @@ export async function runBatch(
     if (opts.signal.aborted) break;
     const chunk = items.slice(start, start + CHUNK);
     opts.progress?.working(basename(chunk[0]!.video));
-    const many: ScoreManyItem[] = chunk.map((it) => ({ ...base, video: it.video, prompt: it.prompt }) as ScoreManyItem);
+    // The bar shows the phase of the score that is running (one generates at a time).
+    const many: ScoreManyItem[] = chunk.map(
+      (it) => ({ ...base, video: it.video, prompt: it.prompt, onProgress: (p: ScoreProgress) => p.phase !== "sample" && opts.progress?.working(`${basename(it.video)}: ${phaseLabel(p)}`) }) as ScoreManyItem,
+    );
     const onResult = (r: ScoreManyResult, i: number) => {
       if (isAbort(r) && opts.signal.aborted) return;
       const index = start + i;
@@ -133,8 +136,9 @@ export async function runBatch(
       if (o.result) {
         const d = o.result;
         const s = (x: { score: number | null; soft: number | null }) => `${x.score ?? "—"}${x.soft !== null ? ` (${x.soft.toFixed(2)})` : ""}`;
-        opts.progress?.tick(it.video, true, `VQ ${s(d.visualQuality)} TA ${s(d.textAlignment)} PC ${s(d.physicalConsistency)}  ${(workMs(d.timings) / 1000).toFixed(1)} s`);
-      } else opts.progress?.tick(it.video, false, `${o.error!.code}: ${o.error!.message.split("\n")[0]}`);
+        if (answerMissing(d)) opts.progress?.tick(it.video, "no-answer", noAnswerReason(d));
+        else opts.progress?.tick(it.video, "ok", `VQ ${s(d.visualQuality)} TA ${s(d.textAlignment)} PC ${s(d.physicalConsistency)}  ${(workMs(d.timings) / 1000).toFixed(1)} s`);
+      } else opts.progress?.tick(it.video, "failed", `${o.error!.code}: ${o.error!.message.split("\n")[0]}`);
       opts.onOutcome?.(o);
     };
     // `concurrency` is passed for scorers that take it; older ones ignore it.

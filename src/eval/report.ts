@@ -4,7 +4,7 @@
  * timings; failed clips show their error. Inline CSS and JS only (no network, no external files);
  * the cards can be sorted by any score, the average, the name or the time.
  */
-import type { ScoreTimings } from "../scorer/result.js";
+import { answerMissing, noAnswerReason, type ScoreTimings } from "../scorer/result.js";
 import { basename } from "node:path";
 import { downscale, encodePNG, type RGBImage } from "../video/png.js";
 
@@ -22,6 +22,8 @@ export interface ReportResult {
   textAlignment: ReportDimension;
   physicalConsistency: ReportDimension;
   rationale: string;
+  /** All the generated text (shown when there is no answer). */
+  text?: string;
   stopReason?: string;
   mode?: string;
   frames?: { count: number; width: number; height: number; indices: number[]; totalFrames?: number; nativeFps?: number };
@@ -160,10 +162,14 @@ function card(clip: ReportClip, index: number, options: Required<Pick<ReportOpti
     ? `<p class="frameinfo">${f.count} frames at ${f.width}×${f.height}${f.totalFrames ? ` from ${f.totalFrames}` : ""}${f.nativeFps ? ` @ ${f.nativeFps.toFixed(2)} fps` : ""}</p>`
     : "";
   const rationale = r.rationale.trim();
-  return `<article class="clip" ${data}>${head}
+  // Without an answer there is nothing to score: say why, and show what the model did write.
+  const missing = answerMissing(r)
+    ? `<p class="error"><b>No answer</b> ${escapeHTML(noAnswerReason(r))}</p><details class="rationale" open><summary>Generated text (${(r.text ?? r.rationale).length} characters${r.stopReason ? `, stop: ${escapeHTML(r.stopReason)}` : ""})</summary><pre>${escapeHTML(r.text ?? r.rationale) || "(empty)"}</pre></details>`
+    : "";
+  return `<article class="clip${missing ? " failed" : ""}" ${data}>${head}${missing}
 ${thumbnails(clip, options.thumbnailSize, options.maxThumbnails)}${frameInfo}
 <div class="dims">${DIMS.map(([k, label, short]) => dimension(label, short, r[k])).join("")}</div>
-<details class="rationale"${rationale.length <= 1200 ? " open" : ""}><summary>Rationale (${rationale.length} characters)</summary><pre>${escapeHTML(rationale || "(empty)")}</pre></details>
+${missing ? "" : `<details class="rationale"${rationale.length <= 1200 ? " open" : ""}><summary>Rationale (${rationale.length} characters)</summary><pre>${escapeHTML(rationale || "(empty)")}</pre></details>`}
 ${timing}</article>`;
 }
 

@@ -172,3 +172,16 @@ function lastAtOrBefore(sorted: readonly number[], x: number): number {
   }
   return lo;
 }
+
+/** A generation that ended without writing the three scores (usually at max_tokens). */
+export function answerMissing(r: { [K in "visualQuality" | "textAlignment" | "physicalConsistency"]: { score: number | null } }): boolean {
+  return r.visualQuality.score === null && r.textAlignment.score === null && r.physicalConsistency.score === null;
+}
+
+/** Why there is no answer, in words a user can act on. */
+export function noAnswerReason(r: { stopReason?: string; timings?: { generatedTokens: number } }): string {
+  const n = r.timings ? ` (${r.timings.generatedTokens} tokens)` : "";
+  return r.stopReason === "max_tokens"
+    ? `generation stopped at max_tokens${n} before the answer; raise maxTokens (--max-tokens) or use constrain (--constrain)`
+    : `the model ended its output${n} without the three score lines`;
+}

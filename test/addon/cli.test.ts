@@ -88,6 +88,37 @@ describe("usage and exit codes", () => {
     expect(h.stdout).toContain("exit codes:");
   });
 
+  it("--version prints the version; <command> --help prints that command's usage; a typo gets a suggestion", async () => {
+    const v = await run(["--version"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toBe(`videoscore2-native ${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version}\n`);
+    const h = await run(["score", "--help"]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain("videoscore2 score <video");
+    expect(h.stdout).toContain("inputs (score):");
+    expect(h.stdout).not.toContain("eval:\n");
+    expect((await run(["sample", "--help"])).stdout).not.toContain("model and scoring:");
+    const typo = await run(["score", clipA, "--prompt", "x", "--fsp", "2"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown option --fsp; did you mean --fps?");
+    const wrongCommand = await run(["sample", clipA, "--prompt", "x"]);
+    expect(wrongCommand.code).toBe(2);
+    expect(wrongCommand.stderr).toMatch(/--prompt is not an option of "sample"/);
+    expect((await run(["scroe"])).stderr).toContain('did you mean "score"?');
+  });
+
+  it("a clip without an answer is named, shown and counted apart from failures (exit 3)", async () => {
+    const env = { VIDEOSCORE2_MODEL: models.model, VIDEOSCORE2_MMPROJ: models.mmproj };
+    const table = await run(["score", clipA, "--prompt", "x", "--max-tokens", "2", "--threads", "2"], env);
+    expect(table.code).toBe(3);
+    expect(table.stdout).toMatch(/NO ANSWER: generation stopped at max_tokens \(2 tokens\) before the answer/);
+    expect(table.stderr).toContain("0 scored, 1 without an answer, 0 failed");
+    const json = await run(["score", clipA, "--prompt", "x", "--max-tokens", "2", "--threads", "2", "--format", "json", "--quiet"], env);
+    const [rec] = JSON.parse(json.stdout) as Record<string, unknown>[];
+    expect(rec).toMatchObject({ ok: true, answered: false, stopReason: "max_tokens" });
+    expect(rec!.noAnswer).toMatch(/raise maxTokens/);
+  });
+
   it("score refuses to run without a model (the random one is only for demo)", async () => {
     const r = await run(["score", clipA, "--prompt", "x"]);
     expect(r.code).toBe(2);
@@ -114,7 +145,7 @@ describe("usage and exit codes", () => {
       expect(d.probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     }
     // with a real model configured (here: the test model through the environment) nothing is labelled random
-    const real = await run(["demo", "--threads", "2", "--format", "json", "--max-tokens", "8"], { VIDEOSCORE2_MODEL: models.model, VIDEOSCORE2_MMPROJ: models.mmproj });
+    const real = await run(["demo", "--threads", "2", "--format", "json", "--mode", "direct"], { VIDEOSCORE2_MODEL: models.model, VIDEOSCORE2_MMPROJ: models.mmproj });
     expect(real.code, real.stderr).toBe(0);
     expect(real.stdout).not.toContain("randomWeights");
     expect(real.stderr).not.toContain("RANDOM WEIGHTS");

@@ -4,10 +4,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../../addon/loader.js";
+import { userCacheDir } from "../cache-dir.js";
 import { allowOnly, enumOpt, EXIT, UsageError, type CliValues } from "../args.js";
 import { expandInputs, readPromptsFile, type PromptTable } from "../inputs.js";
-import { OrderedWriter, Sink, type Outcome, type OutputFormat } from "../output.js";
+import { answerMissing, OrderedWriter, Sink, type Outcome, type OutputFormat } from "../output.js";
 import { Progress } from "../progress.js";
 import { loadScorer, RANDOM_WARNING, resolveModel, runBatch, scoreOptionsFrom, writeReport, type BatchItem } from "../scoring.js";
 
@@ -20,7 +20,7 @@ const SAMPLE_PROMPT = "a colourful test pattern with a moving gradient and a tic
 
 /** The demo's sample: a 5 s 640x360 clip generated once with the ffmpeg CLI. */
 function sampleClip(): string {
-  const dir = join(packageRoot(), ".cache");
+  const dir = userCacheDir();
   const out = join(dir, "sample-640x360-5s.mp4");
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });
@@ -82,7 +82,7 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   const all: Outcome[] = [];
   let offset = 0;
   for (const o of missing) {
-    progress.tick(o.video, false, `${o.error!.code}: ${o.error!.message}`);
+    progress.tick(o.video, "failed", `${o.error!.code}: ${o.error!.message}`);
     const placed = { ...o, index: offset++ };
     all.push(placed);
     writer.put(placed);
@@ -110,11 +110,13 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
     if (!values.quiet) ctx.stderr.write(`report: ${values.report}\n`);
   }
   const failed = done.filter((o) => !o.result).length;
+  const unanswered = done.filter((o) => o.result && answerMissing(o.result)).length;
   const interrupted = ctx.signal.aborted && done.length < videos.length;
   if (!values.quiet || interrupted)
     ctx.stderr.write(
-      `${done.length - failed} scored, ${failed} failed${interrupted ? `, ${videos.length - done.length} not scored (interrupted)` : ""}${values.out ? ` → ${values.out}` : ""}\n`,
+      `${done.length - failed - unanswered} scored, ${unanswered ? `${unanswered} without an answer, ` : ""}${failed} failed${interrupted ? `, ${videos.length - done.length} not scored (interrupted)` : ""}${values.out ? ` → ${values.out}` : ""}\n`,
     );
   if (interrupted) return EXIT.interrupted;
-  return failed > 0 ? EXIT.someFailed : EXIT.ok;
+  // A clip without an answer has no scores: the run did not do all that was asked.
+  return failed + unanswered > 0 ? EXIT.someFailed : EXIT.ok;
 }
