@@ -11,7 +11,8 @@ import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 
 const root = packageRoot();
 const node = join(root, "build", "cpu", "videoscore2.node");
-const systemLibav = process.env.VIDEOSCORE2_SYSTEM_LIBAV === "1";
+// Only a build made with VIDEOSCORE2_STATIC_FFMPEG=1 is self-contained (not yet the default).
+const systemLibav = process.env.VIDEOSCORE2_STATIC_FFMPEG !== "1";
 
 const needed = () => [...execFileSync("readelf", ["-d", node]).toString().matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
 
