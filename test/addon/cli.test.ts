@@ -222,7 +222,7 @@ describe("score", () => {
     expect(lines[0].frames).toMatchObject({ count: 4, width: 336, height: 336 });
     expect(lines[0]).not.toHaveProperty("tokens");
     expect(r.stderr).toMatch(/FAILED .*c-bad\.mp4 {2}ERR_DECODE/);
-    expect(r.stderr).toContain("2 scored, 1 failed");
+    expect(r.stderr).toContain("0 scored, 2 without an answer, 1 failed");
     const html = readFileSync(report, "utf8");
     expect(html.match(/<article class="clip/g)).toHaveLength(3);
     expect(html.match(/src="data:image\/png;base64,/g)).toHaveLength(8);
@@ -232,7 +232,7 @@ describe("score", () => {
   it("files to CSV on stdout, prompts from a CSV file (exit 0)", async () => {
     const prompts = join(dir, "prompts.csv");
     writeFileSync(prompts, 'video,prompt\r\na.mp4,"a prompt, with a comma"\r\nb,"the ""second"" one"\r\n');
-    const r = await run(["score", clipA, clipB, "--prompts", prompts, ...modelArgs(), "--max-tokens", "2", "--format", "csv"]);
+    const r = await run(["score", clipA, clipB, "--prompts", prompts, ...modelArgs(), "--mode", "direct", "--format", "csv"]);
     expect(r.code, r.stderr).toBe(0);
     const rows = parseCSV(r.stdout);
     expect(rows[0]).toEqual(CSV_HEADER);
