@@ -10,7 +10,7 @@
 //   VIDEOSCORE2_SANITIZE=1 node scripts/build.mjs  ASan/UBSan variant (build/asan)
 //   VIDEOSCORE2_STATIC_FFMPEG=1 …                  link the minimal static FFmpeg instead of the system's libav
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -39,8 +39,7 @@ const defines = [
 ];
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
 // libav: the system's, or with VIDEOSCORE2_STATIC_FFMPEG=1 the minimal static FFmpeg of
-// build-ffmpeg.mjs (not yet the default: the suite has not been run against it). A define given to
-// an already configured tree is ignored by `cmake-js build`: delete .cache/cmake/<variant> to switch.
+// build-ffmpeg.mjs (not yet the default: the suite has not been run against it).
 if (process.env.VIDEOSCORE2_STATIC_FFMPEG === "1") defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${await buildFFmpeg()}`);
 const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? "" };
 const toolkit = cuda ? cudaToolkit() : undefined;
@@ -51,11 +50,15 @@ if (toolkit) {
 }
 const generator = existsSync("/usr/bin/ninja") || existsSync("/usr/local/bin/ninja") ? ["-G", "Ninja"] : [];
 const t0 = Date.now();
-execFileSync(process.execPath, [cmakeJs, "build", "--out", out, ...generator, "--target", "videoscore2", ...defines], {
-  cwd: root,
-  stdio: "inherit",
-  env,
-});
+const cmake = (verb, extra = []) =>
+  execFileSync(process.execPath, [cmakeJs, verb, "--out", out, ...generator, ...extra, ...defines], { cwd: root, stdio: "inherit", env });
+// `cmake-js build` configures only a tree that has no cache yet, so defines that changed since (a
+// new FFmpeg, other CUDA archs) would be ignored: reconfigure when they differ from the last ones.
+const stamp = join(out, "videoscore2-defines.json");
+const wanted = JSON.stringify(defines);
+if (existsSync(join(out, "CMakeCache.txt")) && (!existsSync(stamp) || readFileSync(stamp, "utf8") !== wanted)) cmake("configure");
+cmake("build", ["--target", "videoscore2"]);
+writeFileSync(stamp, wanted);
 
 /**
  * The CUDA addon finds libcudart/libcublas/libcublasLt through its $ORIGIN rpath: link the ones it
