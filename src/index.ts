@@ -17,7 +17,7 @@ export type { FramePlan, FrameSamplingOptions, VideoProbe } from "./video/frame-
 export { parseAnswer, referenceFirstMatch, DIMENSIONS } from "./scorer/parse.js";
 export type { Dimension, ParsedAnswer, ScoreLocation } from "./scorer/parse.js";
 export { normalizedSoft, expectedScore, hardRounded } from "./scorer/soft-score.js";
-export { renderUserPrompt, chatLayout, PROMPT_TEMPLATES } from "./scorer/prompt.js";
+export { renderUserPrompt, chatLayout, chatText, PROMPT_TEMPLATES } from "./scorer/prompt.js";
 export type { PromptTemplate } from "./scorer/prompt.js";
 export {
   evaluate,

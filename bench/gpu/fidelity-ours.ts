@@ -112,7 +112,9 @@ if (cmd === "model") {
     videoStart: p.videoStart,
     videoEnd: p.videoEnd,
     beforeVideo: layout.beforeVideo,
-    afterVideo: layout.afterVideo,
+    // Our tokenizer reads userText as plain text; the goldens' prompt has no control-token strings, so
+    // HF's tokenizer gives the same ids for the joined string.
+    afterVideo: layout.afterVideo + layout.userText + layout.afterText,
   });
   writeJson(join(outDir, "ours.json"), { binary: path, cuda, gpuLayers: cuda ? gpuLayers : 0, llamaCommit: versions().llamaCommit, forced: meta.forced, positions });
   console.log(`ours (${cuda ? `CUDA, gpuLayers ${gpuLayers}` : "CPU"}): ${p.tokens.length} prompt tokens, 4 positions -> ${outDir}`);

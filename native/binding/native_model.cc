@@ -14,6 +14,10 @@
 namespace vs2 {
 namespace {
 
+ChatText ReadChatText(const Napi::Object& o) {
+  return {ReadString(o, "beforeVideo"), ReadString(o, "afterVideo"), ReadString(o, "userText"), ReadString(o, "afterText")};
+}
+
 Napi::Object ModelInfoToJs(Napi::Env env, const ModelInfo& m) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("architecture", m.architecture);
@@ -21,6 +25,7 @@ Napi::Object ModelInfoToJs(Napi::Env env, const ModelInfo& m) {
   o.Set("nEmbd", m.nEmbd);
   o.Set("nLayer", m.nLayer);
   o.Set("nCtxTrain", m.nCtxTrain);
+  o.Set("contextSize", m.contextSize);
   o.Set("nVocab", m.nVocab);
   o.Set("nParams", static_cast<double>(m.nParams));
   o.Set("sizeBytes", static_cast<double>(m.sizeBytes));
@@ -86,7 +91,7 @@ class LoadWorker : public PromiseWorker {
 class GenerateWorker : public PromiseWorker {
  public:
   GenerateWorker(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWorker(env, "videoscore2.generate"), engine_(std::move(engine)) {}
-  std::string before, after;
+  ChatText text;
   std::vector<std::vector<uint8_t>> frames;
   std::shared_ptr<FrameFeed> feed;  // instead of `frames`: a decode still in progress
   int width = 0, height = 0;
@@ -115,7 +120,7 @@ class GenerateWorker : public PromiseWorker {
       };
       cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
     }
-    result_ = engine_->Generate(before, after, source, sampling, token, cb);
+    result_ = engine_->Generate(text, source, sampling, token, cb);
     frames.clear();
     feed.reset();
   }
@@ -176,13 +181,13 @@ class GenerateWorker : public PromiseWorker {
   GenerateResult result_;
 };
 
-// prepare({ beforeVideo, afterVideo, nframes, width, height }) → the token layout, no encode or decode
+// prepare({ beforeVideo, afterVideo, userText, afterText, nframes, width, height }) → the token layout, no encode or decode
 Napi::Value NativeModel::Prepare(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine& e = Get(env);
   Napi::Object in = ReadObject(info[0], "prepare() options");
   try {
-    PreparedPrompt p = e.Prepare(ReadString(in, "beforeVideo"), ReadString(in, "afterVideo"), ReadInt(in, "nframes"),
+    PreparedPrompt p = e.Prepare(ReadChatText(in), ReadInt(in, "nframes"),
                                  ReadInt(in, "width"), ReadInt(in, "height"));
     Napi::Object o = Napi::Object::New(env);
     o.Set("tokens", ToInt32Array(env, p.tokens));
@@ -203,7 +208,7 @@ Napi::Value NativeModel::Prepare(const Napi::CallbackInfo& info) {
   }
 }
 
-// generate({ beforeVideo, afterVideo, video, sampling }, cancel, onEvent?): `video` is a NativeFrameFeed
+// generate({ beforeVideo, afterVideo, userText, afterText, video, sampling }, cancel, onEvent?): `video` is a NativeFrameFeed
 // (a decode in progress, which knows its size) or { frames: Uint8Array[], width, height }.
 Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -211,8 +216,7 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   Napi::Object o = ReadObject(info[0], "generate() options");
   auto* w = new GenerateWorker(env, engine_);
   std::unique_ptr<GenerateWorker> guard(w);
-  w->before = ReadString(o, "beforeVideo");
-  w->after = ReadString(o, "afterVideo");
+  w->text = ReadChatText(o);
   Napi::Value video = o.Get("video");
   w->feed = FeedFromJs(env, video);
   if (w->feed) {

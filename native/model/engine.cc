@@ -125,6 +125,7 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
     throw Error("ERR_MODEL_LOAD", "Cannot create a context of " + std::to_string(params.contextSize) + " tokens" +
                                       (why.empty() ? "" : ": " + why) + "; lower contextSize or free memory");
   }
+  e->info_.contextSize = static_cast<int32_t>(llama_n_ctx(e->ctx_));
 
   mtmd_context_params vp = mtmd_context_params_default();
   vp.use_gpu = params.gpuLayers != 0;
@@ -158,15 +159,15 @@ Engine::~Engine() {
   if (model_) llama_model_free(model_);
 }
 
-std::vector<int32_t> Engine::Tokenize(const std::string& text) const {
-  int32_t n = -llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), nullptr, 0, false, true);
+std::vector<int32_t> Engine::Tokenize(const std::string& text, bool parseSpecial) const {
+  const auto len = static_cast<int32_t>(text.size());
+  int32_t n = -llama_tokenize(vocab_, text.data(), len, nullptr, 0, false, parseSpecial);
   std::vector<int32_t> out(std::max(n, 0));
-  if (n > 0) llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), out.data(), n, false, true);
+  if (n > 0) llama_tokenize(vocab_, text.data(), len, out.data(), n, false, parseSpecial);
   return out;
 }
 
-PreparedPrompt Engine::Prepare(const std::string& beforeVideo, const std::string& afterVideo, int nframes, int width,
-                               int height) const {
+PreparedPrompt Engine::Prepare(const ChatText& text, int nframes, int width, int height) const {
   constexpr int kCell = 28;  // patch 14 x spatial merge 2
   if (nframes < 2 || nframes % 2 != 0)
     throw Error("ERR_INVALID_OPTION", "Expected an even number of frames >= 2 but received " + std::to_string(nframes));
@@ -181,8 +182,14 @@ PreparedPrompt Engine::Prepare(const std::string& beforeVideo, const std::string
   p.gridT = nframes / 2;
   p.gridH = height / kCell;
   p.gridW = width / kCell;
-  auto before = Tokenize(beforeVideo);
-  auto after = Tokenize(afterVideo);
+  auto before = Tokenize(text.beforeVideo);
+  // Tokenizing the plain part on its own equals tokenizing the whole: with special tokens
+  // recognised, llama.cpp splits the text at them and tokenizes the pieces between separately.
+  auto after = Tokenize(text.afterVideo);
+  for (const auto* part : {&text.userText, &text.afterText}) {
+    auto t = Tokenize(*part, part == &text.afterText);
+    after.insert(after.end(), t.begin(), t.end());
+  }
   int32_t pos = 0;
   // Text tokens sit at one position on all three M-RoPE axes, one after another.
   auto appendText = [&](const std::vector<int32_t>& text) {
@@ -233,8 +240,7 @@ void Engine::DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool
   }
 }
 
-GenerateResult Engine::Generate(const std::string& beforeVideo, const std::string& afterVideo,
-                                const FrameSource& frames, const SamplingParams& sp,
+GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames, const SamplingParams& sp,
                                 const CancelToken& cancel, const ScoreCallbacks& cb) {
   std::lock_guard<std::mutex> lock(mutex_);
   cancel.check();
@@ -247,7 +253,7 @@ GenerateResult Engine::Generate(const std::string& beforeVideo, const std::strin
 
   if (frames.count < 2 || !frames.get) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
   const int W = frames.width, H = frames.height;
-  PreparedPrompt prep = Prepare(beforeVideo, afterVideo, frames.count, W, H);
+  PreparedPrompt prep = Prepare(text, frames.count, W, H);
   const std::string& forcedText = sp.directSegments.empty() ? sp.forcedText : sp.directSegments[0];
   std::vector<int32_t> forced = forcedText.empty() ? std::vector<int32_t>{} : Tokenize(forcedText);
   const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + sp.maxTokens;

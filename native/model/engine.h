@@ -59,6 +59,17 @@ struct PreparedPrompt {
   int32_t gridT = 0, gridH = 0, gridW = 0;  // merged grid: pairs x rows x columns
 };
 
+// The chat text around one video. The markup parts hold the chat template's own control tokens
+// (<|im_start|>, <|vision_end|>, ...) and are tokenized with special tokens recognised; userText is
+// what the caller supplied (prompt, custom template) and is tokenized as plain text, so a prompt that
+// contains "<|im_end|>" cannot end the user turn or inject video placeholders.
+struct ChatText {
+  std::string beforeVideo;  // markup, ends with <|vision_start|>
+  std::string afterVideo;   // markup, starts with <|vision_end|>
+  std::string userText;     // plain text
+  std::string afterText;    // markup: end of the user turn and the assistant header
+};
+
 struct SamplingParams {
   float temperature = 0;  // <= 0: greedy
   int32_t topK = 0;       // <= 0: off
@@ -113,6 +124,7 @@ struct ScoreCallbacks {
 struct ModelInfo {
   std::string architecture, name;
   int32_t nEmbd = 0, nLayer = 0, nCtxTrain = 0, nVocab = 0;
+  int32_t contextSize = 0;  // of the context created (llama.cpp may round it)
   int64_t nParams = 0;
   uint64_t sizeBytes = 0;
   std::array<int32_t, 5> digitTokens{};
@@ -131,17 +143,17 @@ class Engine {
 
   // Tokenizes the prompt around one video of nframes frames (even) at width x height and computes
   // every position. No vision encode, no decode.
-  PreparedPrompt Prepare(const std::string& beforeVideo, const std::string& afterVideo, int nframes, int width,
-                         int height) const;
+  PreparedPrompt Prepare(const ChatText& text, int nframes, int width, int height) const;
 
   // Encodes the frames, prefills, generates. Serialized: one call at a time per Engine.
-  GenerateResult Generate(const std::string& beforeVideo, const std::string& afterVideo, const FrameSource& frames,
+  GenerateResult Generate(const ChatText& text, const FrameSource& frames,
                           const SamplingParams& sampling,
                           const CancelToken& cancel, const ScoreCallbacks& callbacks);
 
  private:
   Engine() = default;
-  std::vector<int32_t> Tokenize(const std::string& text) const;
+  // parseSpecial: control-token strings become their tokens (our markup only, never user text).
+  std::vector<int32_t> Tokenize(const std::string& text, bool parseSpecial = true) const;
   void FillCandidates(const float* logits, std::vector<::llama_token_data>& cand) const;
   void AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbacks& cb, const float* logits,
                    const ::llama_token_data_array* processed) const;

@@ -13,8 +13,8 @@ extern "C" {
 namespace vs2 {
 
 StreamDecoder::StreamDecoder(Demuxer& demuxer, int streamIndex, const AVCodecParameters* par, int threads,
-                             const FrameIndex& index)
-    : demuxer_(demuxer), streamIndex_(streamIndex), index_(index) {
+                             const FrameIndex& index, int64_t maxPixels)
+    : demuxer_(demuxer), streamIndex_(streamIndex), index_(index), maxPixels_(maxPixels) {
   const AVCodec* dec = avcodec_find_decoder(par->codec_id);
   if (!dec) throw Error("ERR_DECODE", demuxer.label() + " has a video stream in a codec this build of libavcodec cannot decode");
   codec_ = avcodec_alloc_context3(dec);
@@ -44,6 +44,13 @@ void StreamDecoder::Free() {
   avcodec_free_context(&codec_);
 }
 
+void StreamDecoder::CheckFrameSize() const {
+  if (static_cast<int64_t>(frame_->width) * frame_->height > maxPixels_)
+    throw Error("ERR_VIDEO_LIMITS", demuxer_.label() + " has a " + std::to_string(frame_->width) + "x" +
+                                        std::to_string(frame_->height) + " frame, more than limits.maxPixelsPerFrame (" +
+                                        std::to_string(maxPixels_) + "); raise the limit to accept it");
+}
+
 void StreamDecoder::Rewind() {
   AVFormatContext* fmt = demuxer_.fmt();
   int err = av_seek_frame(fmt, streamIndex_, index_.haveTimestamps ? index_.startPts : 0, AVSEEK_FLAG_BACKWARD);
@@ -70,20 +77,22 @@ void StreamDecoder::Run(const int64_t* targets, size_t n, const std::function<vo
   // that keyframe is never slower than decoding through the gap.
   int64_t readUpTo = -1;  // presentation index of the furthest packet sent to the decoder
   int64_t seekedTo = -1;  // keyframe of the last seek, until its first packet confirms the landing
-  auto seekTo = [&](int64_t key) {
+  int64_t seekGoal = -1;  // the keyframe decoding must start at or before
+  auto seekTo = [&](int64_t key, int64_t goal) {
     int err = key <= 0 ? av_seek_frame(fmt, streamIndex_, ix.startPts, AVSEEK_FLAG_BACKWARD)
                        : av_seek_frame(fmt, streamIndex_, ix.frames[key].pts, AVSEEK_FLAG_BACKWARD);
     if (err < 0) return false;
     avcodec_flush_buffers(codec_);
     readUpTo = decodedUpTo = key - 1;
-    seekedTo = key;
+    seekedTo = std::max<int64_t>(key, 0);
+    seekGoal = goal;
     ++stats.seeks;
     return true;
   };
   auto maybeSeek = [&]() {
     if (!ix.haveTimestamps || next >= n) return;
     int64_t key = ix.KeyBefore(targets[next]);
-    if (key > readUpTo && key > 0) seekTo(key);
+    if (key > readUpTo && key > 0) seekTo(key, key);
   };
 
   auto receive = [&]() {
@@ -92,6 +101,7 @@ void StreamDecoder::Run(const int64_t* targets, size_t n, const std::function<vo
       if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
       if (err < 0) throw Error("ERR_DECODE", "Decoding " + label + " failed: " + AvErrorText(err));
       ++stats.framesDecoded;
+      CheckFrameSize();
       int64_t idx;
       if (ix.haveTimestamps) {
         int64_t ts = frame_->best_effort_timestamp != AV_NOPTS_VALUE ? frame_->best_effort_timestamp : frame_->pts;
@@ -110,6 +120,7 @@ void StreamDecoder::Run(const int64_t* targets, size_t n, const std::function<vo
     AVCodecContext* c;
     ~ResetSkip() { c->skip_frame = AVDISCARD_DEFAULT; }
   } resetSkip{codec_};
+  seekedTo = seekGoal = 0;  // the rewind is a seek too: check where it landed
   maybeSeek();
   while (next < n) {
     check();
@@ -144,13 +155,22 @@ void StreamDecoder::Run(const int64_t* targets, size_t n, const std::function<vo
         continue;
       }
       if (seekedTo >= 0) {
-        // Demuxers seek by their own index (often dts); if the landing is past the next target,
-        // fall back to the keyframe before, and finally to the start.
-        int64_t landed = seekedTo;
+        // Demuxers seek by their own index (often dts), and those without one (MPEG-TS) by a
+        // timestamp search that lands near the keyframe rather than on it. Landing past the
+        // keyframe leaves frames that cannot be decoded until the next one, so seek to the keyframe
+        // before (landing early only costs decoding), and finally to the start.
+        int64_t sought = seekedTo;
         seekedTo = -1;
-        if (idx > targets[next] && landed > 0) {
+        if (idx > seekGoal) {
           av_packet_unref(pkt_);
-          seekTo(ix.KeyBefore(landed - 1));
+          if (sought > 0) {
+            seekTo(ix.KeyBefore(sought - 1), seekGoal);
+          } else if (av_seek_frame(fmt, -1, 0, AVSEEK_FLAG_BYTE) >= 0) {
+            // Even the start was missed: back to the first byte, where such containers begin.
+            avcodec_flush_buffers(codec_);
+            readUpTo = decodedUpTo = -1;
+            ++stats.seeks;
+          }
           continue;
         }
       }
@@ -178,6 +198,7 @@ int64_t StreamDecoder::DecodeAll(const std::function<void()>& check) {
   int64_t n = 0;
   auto drain = [&]() {
     while (avcodec_receive_frame(codec_, frame_) == 0) {
+      CheckFrameSize();
       ++n;
       av_frame_unref(frame_);
     }

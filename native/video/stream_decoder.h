@@ -40,8 +40,10 @@ struct DecodeStats {
 class StreamDecoder {
  public:
   // Opens a decoder for `par` with `threads` libavcodec threads (0 = as many as cores). The demuxer
-  // and the index are borrowed and must outlive it. Throws ERR_DECODE.
-  StreamDecoder(Demuxer& demuxer, int streamIndex, const AVCodecParameters* par, int threads, const FrameIndex& index);
+  // and the index are borrowed and must outlive it. Every decoded frame larger than maxPixels is
+  // ERR_VIDEO_LIMITS: a stream may change its size mid-way, past what its header said. Throws ERR_DECODE.
+  StreamDecoder(Demuxer& demuxer, int streamIndex, const AVCodecParameters* par, int threads, const FrameIndex& index,
+                int64_t maxPixels);
   ~StreamDecoder();
   StreamDecoder(const StreamDecoder&) = delete;
   StreamDecoder& operator=(const StreamDecoder&) = delete;
@@ -61,10 +63,12 @@ class StreamDecoder {
 
  private:
   void Free();
+  void CheckFrameSize() const;
 
   Demuxer& demuxer_;
   int streamIndex_;
   const FrameIndex& index_;
+  int64_t maxPixels_;
   AVCodecContext* codec_ = nullptr;
   AVPacket* pkt_ = nullptr;
   AVFrame* frame_ = nullptr;

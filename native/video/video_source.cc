@@ -118,7 +118,7 @@ struct VideoSource::Impl {
     info.height = par->height;
     info.codec = dec->name;
     info.container = fmtName;
-    decoder = std::make_unique<StreamDecoder>(*demuxer, streamIndex, par, limits.threads, index);
+    decoder = std::make_unique<StreamDecoder>(*demuxer, streamIndex, par, limits.threads, index, limits.maxPixelsPerFrame);
     Index(cancel);
   }
 
@@ -251,7 +251,7 @@ struct VideoSource::Impl {
           DiscardOtherStreams(fmt);
           source = own.get();
         }
-        StreamDecoder dec(*source, streamIndex, par, threadsEach, index);
+        StreamDecoder dec(*source, streamIndex, par, threadsEach, index, limits.maxPixelsPerFrame);
         FrameConverter converter(label, threadsEach > 1);
         mine.decoders = 1;
         auto check = [&] {

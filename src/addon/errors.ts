@@ -61,12 +61,26 @@ export class VideoScoreError extends Error {
 /** The codes that are about the video a call was given. */
 const INPUT_CODES: ReadonlySet<string> = new Set(["ERR_INPUT_NOT_FOUND", "ERR_INPUT_UNREADABLE", "ERR_NO_VIDEO_STREAM", "ERR_DECODE", "ERR_VIDEO_TOO_SHORT", "ERR_VIDEO_LIMITS"]);
 
-/** Gives an error about the input video its `path` (native code reports the file only in its message). */
+/**
+ * Gives an error about the input video its `path`, and names the file in the message where it does
+ * not yet (checks made after the file is open, such as the frame plan's, know only its contents).
+ */
 export function withInputPath(e: unknown, input: string | Uint8Array): unknown {
   if (typeof input === "string" && e instanceof VideoScoreError && e.path === undefined && INPUT_CODES.has(e.code)) {
     Object.defineProperty(e, "path", { value: input, enumerable: true });
+    if (!e.message.includes(input)) e.message = `${input}: ${e.message}`;
   }
   return e;
+}
+
+/**
+ * A path as the C++ side will read it: a NUL byte would end it there, so a different file than the
+ * one named could be opened.
+ */
+export function checkPath(name: string, v: unknown, what: string): string {
+  if (typeof v !== "string") throw invalidOption(name, what, v);
+  if (v.includes("\0")) throw invalidOption(name, `${what} without a NUL byte (the path would be cut there)`, v);
+  return v;
 }
 
 /** `ERR_INVALID_OPTION` in the house style: "Expected … but received …". */

@@ -105,6 +105,8 @@ export interface NativeModelInfo {
   nEmbd: number;
   nLayer: number;
   nCtxTrain: number;
+  /** Tokens the context holds (the loaded contextSize). */
+  contextSize: number;
   nVocab: number;
   nParams: number;
   sizeBytes: number;
@@ -126,10 +128,16 @@ export interface NativePrepared {
   grid: [number, number, number];
 }
 
-/** prepare(): the prompt around one video of `nframes` frames at width × height. */
-export interface NativePrepareOptions {
+/** The chat around the video: markup parts with control tokens, userText as plain text (src/scorer/prompt.ts ChatLayout). */
+export interface NativeChatText {
   beforeVideo: string;
   afterVideo: string;
+  userText: string;
+  afterText: string;
+}
+
+/** prepare(): the prompt around one video of `nframes` frames at width × height. */
+export interface NativePrepareOptions extends NativeChatText {
   nframes: number;
   width: number;
   height: number;
@@ -166,9 +174,7 @@ export interface NativeFrames {
 }
 
 /** generate(): the prompt around the video, the video's frames, and the sampling. */
-export interface NativeGenerateOptions {
-  beforeVideo: string;
-  afterVideo: string;
+export interface NativeGenerateOptions extends NativeChatText {
   /** A decode in progress (it knows its frame size), or frames in memory. */
   video: NativeFrameFeed | NativeFrames;
   sampling: NativeSampling;

@@ -3,7 +3,8 @@
  * the one object each native call takes (src/addon/interface.ts). Every default of loading and of
  * token sampling is written here and nowhere else.
  */
-import { invalidOption } from "../addon/errors.js";
+import { availableParallelism } from "node:os";
+import { checkPath, invalidOption } from "../addon/errors.js";
 import type { GpuPreference } from "../addon/loader.js";
 import type { NativeLoadOptions, NativeSampling } from "../addon/interface.js";
 import { validateSamplingOptions, type FrameSamplingOptions } from "../video/frame-options.js";
@@ -138,6 +139,29 @@ function num(o: Record<string, unknown>, key: string, def: number, ok: (v: numbe
   return v;
 }
 
+const INT32_MAX = 2 ** 31 - 1;
+/** 2^20 tokens: a 7B model's KV cache for it is ~57 GB, more than any one GPU holds. */
+const MAX_CONTEXT = 2 ** 20;
+/** ggml's GGML_MAX_N_THREADS. */
+const GGML_MAX_THREADS = 512;
+let warnedThreads = false;
+
+/**
+ * `threads`: ggml's workers spin on a barrier, so more threads than cores does not just waste them —
+ * measured, a score that took 0.3 s with 2 threads on 2 cores took 52 s with 16. Far above the core
+ * count is refused; above it, a warning (once per process).
+ */
+function loadThreads(o: Record<string, unknown>): number {
+  const cores = availableParallelism();
+  const max = Math.min(GGML_MAX_THREADS, 4 * cores);
+  const threads = num(o, "threads", LOAD_DEFAULTS.threads, (v) => Number.isInteger(v) && v >= 0 && v <= max, `an integer in [0, ${max}] (0 = one per core; this machine has ${cores} cores)`);
+  if (threads > cores && !warnedThreads) {
+    warnedThreads = true;
+    process.emitWarning(`threads: ${threads} is more than this machine's ${cores} cores; ggml's threads then wait on each other and scoring slows down many times over`, { code: "VIDEOSCORE2_THREADS" });
+  }
+  return threads;
+}
+
 /** VIDEOSCORE2_GPU_LAYERS as the default of `gpuLayers` (so a whole app, or the test suite, can run on the GPU unchanged). */
 function gpuLayersFromEnv(): number {
   const raw = process.env.VIDEOSCORE2_GPU_LAYERS;
@@ -172,11 +196,13 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoad {
   if (typeof options !== "object" || options === null) throw invalidOption("options", "an object", options);
   const o = options as unknown as Record<string, unknown>;
   for (const key of ["model", "mmproj"] as const)
-    if (typeof o[key] !== "string" || (o[key] as string).length === 0) throw invalidOption(key, "a path to a GGUF file", o[key]);
-  const gpuLayers = num(o, "gpuLayers", gpuLayersFromEnv(), (v) => Number.isInteger(v) && v >= -1, "an integer >= -1");
-  const threads = num(o, "threads", LOAD_DEFAULTS.threads, (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
-  const contextSize = num(o, "contextSize", LOAD_DEFAULTS.contextSize, (v) => Number.isInteger(v) && v >= 256, "an integer >= 256");
-  const batchSize = num(o, "batchSize", LOAD_DEFAULTS.batchSize, (v) => Number.isInteger(v) && v >= 32, "an integer >= 32");
+    if (checkPath(key, o[key], "a path to a GGUF file").length === 0) throw invalidOption(key, "a path to a GGUF file", o[key]);
+  // Every number here crosses into C++ as an int32: ranges are checked here, never wrapped there.
+  const gpuLayers = num(o, "gpuLayers", gpuLayersFromEnv(), (v) => Number.isInteger(v) && v >= -1 && v <= INT32_MAX, "an integer in [-1, 2147483647]");
+  const threads = loadThreads(o);
+  const contextSize = num(o, "contextSize", LOAD_DEFAULTS.contextSize, (v) => Number.isInteger(v) && v >= 256 && v <= MAX_CONTEXT, `an integer in [256, ${MAX_CONTEXT}] (the KV cache is allocated up front)`);
+  // llama.cpp lowers a batch larger than the context to the context's size.
+  const batchSize = num(o, "batchSize", LOAD_DEFAULTS.batchSize, (v) => Number.isInteger(v) && v >= 32 && v <= MAX_CONTEXT, `an integer in [32, ${MAX_CONTEXT}]`);
   if (o.gpu !== undefined && o.gpu !== "auto" && o.gpu !== "cuda" && o.gpu !== "cpu")
     throw invalidOption("gpu", '"auto", "cuda" or "cpu"', o.gpu);
   const fa = flashAttentionOption(o.flashAttention);
@@ -211,7 +237,7 @@ function samplingOf(o: ScoreOptions): { sampling: NativeSampling; mode: "think" 
   const d = SAMPLING_DEFAULTS;
   const seed = num(r, "seed", d.seed, (v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff, "an integer in [0, 2^32)");
   const temperature = num(r, "temperature", d.temperature, (v) => v >= 0 && v <= 10, "a number in [0, 10]");
-  const topK = num(r, "topK", d.topK, (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
+  const topK = num(r, "topK", d.topK, (v) => Number.isInteger(v) && v >= 0 && v <= INT32_MAX, "an integer in [0, 2147483647]");
   const topP = num(r, "topP", d.topP, (v) => v > 0 && v <= 1, "a number in (0, 1]");
   const maxTokens = num(r, "maxTokens", d.maxTokens, (v) => Number.isInteger(v) && v >= 1 && v <= 65536, "an integer in [1, 65536]");
   const base = nativeSampling({ seed, temperature, topK, topP, maxTokens });
@@ -225,8 +251,8 @@ function samplingOf(o: ScoreOptions): { sampling: NativeSampling; mode: "think" 
   if (o.constrain !== true && (typeof o.constrain !== "object" || o.constrain === null))
     throw invalidOption("constrain", "a boolean or { maxThinkingTokens }", o.constrain);
   const budget = o.constrain === true ? undefined : o.constrain.maxThinkingTokens;
-  if (budget !== undefined && (!Number.isInteger(budget) || budget < 0))
-    throw invalidOption("constrain.maxThinkingTokens", "an integer >= 0", budget);
+  if (budget !== undefined && (!Number.isInteger(budget) || budget < 0 || budget > maxTokens))
+    throw invalidOption("constrain.maxThinkingTokens", `an integer in [0, maxTokens = ${maxTokens}]`, budget);
   // The budget counts from the start of the generation ("<think>" included).
   const closeAfterTokens = Math.max(1, budget ?? maxTokens - ANSWER_RESERVE);
   return { sampling: { ...base, grammar: answerGrammar(), closeAfterTokens, closeText: "</think>" }, mode: "think" };

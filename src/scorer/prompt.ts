@@ -204,12 +204,21 @@ export function renderUserPrompt(template: PromptTemplate, prompt: string): stri
     .join("");
 }
 
-/** The chat text on either side of the video block. */
+/**
+ * The chat text on either side of the video block, in the order it is read:
+ * `beforeVideo`, the video, `afterVideo`, `userText`, `afterText`. The three markup parts hold the
+ * template's control tokens; `userText` (the rendered prompt, which the caller wrote) is tokenized
+ * as plain text, so a prompt containing `<|im_end|>` or `<|video_pad|>` stays text (docs/reference.md §3).
+ */
 export interface ChatLayout {
-  /** Everything before the video embeddings, ending with `<|vision_start|>`. */
+  /** Markup before the video embeddings, ending with `<|vision_start|>`. */
   beforeVideo: string;
-  /** Everything after them, starting with `<|vision_end|>` and ending with the assistant header. */
+  /** Markup right after them: `<|vision_end|>`. */
   afterVideo: string;
+  /** The user's text (template with the prompt filled in), tokenized without control tokens. */
+  userText: string;
+  /** Markup closing the user turn and opening the assistant's. */
+  afterText: string;
 }
 
 /**
@@ -223,6 +232,13 @@ export function chatLayout(userText: string): ChatLayout {
   return {
     beforeVideo:
       "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|>",
-    afterVideo: "<|vision_end|>" + userText + "<|im_end|>\n<|im_start|>assistant\n",
+    afterVideo: "<|vision_end|>",
+    userText,
+    afterText: "<|im_end|>\n<|im_start|>assistant\n",
   };
+}
+
+/** The whole chat as one string, with the video as a single `<|video_pad|>` (what HF's template renders). */
+export function chatText(layout: ChatLayout): string {
+  return layout.beforeVideo + "<|video_pad|>" + layout.afterVideo + layout.userText + layout.afterText;
 }

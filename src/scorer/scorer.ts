@@ -14,6 +14,7 @@ import { streamWith, type StreamedVideo } from "../video/sample.js";
 import { checkModelPair } from "./model-check.js";
 import { resolveLoadOptions, resolveScoreOptions, type LoadOptions, type ScoreOptions } from "./options.js";
 import { assembleResult, type ScoreResult } from "./result.js";
+import type { ChatLayout } from "./prompt.js";
 
 /** What {@link VideoScorer.prepare} returns: the model input without generating. */
 export interface PreparedInput {
@@ -28,7 +29,7 @@ export interface PreparedInput {
   nextPosition: number;
   frames: { count: number; width: number; height: number; indices: number[] };
   plan: FramePlan;
-  text: { beforeVideo: string; afterVideo: string };
+  text: ChatLayout;
 }
 
 /** Items of {@link VideoScorer.scoreMany}. */
@@ -131,6 +132,21 @@ export class VideoScorer implements AsyncDisposable {
   }
 
   /**
+   * Refuses a plan whose tokens cannot fit the context before any frame is decoded (decoding 5000
+   * frames to learn that costs gigabytes). The engine checks again with the forced answer counted.
+   */
+  private checkFits(model: NativeModel, layout: ChatLayout, plan: FramePlan, maxTokens: number): void {
+    const prompt = model.prepare({ ...layout, nframes: plan.nframes, width: plan.width, height: plan.height }).tokens.length;
+    const n = model.info.contextSize;
+    if (prompt + maxTokens > n)
+      throw new VideoScoreError(
+        "ERR_CONTEXT_FULL",
+        `This video needs ${prompt} prompt tokens (${plan.nframes} frames of ${plan.width}x${plan.height}) + ${maxTokens} to generate, more than the context of ${n}; ` +
+          "load the scorer with a larger contextSize, or lower fps/nframes/maxPixels/maxTokens",
+      );
+  }
+
+  /**
    * Scores one video against its prompt: samples frames, encodes them, prefills and generates the
    * chain of thought and the three scores; soft scores come from the digit probabilities.
    * @throws VideoScoreError (see the README's table of codes)
@@ -149,7 +165,7 @@ export class VideoScorer implements AsyncDisposable {
       options.onProgress?.({ phase: "sample", done: 0, total: 1 });
       // With overlap the decode runs on while the model works: frame pairs go to the vision encoder as
       // they come. Without, every frame is decoded before the model is asked for.
-      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel);
+      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, sampling.maxTokens));
       stream = sampled;
       void sampled.finished.then((f) => f && options.onProgress?.({ phase: "sample", done: 1, total: 1 }));
       let decodedFirst: Awaited<StreamedVideo["finished"]> = null;

@@ -5,7 +5,7 @@
  */
 import { loadAddon } from "../addon/loader.js";
 import { Cancellation } from "../addon/cancel.js";
-import { invalidOption, VideoScoreError, withInputPath } from "../addon/errors.js";
+import { checkPath, invalidOption, VideoScoreError, withInputPath } from "../addon/errors.js";
 import type { NativeAddon, NativeDecodeStats, NativeFrameFeed, NativeVideo, NativeVideoInfo } from "../addon/interface.js";
 import { validateSamplingOptions, type FrameSamplingOptions } from "./frame-options.js";
 import { planChecked, type FramePlan } from "./frame-plan.js";
@@ -62,7 +62,8 @@ export interface StreamedVideo extends Omit<SampledVideo, "frames" | "stats"> {
 
 /** A path or the file's bytes; whether it is there and readable is the native opener's to say. */
 export function checkVideoInput(input: unknown): string | Uint8Array {
-  if (typeof input === "string" || input instanceof Uint8Array) return input;
+  if (typeof input === "string") return checkPath("video", input, "a file path or a Buffer");
+  if (input instanceof Uint8Array) return input;
   throw invalidOption("video", "a file path or a Buffer", input === null ? "null" : typeof input);
 }
 
@@ -138,10 +139,13 @@ export function streamWith(
   sampling: FrameSamplingOptions,
   limits: ResolvedLimits,
   cancel: Cancellation,
+  /** Called with the plan before any frame is decoded; throws to refuse the video. */
+  accept?: (plan: FramePlan) => void,
 ): Promise<StreamedVideo> {
   const t0 = performance.now();
   return withPlannedVideo(addon, input, sampling, limits, cancel, (video, facts) => {
     const { plan } = facts;
+    accept?.(plan);
     const feed = video.stream({ indices: plan.indices, width: plan.width, height: plan.height }, cancel.flag);
     const finished = feed.done.then(
       (stats) => ({ stats, sampleTotalMs: performance.now() - t0 }),

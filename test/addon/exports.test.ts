@@ -61,7 +61,7 @@ describe("the addon's exports", () => {
       const { topK: ___, ...noTopK } = nativeSampling();
       const frames = { frames: [new Uint8Array(28 * 28 * 3), new Uint8Array(28 * 28 * 3)], width: 28, height: 28 };
       const call = () =>
-        model.generate({ beforeVideo: "<|vision_start|>", afterVideo: "<|vision_end|>", video: frames, sampling: noTopK as ReturnType<typeof nativeSampling> }, new Int32Array(new SharedArrayBuffer(4)));
+        model.generate({ beforeVideo: "<|vision_start|>", afterVideo: "<|vision_end|>", userText: "", afterText: "", video: frames, sampling: noTopK as ReturnType<typeof nativeSampling> }, new Int32Array(new SharedArrayBuffer(4)));
       expect(call).toThrow(/options\.topK/);
       expect(() => addon.quantize({ input: "a", output: "b", type: "Q8_0" } as never)).toThrow(/options\.threads/);
     } finally {

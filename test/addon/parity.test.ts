@@ -27,7 +27,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { chatLayout, expectedScore, normalizedSoft, planFrames, renderUserPrompt, sampleFrames, VideoScorer } from "../../src/index.js";
+import { chatLayout, chatText, expectedScore, normalizedSoft, planFrames, renderUserPrompt, sampleFrames, VideoScorer } from "../../src/index.js";
 import type { PromptTemplate, SampledVideo } from "../../src/index.js";
 import { loadAddon } from "../../src/addon/loader.js";
 import { nativeSampling } from "../../src/scorer/options.js";
@@ -220,7 +220,7 @@ describe("stage 2: prompt ids and (t, h, w) positions (processor + get_rope_inde
         const user = renderUserPrompt(t as PromptTemplate, meta.t2v_prompt);
         expect(user).toBe(g.user_text);
         const layout = chatLayout(user);
-        expect(layout.beforeVideo + "<|video_pad|>" + layout.afterVideo).toBe(g.chat_text);
+        expect(chatText(layout)).toBe(g.chat_text);
         const p = await scorer.prepare(clipPaths.get(c.name)!, { prompt: meta.t2v_prompt, template: t as PromptTemplate });
         const videoPad = g.ids_before.length; // checked below: the block is all <|video_pad|>
         const want = [...g.ids_before, ...new Array<number>(g.n_video_tokens).fill(p.tokens[videoPad]!), ...g.ids_after];

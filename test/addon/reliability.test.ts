@@ -133,7 +133,7 @@ describe("concurrency and lifecycle", () => {
         const d = await video.decode({ indices: [0, 5, 10, 15], width: 336, height: 252 });
         video.close();
         const flag = new Int32Array(new SharedArrayBuffer(4));
-        const out = await model.generate({ beforeVideo: "<|im_start|>user\\n<|vision_start|>", afterVideo: "<|vision_end|>hi<|im_end|>\\n<|im_start|>assistant\\n",
+        const out = await model.generate({ beforeVideo: "<|im_start|>user\\n<|vision_start|>", afterVideo: "<|vision_end|>", userText: "hi", afterText: "<|im_end|>\\n<|im_start|>assistant\\n",
           video: { frames: d.frames.map((f) => f.rgb), width: 336, height: 252 }, sampling: { ...workerData.sampling, seed: workerData.seed, maxTokens: 16 } }, flag);
         model.dispose();
         parentPort.postMessage({ ids: Array.from(out.tokenIds), frames: info.totalFrames });

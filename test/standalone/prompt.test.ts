@@ -5,6 +5,7 @@ import {
   DEFAULT_PROMPT_TEMPLATE,
   PROMPT_TEMPLATES,
   chatLayout,
+  chatText,
   renderUserPrompt,
   validatePromptTemplate,
 } from "../../src/scorer/prompt.js";
@@ -80,13 +81,15 @@ describe("custom templates", () => {
 describe("chatLayout", () => {
   it("wraps the user text as the Qwen2.5-VL template does for content [video, text]", () => {
     const user = renderUserPrompt("inference", "A frog fountain");
-    const { beforeVideo, afterVideo } = chatLayout(user);
-    expect(beforeVideo).toBe(
+    const layout = chatLayout(user);
+    expect(layout.beforeVideo).toBe(
       "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|>",
     );
-    expect(afterVideo).toBe("<|vision_end|>" + user + "<|im_end|>\n<|im_start|>assistant\n");
+    expect(layout.afterVideo).toBe("<|vision_end|>");
+    expect(layout.userText).toBe(user);
+    expect(layout.afterText).toBe("<|im_end|>\n<|im_start|>assistant\n");
     // With <|video_pad|> in the middle this is exactly apply_chat_template's output.
-    expect(beforeVideo + "<|video_pad|>" + afterVideo).toBe(
+    expect(chatText(layout)).toBe(
       "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n" +
         "<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>" +
         user +
