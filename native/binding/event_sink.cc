@@ -28,6 +28,15 @@ void EventSink::Drain(Napi::Env env) {
     events.swap(pending_);
   }
   if (callback_.IsEmpty()) return;
+  // A Node-API call fails without a pending exception only when the environment is going away (a
+  // worker terminated mid-score): then there is nobody to deliver events to.
+  try {
+    DeliverAll(env, events);
+  } catch (const Napi::Error&) {
+  }
+}
+
+void EventSink::DeliverAll(Napi::Env env, std::vector<Event>& events) {
   for (auto& e : events) {
     Napi::HandleScope scope(env);
     Napi::Object o = Napi::Object::New(env);
@@ -44,10 +53,13 @@ void EventSink::Drain(Napi::Env env) {
       o.Set("total", e.c);
     }
     // A throwing JS callback must not take the job down: report it as an uncaught exception.
-    try {
-      callback_.Call({o});
-    } catch (const Napi::Error& err) {
-      napi_fatal_exception(env, err.Value());
+    napi_value arg = o, result;
+    napi_status st = napi_call_function(env, env.Undefined(), callback_.Value(), 1, &arg, &result);
+    if (st == napi_pending_exception) {
+      napi_value exc;
+      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+    } else if (st != napi_ok) {
+      return;  // cannot run JS any more
     }
   }
 }

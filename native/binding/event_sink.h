@@ -31,6 +31,7 @@ class EventSink : public std::enable_shared_from_this<EventSink> {
 
  private:
   void Drain(Napi::Env env);
+  void DeliverAll(Napi::Env env, std::vector<Event>& events);
   Napi::FunctionReference callback_;
   Napi::ThreadSafeFunction tsfn_;
   std::mutex mutex_;
