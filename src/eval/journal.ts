@@ -119,13 +119,13 @@ export function readJournal(path: string): JournalContents {
 /** The first option that differs between a journal and this run, as a message; null when none. */
 export function optionDifference(path: string, had: JournalHeader, now: Omit<JournalHeader, "format" | "version">): string | null {
   if (had.benchmark !== now.benchmark)
-    return `${path} was made for the ${had.benchmark} benchmark; this run is ${now.benchmark} (--benchmark). Use another --journal.`;
+    return `the journal was made for the ${had.benchmark} benchmark; this run is ${now.benchmark} (--benchmark). Use another --journal.`;
   const keys = new Set([...Object.keys(had.options ?? {}), ...Object.keys(now.options)]);
   for (const k of keys) {
     const a = had.options?.[k] ?? null;
     const b = now.options[k] ?? null;
     if (JSON.stringify(a) !== JSON.stringify(b))
-      return `${path} was made with ${FLAG[k] ?? k} ${show(a)}; this run has ${FLAG[k] ?? k} ${show(b)}. Rerun with the same options to resume, or give another --journal to start afresh.`;
+      return `the journal was made with ${FLAG[k] ?? k} ${show(a)}; this run has ${FLAG[k] ?? k} ${show(b)}. Rerun with the same options to resume, or give another --journal to start afresh.`;
   }
   return null;
 }
