@@ -244,4 +244,27 @@ describe("eval: resume", () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/made with --seed \(default\); this run has --seed 7/);
   }, 300_000);
+
+  it("Ctrl-C (SIGINT): exit 130 with what finished in the journal; the rerun scores the rest", async () => {
+    const d = join(dir, "resume");
+    const bench = join(d, "vgrb.csv");
+    const j = join(d, "sigint.jsonl");
+    rmSync(j, { force: true });
+    const { child, done } = start(["eval", bench, ...scoring(), "--journal", j]);
+    const t = setInterval(() => {
+      if (existsSync(j) && entryLines(j).length >= 2) {
+        clearInterval(t);
+        child.kill("SIGINT");
+      }
+    }, 25);
+    const r = await done;
+    clearInterval(t);
+    expect(r.code, r.stderr).toBe(130);
+    const before = entryLines(j).length;
+    expect(before).toBeLessThan(N);
+    const again = await run(["eval", bench, ...scoring(), "--journal", j]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(settledLines(again.stderr)).toBe(N - before);
+    expect([...entryLines(j)].sort()).toEqual([...entryLines(join(d, "whole.jsonl"))].sort());
+  }, 300_000);
 });
