@@ -2,6 +2,7 @@
  * Usage text, exit codes and option parsing helpers of the `videoscore2` command.
  */
 import { parseArgs } from "node:util";
+import { evalLayoutsHelp } from "../eval/benchmarks/help.js";
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -21,7 +22,8 @@ export const USAGE = `videoscore2 — score AI-generated videos the way VideoSco
 
 usage:
   videoscore2 score <video|dir|glob>... (--prompt "…" | --prompts file.json|csv) [options]
-  videoscore2 eval <bench.json|jsonl|csv> [--videos dir] [options] [--from-results]
+  videoscore2 eval <bench file> [--benchmark name] [--videos dir] [--journal file] [options]
+  videoscore2 eval [<bench file>] --from-results <journal|results.json>
   videoscore2 sample <video> --out <dir> [--fps 2] [--nframes N] [--max-pixels N]
   videoscore2 info [--model m.gguf] [--mmproj mm.gguf] [--format json] [--all]
   videoscore2 convert <hf-folder> --out <dir> [--type f16] [--quant Q4_K_M]   HF checkpoint → GGUF (convert --help)
@@ -61,14 +63,21 @@ output:
   --quiet                 no progress output
 
 eval:
-  --videos <dir>          folder of the videos (default: <bench folder>/videos/<video_name>.mp4)
+  --benchmark <name>      vsb2 | videogen-rewardbench | mjbench-video | t2vqa-db | videophy2
+                          (default: found from the file's columns; the output names it)
+  --videos <dir>          folder of the videos (default: paths as the file gives them, relative to
+                          it; bare names and URLs under <bench folder>/videos/)
+  --journal <file>        results journal, one JSON line per video (default <bench file>.journal.jsonl);
+                          rerunning the same command resumes from it, other options are refused
+  --pair-file <json>      t2vqa-db: the pairs (default t2vqa_db_pref.json next to the list)
   --score soft|expected|hard  model score the metrics use (default soft, the paper's s*·p(s*)/Σp)
   --tie-threshold <x>     pairwise tie threshold: a number (default 0.001, the reference's for float
                           scores; it used 0.5 for integer scores) or a percentage of the score range
                           ("5%" = the paper's: 0.2 per dimension, 0.6 for the sum of the three)
   --pairs prompt|all|none videos compared pairwise: those sharing a prompt (default), all, none
-  --from-results          the file already holds v/t/p_score_model: compute the metrics only
-  --limit <n>             only the first n items
+  --from-results <file>   metrics only, from a journal or the reference's results layout (JSON with
+                          v/t/p_score_model); for vsb2 and videophy2 results the bench file may be left out
+  --limit <n>             only the first n videos of the benchmark
 
 exit codes:
   0   all done          1   fatal error (model/addon/file)      2   usage error
@@ -90,6 +99,7 @@ export function commandUsage(cmd: string): string | undefined {
   };
   const sections = USAGE.split("\n\n");
   const body = (groups[cmd] ?? []).map((g) => sections.find((sec) => sec.startsWith(g))).filter(Boolean);
+  if (cmd === "eval") body.push(evalLayoutsHelp());
   const tail = sections.filter((sec) => sec.startsWith("exit codes:") || sec.startsWith("environment:"));
   return [`usage:\n${line}`, ...body, ...tail].join("\n\n");
 }
@@ -130,7 +140,10 @@ const OPTIONS = {
   score: { type: "string" },
   "tie-threshold": { type: "string" },
   pairs: { type: "string" },
-  "from-results": { type: "boolean" },
+  "from-results": { type: "string" },
+  benchmark: { type: "string" },
+  journal: { type: "string" },
+  "pair-file": { type: "string" },
   limit: { type: "string" },
   all: { type: "boolean" },
   help: { type: "boolean", short: "h" },

@@ -118,7 +118,11 @@ export async function readBenchFile(file: string, options: ReadBenchOptions = {}
     const code = (e as NodeJS.ErrnoException).code;
     throw new VideoScoreError(code === "ENOENT" ? "ERR_INPUT_NOT_FOUND" : "ERR_INPUT_UNREADABLE", `${file}: ${(e as Error).message}`, { path: file, cause: e });
   }
-  const records = parseRecords(text, file);
+  return benchItemsFromRecords(parseRecords(text, file), file, options);
+}
+
+/** The items of records already read from `file` (see {@link readBenchFile}). */
+export function benchItemsFromRecords(records: readonly Record<string, unknown>[], file: string, options: ReadBenchOptions = {}): BenchItem[] {
   const base = dirname(resolve(file));
   const videosDir = options.videosDir ? resolve(options.videosDir) : join(base, "videos");
   return records.map((r, i) => {

@@ -316,7 +316,8 @@ describe("eval", () => {
       "--mode", "direct", "--score", "hard",
     ]);
     expect(r.code, r.stderr).toBe(3); // the missing video failed; the others were measured
-    expect(r.stdout).toMatch(/items: 2 scored of 3/);
+    expect(r.stdout).toMatch(/videos: 2 scored, 1 failed · items: 2 measured of 3, 1 skipped/);
+    expect(r.stdout).toMatch(/VideoScore-Bench-v2 \(vsb2, layout found from its columns\)/);
     for (const row of ["accuracy", "relaxed accuracy", "PLCC", "SRCC", "pairwise \\(w/ ties\\)", "pairwise \\(w/o ties\\)"])
       expect(r.stdout).toMatch(new RegExp(`^${row} +`, "m"));
     expect(r.stdout).toMatch(/tie when \|Δ\| ≤ 0\.001/);
@@ -330,7 +331,7 @@ describe("eval", () => {
     expect(rows[2]).toMatchObject({ video_name: "missing", v_score_model: null, error: { code: "ERR_INPUT_NOT_FOUND" } });
 
     // Metrics only, from that file: the same numbers evaluate() gives.
-    const m = await run(["eval", results, "--from-results", "--format", "json", "--pairs", "all", "--tie-threshold", "5%"]);
+    const m = await run(["eval", "--from-results", results, "--format", "json", "--pairs", "all", "--tie-threshold", "5%"]);
     expect(m.code, m.stderr).toBe(0);
     const got = JSON.parse(m.stdout);
     const items: EvalItem[] = rows.map((x: Record<string, number | null | string>) => ({
@@ -340,13 +341,11 @@ describe("eval", () => {
       model: x.v_score_model === null ? null : { visualQuality: x.v_score_model, textAlignment: x.t_score_model, physicalConsistency: x.p_score_model },
     }));
     const want = evaluate(items, { pairs: "all", tieThreshold: { fractionOfRange: 0.05 } });
-    expect(got.n).toBe(2);
-    expect(got.total).toBe(3);
-    expect(got.dropped).toEqual(["missing"]);
-    expect(got.dimensions.visualQuality.accuracy).toBe(want.dimensions.visualQuality.accuracy);
-    expect(got.average.relaxedAccuracy).toBe(want.average.relaxedAccuracy);
+    expect(got.counts).toMatchObject({ scored: 2, failed: 1, measured: 2, total: 3, skipped: 1 });
+    expect(got.metrics.dimensions.visualQuality.accuracy).toBe(want.dimensions.visualQuality.accuracy);
+    expect(got.metrics.average.relaxedAccuracy).toBe(want.average.relaxedAccuracy);
     expect(got.tieThreshold.dimension).toBeCloseTo(0.2, 12);
-    expect(got.dimensions.visualQuality.pairwiseWithTies.total).toBe(1);
+    expect(got.metrics.dimensions.visualQuality.pairwiseWithTies.total).toBe(1);
   }, 300_000);
 
   it("eval needs a model unless --from-results", async () => {

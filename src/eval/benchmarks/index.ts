@@ -1,0 +1,66 @@
+/**
+ * Reading a benchmark file in any of the paper's five layouts, named with `--benchmark` or found
+ * from the file's columns.
+ */
+import { readFile } from "node:fs/promises";
+import { VideoScoreError } from "../../addon/errors.js";
+import { parseRecords } from "../bench-file.js";
+import { benchError } from "./fields.js";
+import { checkLayout, columnsOf, detectLayout } from "./layouts.js";
+import { mjBenchmark } from "./mjbench-video.js";
+import { isT2VQAList, t2vqaBenchmark } from "./t2vqa-db.js";
+import { BENCHMARK_NAMES, type Benchmark, type BenchmarkName } from "./types.js";
+import { videogenRewardBenchmark } from "./videogen-rewardbench.js";
+import { videophy2Benchmark } from "./videophy2.js";
+import { vsb2Benchmark } from "./vsb2.js";
+
+export * from "./types.js";
+export { LAYOUTS } from "./layouts.js";
+
+/** Options of {@link loadBenchmark}. */
+export interface LoadBenchmarkOptions {
+  /** The layout; found from the columns when omitted. */
+  benchmark?: BenchmarkName;
+  /** Folder of the videos (default: paths as the file gives them, names under `<bench folder>/videos`). */
+  videosDir?: string;
+  /** T2VQA-DB's pair file (default `t2vqa_db_pref.json` next to the list, when it exists). */
+  pairFile?: string;
+}
+
+/** A read benchmark and whether its layout was found from the columns. */
+export interface LoadedBenchmark {
+  benchmark: Benchmark;
+  detected: boolean;
+}
+
+/** Reads the records and builds the benchmark of the given layout. */
+export function benchmarkFromText(text: string, file: string, options: LoadBenchmarkOptions = {}): LoadedBenchmark {
+  const asked = options.benchmark;
+  if (asked !== undefined && !BENCHMARK_NAMES.includes(asked)) benchError(file, `unknown benchmark ${asked}; one of ${BENCHMARK_NAMES.join(", ")}`);
+  if (asked === "t2vqa-db" || (asked === undefined && isT2VQAList(text))) {
+    if (!isT2VQAList(text)) benchError(file, "not in the t2vqa-db layout: expected video|prompt|score lines");
+    return { benchmark: t2vqaBenchmark(text, file, options.videosDir, options.pairFile), detected: asked === undefined };
+  }
+  const records = parseRecords(text, file);
+  if (records.length === 0) benchError(file, "no items");
+  const columns = columnsOf(records);
+  let name: BenchmarkName;
+  if (asked) {
+    checkLayout(file, asked, columns);
+    name = asked;
+  } else name = detectLayout(file, columns);
+  const make = { vsb2: vsb2Benchmark, "videogen-rewardbench": videogenRewardBenchmark, "mjbench-video": mjBenchmark, videophy2: videophy2Benchmark }[name as Exclude<BenchmarkName, "t2vqa-db">];
+  return { benchmark: make(records, file, options.videosDir), detected: asked === undefined };
+}
+
+/** Reads a benchmark file. */
+export async function loadBenchmark(file: string, options: LoadBenchmarkOptions = {}): Promise<LoadedBenchmark> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new VideoScoreError(code === "ENOENT" ? "ERR_INPUT_NOT_FOUND" : "ERR_INPUT_UNREADABLE", `${file}: ${(e as Error).message}`, { path: file, cause: e });
+  }
+  return benchmarkFromText(text, file, options);
+}
