@@ -5,6 +5,7 @@
  */
 import { stat } from "node:fs/promises";
 import { VideoScoreError } from "../addon/errors.js";
+import { guardProjector, guardTextModel, LoadGuardError } from "../gguf/load-guards.js";
 import { getMetadata, readGGUF, type GGUFFile } from "../gguf/reader.js";
 
 async function readHeader(path: string, role: string): Promise<GGUFFile> {
@@ -56,4 +57,20 @@ export async function checkModelPair(model: string, mmproj: string): Promise<voi
       `${mmproj} projects to ${projDim} dimensions but ${model} has ${nEmbd}; the two files come from different checkpoints`,
       { path: mmproj },
     );
+  // What llama.cpp and mtmd would abort the process on (src/gguf/load-guards.ts).
+  for (const [path, guard] of [
+    [model, () => guardTextModel(text)],
+    [mmproj, () => guardProjector(vision, nEmbd)],
+  ] as const) {
+    try {
+      guard();
+    } catch (e) {
+      if (!(e instanceof LoadGuardError)) throw e;
+      throw new VideoScoreError(
+        "ERR_MODEL_LOAD",
+        `${path} cannot be loaded: ${e.message}. The file is damaged or was not converted from a Qwen2.5-VL checkpoint; convert it again (videoscore2 convert)`,
+        { path, cause: e },
+      );
+    }
+  }
 }
