@@ -7,7 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { VideoScoreError } from "../addon/errors.js";
 import { writeQwen25VLModels } from "../gguf/tiny-model.js";
 import { renderReport, workMs, type ReportClip } from "../eval/report.js";
-import type { ScoreOptions, ScoreProgress } from "../scorer/options.js";
+import type { LoadOptions, ScoreOptions, ScoreProgress } from "../scorer/options.js";
 import { BUILTIN_TEMPLATES } from "../scorer/prompt.js";
 import { VideoScorer, type ScoreManyItem, type ScoreManyResult } from "../scorer/scorer.js";
 import { sampleFrames } from "../video/sample.js";
@@ -73,16 +73,19 @@ export function scoreOptionsFrom(values: CliValues, opts: { random: boolean; def
   return o as Omit<ScoreOptions, "prompt">;
 }
 
-/** Loads the scorer from the flags. */
-export async function loadScorer(values: CliValues, m: ModelFiles): Promise<VideoScorer> {
-  return VideoScorer.load({
-    model: m.model,
-    mmproj: m.mmproj,
+/** The load options from the flags (score, eval and worker load the same way: same scores). */
+export function loadOptionsFrom(values: CliValues): Omit<LoadOptions, "model" | "mmproj"> {
+  return {
     gpuLayers: intOpt(values, "gpu-layers", -1),
     threads: intOpt(values, "threads", 0),
     contextSize: intOpt(values, "context-size", 256),
     gpu: enumOpt(values, "gpu", ["auto", "cuda", "cpu"] as const, (process.env.VIDEOSCORE2_GPU as "auto" | "cuda" | "cpu" | undefined) ?? "auto"),
-  });
+  };
+}
+
+/** Loads the scorer from the flags. */
+export async function loadScorer(values: CliValues, m: ModelFiles): Promise<VideoScorer> {
+  return VideoScorer.load({ ...loadOptionsFrom(values), model: m.model, mmproj: m.mmproj });
 }
 
 /** One video to score with its prompt. */
