@@ -11,12 +11,12 @@ import type { ScoreResult } from "../../scorer/result.js";
 import { allowOnly, enumOpt, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
 import type { Outcome } from "../output.js";
 import { Progress } from "../progress.js";
-import { loadScorer, resolveModel, runBatch, scoreOptionsFrom, writeReport } from "../scoring.js";
+import { openRunner, queueTarget, resolveModel, scoreOptionsFrom, writeReport } from "../scoring.js";
 
 const EVAL_OPTIONS = [
   "videos", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "temperature", "max-tokens", "constrain",
   "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "format", "out", "report", "quiet", "score", "tie-threshold",
-  "pairs", "from-results", "limit",
+  "pairs", "from-results", "limit", "redis", "queue",
 ] as const;
 
 type ScoreKind = "soft" | "expected" | "hard";
@@ -103,22 +103,22 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
   if (fromResults) {
     evalItems = bench.map((b) => ({ id: b.id, prompt: b.prompt, human: b.human, model: b.model ?? null }));
   } else {
-    const m = await resolveModel(values, false);
+    const queued = queueTarget(values);
+    const m = queued ?? (await resolveModel(values, false));
     const base = scoreOptionsFrom(values, { random: false, defaultTemplate: "benchmark" });
-    if (!values.quiet) ctx.stderr.write(`loading ${m.model} + ${m.mmproj} …\n`);
-    const scorer = await loadScorer(values, m);
+    if (!values.quiet) ctx.stderr.write("url" in m ? `scoring on queue "${m.queue}" at ${m.url} …\n` : `loading ${m.model} + ${m.mmproj} …\n`);
+    const runner = await openRunner(values, m);
     const progress = new Progress(bench.length, ctx.stderr, !values.quiet);
     let outcomes: (Outcome | undefined)[];
     try {
-      outcomes = await runBatch(
-        scorer,
+      outcomes = await runner.run(
         bench.map((b) => ({ video: b.video, prompt: b.prompt })),
         base,
-        { signal: ctx.signal, progress },
+        { signal: ctx.signal, progress, log: (line) => progress.log(line) },
       );
     } finally {
       progress.finish();
-      await scorer.dispose();
+      await runner.close();
     }
     interrupted = ctx.signal.aborted && outcomes.some((o) => o === undefined);
     // Interrupted runs measure what finished; items never run are not counted at all.
@@ -142,7 +142,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       writeFileSync(values.out, `${JSON.stringify(rows, null, 2)}\n`);
     }
     if (values.report)
-      await writeReport(values.report, ran.map((x) => x.o), base, { title: `VideoScore2 eval: ${file}`, meta: { model: m.model, template: String(base.template), score: kind } });
+      await writeReport(values.report, ran.map((x) => x.o), base, { title: `VideoScore2 eval: ${file}`, meta: { model: runner.label, template: String(base.template), score: kind } });
   }
   const metrics = evaluate(evalItems, { tieThreshold, pairs });
   if (format === "json") process.stdout.write(metricsJSON(metrics, bench.length, { file, score: fromResults ? "file" : kind }));
