@@ -98,6 +98,7 @@ export async function enqueueScores(items: readonly ScoreJobInput[], options: En
   const { Queue } = await loadBullMQ();
   const conn = await redisClient(options.connection);
   const queue = new Queue<ScoreJobData>(name, { connection: conn.client as never });
+  queue.on("error", () => undefined); // a reconnection; the commands wait for it
   try {
     const unique = [...new Map(ids.map((id, i) => [id, i])).entries()];
     const states = await inChunks(unique, ([id]) => queue.getJobState(id));
@@ -137,6 +138,7 @@ export async function collectScores(enqueued: Pick<EnqueuedScores, "ids" | "jobs
   const eventsConn = { client: conn.client.duplicate() as RedisClientLike, owned: true };
   (eventsConn.client as unknown as { on(e: string, f: () => void): void }).on("error", () => undefined);
   const queue = new Queue<ScoreJobData>(name, { connection: conn.client as never });
+  queue.on("error", () => undefined);
   const events = new QueueEvents(name, { connection: eventsConn.client as never });
   events.on("error", () => undefined);
   const checking = new Set<string>();

@@ -48,8 +48,8 @@ interface WorkerProc {
   child: ChildProcess;
   name: string;
   log: string[];
-  /** Resolves with the first log line matching. */
-  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves with the first log line matching, from line `from` on. */
+  waitFor(re: RegExp, from?: number, timeoutMs?: number): Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -75,9 +75,9 @@ function startWorker(queue = QUEUE, extra: string[] = []): Promise<WorkerProc> {
     }
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  const waitFor = (re: RegExp, timeoutMs = 30_000) =>
+  const waitFor = (re: RegExp, from = 0, timeoutMs = 30_000) =>
     new Promise<string>((resolve, reject) => {
-      const seen = log.find((l) => re.test(l));
+      const seen = log.slice(from).find((l) => re.test(l));
       if (seen) return resolve(seen);
       const t = setTimeout(() => reject(new Error(`worker ${child.pid}: no line matching ${re} within ${timeoutMs} ms:\n${log.join("\n")}`)), timeoutMs);
       waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
@@ -100,6 +100,39 @@ async function worker(queue?: string): Promise<WorkerProc> {
 function items(prompt: string, videos = clips): ScoreJobInput[] {
   return videos.map((video, i) => ({ video, prompt: `${prompt} ${i}`, options: OPTIONS }));
 }
+
+/** Removes the finished jobs, so the same inputs make new jobs (and share one set of references). */
+async function cleanQueue(queue = QUEUE): Promise<void> {
+  const q = new Queue(queue, { connection: { url: redis.url } as never });
+  await q.clean(0, 0, "completed");
+  await q.clean(0, 0, "failed");
+  await q.close();
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function startCli(args: string[]): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, VIDEOSCORE2_MODEL: "", VIDEOSCORE2_MMPROJ: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  return { child, done: new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr }))) };
+}
+const cli = (args: string[]) => startCli(args).done;
+/** The flags that give OPTIONS on the command line. */
+const SCORE_FLAGS = ["--seed", "3", "--max-tokens", "500", "--constrain", "--max-thinking-tokens", "400"];
+const LOCAL_FLAGS = ["--model", "", "--mmproj", "", "--threads", String(LOAD.threads), "--context-size", String(LOAD.contextSize)];
+const localFlags = () => LOCAL_FLAGS.map((f, i) => (i === 1 ? models.model : i === 3 ? models.mmproj : f));
+const withoutTimings = (json: string) => (JSON.parse(json) as Record<string, unknown>[]).map(({ timings: _t, ...r }) => r);
 
 /** Enqueues and collects; checks that each input came back exactly once. */
 async function scoreOnQueue(input: ScoreJobInput[], queue = QUEUE, onResult?: (r: CollectedScore) => void) {
@@ -201,4 +234,122 @@ describe("queue scoring", () => {
       rmSync(outsideDir, { recursive: true, force: true });
     }
   });
+
+  it("score --redis: the same output as scoring in-process; a killed producer rerun collects, adds nothing", async () => {
+    await cleanQueue();
+    const videos = clips.slice(0, 4);
+    const local = await cli(["score", ...videos, "--prompt", "cli", ...SCORE_FLAGS, ...localFlags(), "--format", "json", "--quiet"]);
+    expect(local.code, local.stderr).toBe(0);
+    // Killed before it collects anything: the jobs stay queued and the workers score them.
+    const first = startCli(["score", ...videos, "--prompt", "cli", ...SCORE_FLAGS, "--redis", redis.url, "--queue", QUEUE, "--format", "json"]);
+    await new Promise<void>((resolve) => first.child.stderr!.on("data", (d: Buffer) => /4 jobs added/.test(d.toString()) && resolve()));
+    first.child.kill("SIGKILL");
+    const rerun = await cli(["score", ...videos, "--prompt", "cli", ...SCORE_FLAGS, "--redis", redis.url, "--queue", QUEUE, "--format", "json"]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toContain(`queue "${QUEUE}": 0 jobs added, 4 already there`);
+    expect(rerun.stderr).toContain("4 scored, 0 failed");
+    expect(withoutTimings(rerun.stdout)).toEqual(withoutTimings(local.stdout));
+    // Load options are the workers'.
+    const wrong = await cli(["score", videos[0]!, "--prompt", "x", "--redis", redis.url, "--threads", "2"]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("--threads is a worker's option with --redis");
+  });
+
+  it("eval --redis prints the same metrics as eval in-process", async () => {
+    const bdir = join(dir, "bench");
+    mkdirSync(join(bdir, "videos"), { recursive: true });
+    clips.slice(0, 3).forEach((c, i) => copyFileSync(c, join(bdir, "videos", `clip_${i}.mp4`)));
+    const bench = join(bdir, "bench.json");
+    writeFileSync(
+      bench,
+      JSON.stringify([
+        { video_name: "clip_0", prompt: "a test pattern", visual_score: 3, t2v_score: 4, phy_score: 2 },
+        { video_name: "clip_1", prompt: "a test pattern", visual_score: 2, t2v_score: 4, phy_score: 3 },
+        { video_name: "clip_2", prompt: "a test pattern", visual_score: 4, t2v_score: 2, phy_score: 3 },
+        { video_name: "missing", prompt: "a test pattern", visual_score: 5, t2v_score: 5, phy_score: 5 },
+      ]),
+    );
+    const flags = ["--mode", "direct", "--score", "hard", "--format", "json", "--quiet"];
+    const local = await cli(["eval", bench, ...flags, ...localFlags()]);
+    const queued = await cli(["eval", bench, ...flags, "--redis", redis.url, "--queue", QUEUE]);
+    expect(local.code, local.stderr).toBe(3); // the missing video
+    expect(queued.code, queued.stderr).toBe(3);
+    expect(JSON.parse(queued.stdout)).toEqual(JSON.parse(local.stdout));
+  });
+
+  it("Redis restarted mid-run: workers and producer reconnect and the run completes", async () => {
+    await cleanQueue();
+    let restarted = 0;
+    let firstAfter = 0;
+    let n = 0;
+    let restart: Promise<void> | undefined;
+    const { out } = await scoreOnQueue(items("two workers"), QUEUE, () => {
+      n++;
+      if (n === 3)
+        restart = (async () => {
+          await redis.stop();
+          await new Promise((r) => setTimeout(r, 1000));
+          await redis.start();
+          restarted = performance.now();
+        })();
+      else if (restarted && !firstAfter) firstAfter = performance.now();
+    });
+    await restart;
+    await expectReference(out);
+    expect(restarted).toBeGreaterThan(0);
+    console.log(`after the Redis restart the next result came ${firstAfter ? (firstAfter - restarted).toFixed(0) : "?"} ms later`);
+  });
+
+  it("a worker SIGKILLed mid-job: its job is taken again by the other worker; all 12 arrive, each once", async () => {
+    await cleanQueue();
+    const [victim, survivor] = workers.filter((w) => w.child.exitCode === null);
+    const input = items("two workers");
+    const mark = victim!.log.length;
+    const enq = await enqueueScores(input, { connection: redis.url, queue: QUEUE });
+    // Kill it as soon as it starts a job (the job runs ~0.3 s): the job's lock lapses, the survivor takes it.
+    const line = await victim!.waitFor(/^start /, mark);
+    const killedJob = /^start (\S+)/.exec(line)![1]!;
+    victim!.child.kill("SIGKILL");
+    const killedAt = performance.now();
+    let recoveredAt = 0;
+    const seen: number[] = [];
+    const out = (await collectScores(enq, {
+      connection: redis.url,
+      queue: QUEUE,
+      pollMs: 250,
+      onResult: (r) => {
+        seen.push(r.index);
+        if (r.id === killedJob) recoveredAt = performance.now();
+      },
+    })) as CollectedScore[];
+    expect((await victim!.exited).signal).toBe("SIGKILL");
+    expect(seen.sort((a, b) => a - b)).toEqual(input.map((_, i) => i));
+    await expectReference(out);
+    const redone = out.find((r) => r.id === killedJob)!;
+    expect(redone.processedBy).toBe(survivor!.name);
+    expect(recoveredAt).toBeGreaterThan(0);
+    console.log(`job of the killed worker done by the other ${(recoveredAt - killedAt).toFixed(0)} ms after the SIGKILL (lock ${LOCK_MS} ms)`);
+  });
+
+  it("SIGTERM: the worker finishes its job, takes no other and exits 0; the other worker does the rest", async () => {
+    await cleanQueue();
+    await worker();
+    const [stopped, other] = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    const input = items("two workers");
+    const mark = stopped!.log.length;
+    const enq = await enqueueScores(input, { connection: redis.url, queue: QUEUE });
+    const line = await stopped!.waitFor(/^start /, mark);
+    const job = /^start (\S+)/.exec(line)![1]!;
+    stopped!.child.kill("SIGTERM");
+    const { out } = { out: (await collectScores(enq, { connection: redis.url, queue: QUEUE, pollMs: 250 })) as CollectedScore[] };
+    expect(await stopped!.exited).toEqual({ code: 0, signal: null });
+    await expectReference(out);
+    // The job it had is its own, finished (not aborted and redone); nothing after it.
+    expect(out.find((r) => r.id === job)!.processedBy).toBe(stopped!.name);
+    expect(stopped!.log.slice(mark).filter((l) => l.startsWith("start "))).toHaveLength(1);
+    expect(stopped!.log.some((l) => l.startsWith(`done ${job}`))).toBe(true);
+    expect(out.filter((r) => r.processedBy === other!.name)).toHaveLength(11);
+    expect(stopped!.log.at(-1)).toBe("stopped");
+  });
 });
+
