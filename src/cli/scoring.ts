@@ -17,6 +17,7 @@ import { userCacheDir } from "./cache-dir.js";
 import { phaseLabel, type Progress } from "./progress.js";
 import { runQueuedBatch } from "./queued-batch.js";
 import { DEFAULT_QUEUE } from "../queue/job.js";
+import { redisUnreachable } from "../queue/connection.js";
 
 export interface ModelFiles {
   model: string;
@@ -219,8 +220,11 @@ export interface Runner {
 
 /** Loads the model (local) or prepares the queue client (`target` from {@link queueTarget}). */
 export async function openRunner(values: CliValues, target: ModelFiles | QueueTarget): Promise<Runner> {
-  if ("url" in target)
+  if ("url" in target) {
+    const why = await redisUnreachable(target.url, 10_000);
+    if (why) throw new UsageError(`no Redis answers at ${target.url} (${why})`);
     return { label: `queue "${target.queue}" at ${target.url}`, run: (items, base, opts) => runQueuedBatch(target, items, base, opts), close: async () => undefined };
+  }
   const scorer = await loadScorer(values, target);
   return { label: target.model, run: (items, base, opts) => runBatch(scorer, items, base, opts), close: () => scorer.dispose() };
 }

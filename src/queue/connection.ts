@@ -48,3 +48,24 @@ export async function closeClient(c: { client: RedisClientLike; owned: boolean }
   }
   (c.client as unknown as { disconnect?: () => void }).disconnect?.();
 }
+
+/**
+ * Whether a Redis answers at `url` within `timeoutMs`: the commands check this once at start, so a
+ * wrong URL is an error rather than a wait (after the start, a lost Redis is waited for).
+ * @returns undefined when it answers, else why not.
+ */
+export async function redisUnreachable(url: string, timeoutMs: number): Promise<string | undefined> {
+  const { Redis } = await loadIORedis();
+  const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false });
+  let cause = "";
+  c.on("error", (e: Error) => (cause ||= e.message)); // "connect ECONNREFUSED …" says more than the rejection
+  try {
+    await c.connect();
+    await c.ping();
+    return undefined;
+  } catch (e) {
+    return cause || (e instanceof Error ? e.message : String(e));
+  } finally {
+    c.disconnect();
+  }
+}

@@ -253,6 +253,10 @@ describe("queue scoring", () => {
     const wrong = await cli(["score", videos[0]!, "--prompt", "x", "--redis", redis.url, "--threads", "2"]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("--threads is a worker's option with --redis");
+    // A wrong URL is an error at start, not a silent wait.
+    const nobody = await cli(["score", videos[0]!, "--prompt", "x", "--redis", "redis://127.0.0.1:1"]);
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr).toContain("no Redis answers at redis://127.0.0.1:1 (connect ECONNREFUSED");
   });
 
   it("eval --redis prints the same metrics as eval in-process", async () => {

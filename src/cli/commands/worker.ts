@@ -5,6 +5,7 @@
 import { basename } from "node:path";
 import { createScoringWorker, type ScoringWorkerEvent } from "../../queue/worker.js";
 import { DEFAULT_QUEUE } from "../../queue/job.js";
+import { redisUnreachable } from "../../queue/connection.js";
 import { allowOnly, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
 import { loadOptionsFrom, resolveModel } from "../scoring.js";
 
@@ -17,6 +18,8 @@ export async function workerCommand(values: CliValues, positionals: string[], ct
   const concurrency = intOpt(values, "concurrency", 1) ?? 1;
   const lockMs = intOpt(values, "lock-duration", 200) ?? 30_000;
   const m = await resolveModel(values, false);
+  const why = await redisUnreachable(values.redis, 10_000);
+  if (why) throw new UsageError(`no Redis answers at ${values.redis} (${why})`);
   const log = (s: string) => values.quiet || ctx.stderr.write(`${s}\n`);
 
   // Installed before the model loads, so a signal during loading is not the default (kill) either.
@@ -30,6 +33,7 @@ export async function workerCommand(values: CliValues, positionals: string[], ct
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  let lastError = "";
   log(`loading ${m.model} + ${m.mmproj} …`);
   const worker = await createScoringWorker({
     connection: values.redis,
@@ -46,7 +50,7 @@ export async function workerCommand(values: CliValues, positionals: string[], ct
       if (e.type === "start") log(`start ${e.jobId} ${basename(e.video)} (attempt ${e.attempt})`);
       else if (e.type === "completed") log(`done ${e.jobId} ${basename(e.video)} ${(e.ms / 1000).toFixed(1)} s`);
       else if (e.type === "failed") log(`failed ${e.jobId} ${basename(e.video)}: ${e.code}: ${e.message.split("\n")[0]}${e.willRetry ? " (will retry)" : ""}`);
-      else log(`redis: ${e.message}`);
+      else if (e.message !== lastError) log(`redis: ${(lastError = e.message)}`); // once per kind while it reconnects
     },
   });
   log(`ready: worker ${worker.name} on queue "${worker.queue}" at ${values.redis}`);
