@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the tests need, when they are missing:
 # libav (libavformat/codec/swscale/util dev files), pkg-config, cmake, ninja, a C++ compiler, and
-# the ffmpeg CLI (used only to generate test clips) and Chromium (only to test the HTML report). Debian/Ubuntu with apt; elsewhere it stops and
+# the ffmpeg CLI (used only to generate test clips), Chromium (only to test the HTML report) and
+# redis-server (only for the queue tests, which start their own on a free port). Debian/Ubuntu with apt; elsewhere it stops and
 # names the packages.
 set -euo pipefail
 need_pkgs=()
@@ -19,6 +20,8 @@ have git || need_pkgs+=(git)
 have ffmpeg || need_pkgs+=(ffmpeg)
 # Headless Chromium renders the HTML report in its test (driven by playwright-core, no browser download).
 have chromium || need_pkgs+=(chromium)
+# The queue tests (test/addon/queue.test.ts) start a real redis-server; the library never needs one locally.
+have redis-server || need_pkgs+=(redis-server)
 if [ ${#need_pkgs[@]} -eq 0 ]; then
   echo "setup-system: all system packages present"
   exit 0

@@ -60,3 +60,11 @@ export function versions(gpu?: GpuPreference): Versions {
   const { addon, path } = loadAddon(gpu);
   return { ...addon.versions(), binary: path, runtimeNapiVersion: Number(process.versions.napi), loaderNotes: loaderNotes() };
 }
+// Scoring on a BullMQ queue (bullmq + ioredis are optional peers, imported only when used): docs/queue.md.
+export { createScoringWorker } from "./queue/worker.js";
+export type { ScoringWorker, ScoringWorkerOptions, ScoringWorkerEvent } from "./queue/worker.js";
+export { enqueueScores, collectScores } from "./queue/producer.js";
+export type { CollectedScore, CollectOptions, EnqueuedScores, EnqueueOptions, QueueClientOptions, ScoreJobInput } from "./queue/producer.js";
+export { scoreJobId, DEFAULT_QUEUE, DEFAULT_KEEP_SECONDS } from "./queue/job.js";
+export type { ScoreJobData, ScoreJobProgress, QueueScoreOptions } from "./queue/job.js";
+export type { QueueConnection, RedisClientLike } from "./queue/connection.js";

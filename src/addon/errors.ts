@@ -5,6 +5,7 @@
 export type VideoScoreErrorCode =
   | "ERR_INPUT_NOT_FOUND"
   | "ERR_INPUT_UNREADABLE"
+  | "ERR_INPUT_NOT_ALLOWED"
   | "ERR_NO_VIDEO_STREAM"
   | "ERR_DECODE"
   | "ERR_VIDEO_TOO_SHORT"
@@ -22,6 +23,7 @@ export type VideoScoreErrorCode =
 export const ERROR_CODES: readonly VideoScoreErrorCode[] = [
   "ERR_INPUT_NOT_FOUND",
   "ERR_INPUT_UNREADABLE",
+  "ERR_INPUT_NOT_ALLOWED",
   "ERR_NO_VIDEO_STREAM",
   "ERR_DECODE",
   "ERR_VIDEO_TOO_SHORT",
@@ -59,7 +61,7 @@ export class VideoScoreError extends Error {
 }
 
 /** The codes that are about the video a call was given. */
-const INPUT_CODES: ReadonlySet<string> = new Set(["ERR_INPUT_NOT_FOUND", "ERR_INPUT_UNREADABLE", "ERR_NO_VIDEO_STREAM", "ERR_DECODE", "ERR_VIDEO_TOO_SHORT", "ERR_VIDEO_LIMITS"]);
+const INPUT_CODES: ReadonlySet<string> = new Set(["ERR_INPUT_NOT_FOUND", "ERR_INPUT_UNREADABLE", "ERR_INPUT_NOT_ALLOWED", "ERR_NO_VIDEO_STREAM", "ERR_DECODE", "ERR_VIDEO_TOO_SHORT", "ERR_VIDEO_LIMITS"]);
 
 /**
  * Gives an error about the input video its `path`, and names the file in the message where it does

@@ -27,6 +27,8 @@ usage:
   videoscore2 sample <video> --out <dir> [--fps 2] [--nframes N] [--max-pixels N]
   videoscore2 info [--model m.gguf] [--mmproj mm.gguf] [--format json] [--all]
   videoscore2 convert <hf-folder> --out <dir> [--type f16] [--quant Q4_K_M]   HF checkpoint → GGUF (convert --help)
+  videoscore2 worker --redis redis://host:port [--queue name] --model m.gguf --mmproj mm.gguf [--allow-root dir]...
+                                               score jobs from a queue until SIGTERM/SIGINT (docs/queue.md)
   videoscore2 demo [video] [--prompt "…"]      tiny random-weight model unless a model is given
   videoscore2 help
 
@@ -62,6 +64,19 @@ output:
   --report <file.html>    also write a self-contained HTML report (frames, scores, p(1..5), rationale)
   --quiet                 no progress output
 
+queue (score, eval: enqueue on Redis and collect what workers score; docs/queue.md):
+  --redis <url>           redis://host:port[/db]: score on the workers of this queue instead of here;
+                          the model and load options (--model, --threads, …) are the workers'
+  --queue <name>          queue name (default videoscore2)
+
+worker:
+  --allow-root <dir>      a folder whose files jobs may name (repeatable; default: the current folder);
+                          anything else, also through ../ or a symlink, fails with ERR_INPUT_NOT_ALLOWED
+  --concurrency <n>       jobs held at once (default 1; more only samples ahead: one model generates
+                          one clip at a time)
+  --lock-duration <ms>    a job of a worker that stops answering is taken again after about this
+                          long (default 30000)
+
 eval:
   --benchmark <name>      vsb2 | videogen-rewardbench | mjbench-video | t2vqa-db | videophy2
                           (default: found from the file's columns; the output names it)
@@ -91,9 +106,10 @@ export function commandUsage(cmd: string): string | undefined {
   const line = USAGE.split("\n").find((l) => l.startsWith(`  videoscore2 ${cmd}`));
   if (!line) return undefined;
   const groups: Record<string, string[]> = {
-    score: ["inputs (score):", "model and scoring:", "output:"],
+    score: ["inputs (score):", "model and scoring:", "output:", "queue"],
+    worker: ["queue", "worker:", "model and scoring:"],
     demo: ["model and scoring:", "output:"],
-    eval: ["model and scoring:", "output:", "eval:"],
+    eval: ["model and scoring:", "output:", "queue", "eval:"],
     sample: [],
     info: [],
   };
@@ -146,10 +162,17 @@ const OPTIONS = {
   "pair-file": { type: "string" },
   limit: { type: "string" },
   all: { type: "boolean" },
+  redis: { type: "string" },
+  queue: { type: "string" },
+  "allow-root": { type: "string", multiple: true },
+  concurrency: { type: "string" },
+  "lock-duration": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-export type CliValues = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
+export type CliValues = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string;
+};
 
 /** Parses the arguments after the command; unknown options are usage errors. */
 export function parseCommandLine(args: string[]): { values: CliValues; positionals: string[] } {

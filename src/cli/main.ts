@@ -13,6 +13,7 @@ import { infoCommand } from "./commands/info.js";
 import { runConvert } from "./convert.js";
 import { sampleCommand } from "./commands/sample.js";
 import { scoreCommand } from "./commands/score.js";
+import { workerCommand } from "./commands/worker.js";
 
 /**
  * Ctrl-C once: stop cleanly — the running generation stops within a token, queued videos are
@@ -54,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${commandUsage(cmd) ?? USAGE}\n`);
     return EXIT.ok;
   }
+  // The worker handles its own signals: it finishes the running job instead of aborting it.
+  if (cmd === "worker") return workerCommand(values, positionals, { stderr: process.stderr });
   const signal = interruptSignal();
   const ctx = { signal, stderr: process.stderr };
   switch (cmd) {
@@ -68,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length) throw new UsageError("info takes no arguments (use --model / --mmproj)");
       return infoCommand(values);
     default:
-      const near = closest(cmd, ["score", "eval", "sample", "info", "convert", "demo", "help"]);
+      const near = closest(cmd, ["score", "eval", "sample", "info", "convert", "demo", "worker", "help"]);
       throw new UsageError(`unknown command "${cmd}"${near ? `; did you mean "${near}"?` : ""}`);
   }
 }

@@ -7,7 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { VideoScoreError } from "../addon/errors.js";
 import { writeQwen25VLModels } from "../gguf/tiny-model.js";
 import { renderReport, workMs, type ReportClip } from "../eval/report.js";
-import type { ScoreOptions, ScoreProgress } from "../scorer/options.js";
+import type { LoadOptions, ScoreOptions, ScoreProgress } from "../scorer/options.js";
 import { BUILTIN_TEMPLATES } from "../scorer/prompt.js";
 import { VideoScorer, type ScoreManyItem, type ScoreManyResult } from "../scorer/scorer.js";
 import { sampleFrames } from "../video/sample.js";
@@ -15,6 +15,9 @@ import { enumOpt, intOpt, numOpt, UsageError, type CliValues } from "./args.js";
 import { answerMissing, noAnswerReason, type Outcome } from "./output.js";
 import { userCacheDir } from "./cache-dir.js";
 import { phaseLabel, type Progress } from "./progress.js";
+import { runQueuedBatch } from "./queued-batch.js";
+import { DEFAULT_QUEUE } from "../queue/job.js";
+import { redisUnreachable } from "../queue/connection.js";
 
 export interface ModelFiles {
   model: string;
@@ -73,16 +76,19 @@ export function scoreOptionsFrom(values: CliValues, opts: { random: boolean; def
   return o as Omit<ScoreOptions, "prompt">;
 }
 
-/** Loads the scorer from the flags. */
-export async function loadScorer(values: CliValues, m: ModelFiles): Promise<VideoScorer> {
-  return VideoScorer.load({
-    model: m.model,
-    mmproj: m.mmproj,
+/** The load options from the flags (score, eval and worker load the same way: same scores). */
+export function loadOptionsFrom(values: CliValues): Omit<LoadOptions, "model" | "mmproj"> {
+  return {
     gpuLayers: intOpt(values, "gpu-layers", -1),
     threads: intOpt(values, "threads", 0),
     contextSize: intOpt(values, "context-size", 256),
     gpu: enumOpt(values, "gpu", ["auto", "cuda", "cpu"] as const, (process.env.VIDEOSCORE2_GPU as "auto" | "cuda" | "cpu" | undefined) ?? "auto"),
-  });
+  };
+}
+
+/** Loads the scorer from the flags. */
+export async function loadScorer(values: CliValues, m: ModelFiles): Promise<VideoScorer> {
+  return VideoScorer.load({ ...loadOptionsFrom(values), model: m.model, mmproj: m.mmproj });
 }
 
 /** One video to score with its prompt. */
@@ -101,6 +107,16 @@ function errorOf(e: unknown): { code: string; message: string } {
 
 function isAbort(r: ScoreManyResult): boolean {
   return !r.ok && (r.error.code === "ERR_ABORTED" || r.error.code === "ERR_DISPOSED");
+}
+
+/** One settled item on the progress bar: its scores, why it has no answer, or its error. */
+export function tickOutcome(progress: Progress | undefined, o: Outcome): void {
+  if (o.result) {
+    const d = o.result;
+    const s = (x: { score: number | null; soft: number | null }) => `${x.score ?? "—"}${x.soft !== null ? ` (${x.soft.toFixed(2)})` : ""}`;
+    if (answerMissing(d)) progress?.tick(o.video, "no-answer", noAnswerReason(d));
+    else progress?.tick(o.video, "ok", `VQ ${s(d.visualQuality)} TA ${s(d.textAlignment)} PC ${s(d.physicalConsistency)}  ${(workMs(d.timings) / 1000).toFixed(1)} s`);
+  } else progress?.tick(o.video, "failed", `${o.error!.code}: ${o.error!.message.split("\n")[0]}`);
 }
 
 /**
@@ -133,12 +149,7 @@ export async function runBatch(
       while (k < Math.min(items.length, start + chunk.length) && out[k] !== undefined) k++;
       const next = k < start + chunk.length ? items[k] : items[start + chunk.length];
       if (next) opts.progress?.working(basename(next.video));
-      if (o.result) {
-        const d = o.result;
-        const s = (x: { score: number | null; soft: number | null }) => `${x.score ?? "—"}${x.soft !== null ? ` (${x.soft.toFixed(2)})` : ""}`;
-        if (answerMissing(d)) opts.progress?.tick(it.video, "no-answer", noAnswerReason(d));
-        else opts.progress?.tick(it.video, "ok", `VQ ${s(d.visualQuality)} TA ${s(d.textAlignment)} PC ${s(d.physicalConsistency)}  ${(workMs(d.timings) / 1000).toFixed(1)} s`);
-      } else opts.progress?.tick(it.video, "failed", `${o.error!.code}: ${o.error!.message.split("\n")[0]}`);
+      tickOutcome(opts.progress, o);
       opts.onOutcome?.(o);
     };
     // `concurrency` is passed for scorers that take it; older ones ignore it.
@@ -175,4 +186,45 @@ export async function writeReport(
   }
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, renderReport(clips, meta));
+}
+
+/** Where `score --redis` / `eval --redis` send their jobs. */
+export interface QueueTarget {
+  url: string;
+  queue: string;
+}
+
+/** Flags that load a model: with --redis they are the workers' (`videoscore2 worker`), not the producer's. */
+const WORKER_SIDE = ["model", "mmproj", "gpu-layers", "gpu", "threads", "context-size"] as const;
+
+/** --redis [--queue] when given (and then no load flags); --queue alone is a mistake. */
+export function queueTarget(values: CliValues): QueueTarget | undefined {
+  if (values.redis === undefined) {
+    if (values.queue !== undefined) throw new UsageError("--queue needs --redis redis://host:port");
+    return undefined;
+  }
+  if (!/^rediss?:\/\/./.test(values.redis)) throw new UsageError(`--redis expects a URL like redis://host:6379, got "${values.redis}"`);
+  for (const k of WORKER_SIDE)
+    if (values[k] !== undefined) throw new UsageError(`--${k} is a worker's option with --redis: the workers load the model (videoscore2 worker --help)`);
+  if (values.queue !== undefined && !/^[A-Za-z0-9._-]+$/.test(values.queue)) throw new UsageError(`--queue expects a name of letters, digits, ".", "_" or "-", got "${values.queue}"`);
+  return { url: values.redis, queue: values.queue ?? DEFAULT_QUEUE };
+}
+
+/** What scores a batch: a model loaded here, or the workers of a queue. Same outcomes either way. */
+export interface Runner {
+  /** Named in messages and reports: the model file, or the queue. */
+  readonly label: string;
+  run(items: readonly BatchItem[], base: Omit<ScoreOptions, "prompt">, opts: { signal: AbortSignal; progress?: Progress; onOutcome?: (o: Outcome) => void; log?: (s: string) => void }): Promise<(Outcome | undefined)[]>;
+  close(): Promise<void>;
+}
+
+/** Loads the model (local) or prepares the queue client (`target` from {@link queueTarget}). */
+export async function openRunner(values: CliValues, target: ModelFiles | QueueTarget): Promise<Runner> {
+  if ("url" in target) {
+    const why = await redisUnreachable(target.url, 10_000);
+    if (why) throw new UsageError(`no Redis answers at ${target.url} (${why})`);
+    return { label: `queue "${target.queue}" at ${target.url}`, run: (items, base, opts) => runQueuedBatch(target, items, base, opts), close: async () => undefined };
+  }
+  const scorer = await loadScorer(values, target);
+  return { label: target.model, run: (items, base, opts) => runBatch(scorer, items, base, opts), close: () => scorer.dispose() };
 }

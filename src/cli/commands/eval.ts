@@ -14,12 +14,12 @@ import { benchmarkFromResults, entryScores, readResultScores, type ScoreKind } f
 import { allowOnly, enumOpt, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
 import type { Outcome } from "../output.js";
 import { Progress } from "../progress.js";
-import { loadScorer, resolveModel, runBatch, scoreOptionsFrom, writeReport } from "../scoring.js";
+import { openRunner, queueTarget, resolveModel, scoreOptionsFrom, writeReport } from "../scoring.js";
 
 const EVAL_OPTIONS = [
   "videos", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "temperature", "max-tokens", "constrain",
   "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "format", "out", "report", "quiet", "score", "tie-threshold",
-  "pairs", "from-results", "limit", "benchmark", "journal", "pair-file",
+  "pairs", "from-results", "limit", "benchmark", "journal", "pair-file", "redis", "queue",
 ] as const;
 
 /** Options that only matter when scoring. */
@@ -230,11 +230,12 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
     const loaded = await usageAsync(() => loadBenchmark(benchFile, { benchmark: asked, videosDir: values.videos, pairFile: values["pair-file"] }));
     bench = loaded.benchmark;
     detected = loaded.detected;
-    const m = await resolveModel(values, false);
+    const queued = queueTarget(values);
+    const m = queued ?? (await resolveModel(values, false));
     const base = scoreOptionsFrom(values, { random: false, defaultTemplate: "benchmark" });
     journalPath = values.journal ?? defaultJournal(benchFile);
     const jp = journalPath;
-    const journal = usage(() => Journal.open(jp, { benchmark: bench.name, options: { model: resolve(m.model), mmproj: resolve(m.mmproj), ...base } }));
+    const journal = usage(() => Journal.open(jp, { benchmark: bench.name, options: { ...("url" in m ? { queue: `${m.url}/${m.queue}` } : { model: resolve(m.model), mmproj: resolve(m.mmproj) }), ...base } }));
     const videos = limit !== undefined ? bench.videos.slice(0, limit) : bench.videos;
     const todo = videos.filter((v) => !journal.entries.has(v.id));
     fromJournal = videos.length - todo.length;
@@ -246,13 +247,14 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
     const outcomes: Outcome[] = [];
     try {
       if (todo.length > 0) {
-        if (!values.quiet) ctx.stderr.write(`loading ${m.model} + ${m.mmproj} …\n`);
-        const scorer = await loadScorer(values, m);
+        if (!values.quiet) ctx.stderr.write("url" in m ? `scoring on queue "${m.queue}" at ${m.url} …\n` : `loading ${m.model} + ${m.mmproj} …\n`);
+        const runner = await openRunner(values, m);
         const progress = new Progress(todo.length, ctx.stderr, !values.quiet);
         try {
-          const all = await runBatch(scorer, todo.map((v) => ({ video: v.video, prompt: v.prompt })), base, {
+          const all = await runner.run(todo.map((v) => ({ video: v.video, prompt: v.prompt })), base, {
             signal: ctx.signal,
             progress,
+            log: (line) => progress.log(line),
             onOutcome: (o) => {
               outcomes.push(o);
               journal.append(journalEntry(o, todo[o.index]!.id));
@@ -261,7 +263,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
           interrupted = ctx.signal.aborted && all.some((o) => o === undefined);
         } finally {
           progress.finish();
-          await scorer.dispose();
+          await runner.close();
         }
       }
     } finally {
@@ -275,7 +277,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       writeFileSync(values.out, `${JSON.stringify(resultsLayout(bench, entries, kind), null, 2)}\n`);
     }
     if (values.report)
-      await writeReport(values.report, outcomes, base, { title: `VideoScore2 eval: ${benchFile}`, meta: { model: m.model, template: String(base.template), score: kind } });
+      await writeReport(values.report, outcomes, base, { title: `VideoScore2 eval: ${benchFile}`, meta: { model: "url" in m ? `queue "${m.queue}" at ${m.url}` : m.model, template: String(base.template), score: kind } });
   }
 
   const ev = bench.evaluate(scores, options);

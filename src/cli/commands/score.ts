@@ -9,11 +9,11 @@ import { allowOnly, enumOpt, EXIT, UsageError, type CliValues } from "../args.js
 import { expandInputs, readPromptsFile, type PromptTable } from "../inputs.js";
 import { answerMissing, OrderedWriter, Sink, type Outcome, type OutputFormat } from "../output.js";
 import { Progress } from "../progress.js";
-import { loadScorer, RANDOM_WARNING, resolveModel, runBatch, scoreOptionsFrom, writeReport, type BatchItem } from "../scoring.js";
+import { openRunner, queueTarget, RANDOM_WARNING, resolveModel, scoreOptionsFrom, writeReport, type BatchItem } from "../scoring.js";
 
 const SCORE_OPTIONS = [
   "prompt", "prompts", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "temperature", "max-tokens",
-  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "format", "out", "report", "quiet", "recursive",
+  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "format", "out", "report", "quiet", "recursive", "redis", "queue",
 ] as const;
 
 const SAMPLE_PROMPT = "a colourful test pattern with a moving gradient and a ticking counter";
@@ -59,7 +59,10 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   for (const w of warnings) ctx.stderr.write(`warning: ${w}\n`);
   if (videos.length === 0) throw new UsageError("no video files found in the inputs");
 
-  const m = await resolveModel(values, cmd === "demo");
+  if (cmd === "demo" && values.redis !== undefined) throw new UsageError("demo scores here; use score --redis to score on a queue");
+  const queued = queueTarget(values);
+  // With --redis the model is the workers': nothing is loaded here.
+  const m = queued ? { model: "", mmproj: "", random: false } : await resolveModel(values, cmd === "demo");
   const base = scoreOptionsFrom(values, { random: m.random, defaultTemplate: "inference" });
 
   const items: BatchItem[] = [];
@@ -72,9 +75,9 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
 
   if (!values.quiet) {
     if (m.random) ctx.stderr.write(`${RANDOM_WARNING}\n`);
-    ctx.stderr.write(`loading ${m.model} + ${m.mmproj} …\n`);
+    ctx.stderr.write(queued ? `scoring on queue "${queued.queue}" at ${queued.url} …\n` : `loading ${m.model} + ${m.mmproj} …\n`);
   }
-  const scorer = await loadScorer(values, m);
+  const runner = await openRunner(values, queued ?? m);
   const sink = new Sink(values.out);
   const writer = new OrderedWriter(sink, format, m.random ? `[${RANDOM_WARNING}]` : undefined);
   const progress = new Progress(videos.length, ctx.stderr, !values.quiet);
@@ -89,14 +92,15 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   }
   let outcomes: (Outcome | undefined)[] = [];
   try {
-    outcomes = await runBatch(scorer, items, base, {
+    outcomes = await runner.run(items, base, {
       signal: ctx.signal,
       progress,
       onOutcome: (o) => writer.put({ ...o, index: o.index + offset }),
+      log: (line) => progress.log(line),
     });
   } finally {
     progress.finish();
-    await scorer.dispose();
+    await runner.close();
   }
   writer.end();
   sink.close();
@@ -104,7 +108,7 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   if (values.report) {
     await writeReport(values.report, done, base, {
       title: cmd === "demo" ? "VideoScore2 demo" : "VideoScore2 report",
-      meta: { model: m.model, template: String(base.template ?? "inference"), mode: String((base as { mode?: string }).mode ?? "think") },
+      meta: { model: runner.label, template: String(base.template ?? "inference"), mode: String((base as { mode?: string }).mode ?? "think") },
       warning: m.random ? RANDOM_WARNING : undefined,
     });
     if (!values.quiet) ctx.stderr.write(`report: ${values.report}\n`);

@@ -1,0 +1,69 @@
+/**
+ * `videoscore2 worker`: one process, one model, scoring jobs from a Redis queue until SIGTERM or
+ * SIGINT; then it takes no new job, finishes the running one and exits 0 (a second signal quits at once).
+ */
+import { basename } from "node:path";
+import { createScoringWorker, type ScoringWorkerEvent } from "../../queue/worker.js";
+import { DEFAULT_QUEUE } from "../../queue/job.js";
+import { redisUnreachable } from "../../queue/connection.js";
+import { allowOnly, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
+import { loadOptionsFrom, resolveModel } from "../scoring.js";
+
+const WORKER_OPTIONS = ["redis", "queue", "model", "mmproj", "allow-root", "concurrency", "lock-duration", "gpu-layers", "gpu", "threads", "context-size", "quiet"] as const;
+
+export async function workerCommand(values: CliValues, positionals: string[], ctx: { stderr: NodeJS.WriteStream }): Promise<number> {
+  allowOnly(values, "worker", WORKER_OPTIONS);
+  if (positionals.length) throw new UsageError("worker takes no arguments: the videos come from the queue");
+  if (!values.redis) throw new UsageError("worker needs --redis redis://host:port");
+  const concurrency = intOpt(values, "concurrency", 1) ?? 1;
+  const lockMs = intOpt(values, "lock-duration", 200) ?? 30_000;
+  const m = await resolveModel(values, false);
+  const why = await redisUnreachable(values.redis, 10_000);
+  if (why) throw new UsageError(`no Redis answers at ${values.redis} (${why})`);
+  const log = (s: string) => values.quiet || ctx.stderr.write(`${s}\n`);
+
+  // Installed before the model loads, so a signal during loading is not the default (kill) either.
+  let stopping: ((sig: NodeJS.Signals) => void) | undefined;
+  let early: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) stopping(sig);
+    else if (early) process.exit(EXIT.interrupted);
+    else early = sig;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  let lastError = "";
+  log(`loading ${m.model} + ${m.mmproj} …`);
+  const worker = await createScoringWorker({
+    connection: values.redis,
+    queue: values.queue ?? DEFAULT_QUEUE,
+    model: m.model,
+    mmproj: m.mmproj,
+    load: loadOptionsFrom(values),
+    concurrency,
+    allowRoots: values["allow-root"]?.length ? values["allow-root"] : [process.cwd()],
+    lockDurationMs: lockMs,
+    // Another worker notices a lapsed lock within half a lock of it lapsing.
+    stalledIntervalMs: Math.max(100, Math.floor(lockMs / 2)),
+    onEvent: (e: ScoringWorkerEvent) => {
+      if (e.type === "start") log(`start ${e.jobId} ${basename(e.video)} (attempt ${e.attempt})`);
+      else if (e.type === "completed") log(`done ${e.jobId} ${basename(e.video)} ${(e.ms / 1000).toFixed(1)} s`);
+      else if (e.type === "failed") log(`failed ${e.jobId} ${basename(e.video)}: ${e.code}: ${e.message.split("\n")[0]}${e.willRetry ? " (will retry)" : ""}`);
+      else if (e.message !== lastError) log(`redis: ${(lastError = e.message)}`); // once per kind while it reconnects
+    },
+  });
+  log(`ready: worker ${worker.name} on queue "${worker.queue}" at ${values.redis}`);
+  const closed = new Promise<void>((resolve, reject) => {
+    let count = 0;
+    stopping = (sig) => {
+      if (++count > 1) process.exit(EXIT.interrupted);
+      log(`${sig}: finishing the running job, taking no new one (again to quit at once)`);
+      worker.close().then(resolve, reject);
+    };
+    if (early) stopping(early);
+  });
+  await closed;
+  log("stopped");
+  return EXIT.ok;
+}
