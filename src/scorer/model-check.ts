@@ -68,7 +68,7 @@ export async function checkModelPair(model: string, mmproj: string): Promise<voi
       if (!(e instanceof LoadGuardError)) throw e;
       throw new VideoScoreError(
         "ERR_MODEL_LOAD",
-        `${path} cannot be loaded: ${e.message}. The file is damaged or was not converted from a Qwen2.5-VL checkpoint; convert it again (videoscore2 convert)`,
+        `${path} cannot be loaded: ${e.message.includes(e.key) ? e.message : `${e.key}: ${e.message}`}. The file is damaged or was not converted from a Qwen2.5-VL checkpoint; convert it again (videoscore2 convert)`,
         { path, cause: e },
       );
     }
