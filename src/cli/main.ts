@@ -9,6 +9,7 @@ import { VideoScoreError } from "../addon/errors.js";
 import { packageRoot } from "../addon/loader.js";
 import { closest, commandUsage, EXIT, parseCommandLine, USAGE, UsageError } from "./args.js";
 import { evalCommand } from "./commands/eval.js";
+import { OutputWriteError } from "./output-files.js";
 import { infoCommand } from "./commands/info.js";
 import { runConvert } from "./convert.js";
 import { sampleCommand } from "./commands/sample.js";
@@ -92,6 +93,10 @@ main(process.argv.slice(2)).then(
     if (e instanceof UsageError) {
       process.stderr.write(`videoscore2: ${e.message}\n(videoscore2 help for usage)\n`);
       process.exit(EXIT.usage);
+    }
+    if (e instanceof OutputWriteError) {
+      process.stderr.write(`videoscore2: ${e.message}\n`);
+      process.exit(EXIT.fatal);
     }
     if (e instanceof VideoScoreError) {
       process.stderr.write(`videoscore2: ${e.code}: ${e.message}\n`);

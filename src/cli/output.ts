@@ -2,8 +2,7 @@
  * Output of `videoscore2 score`: one record per video as JSON, JSON lines, CSV or a table, written
  * in input order as results settle (so an interrupted run leaves valid partial output).
  */
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { AtomicFile, type OutputWriteError } from "./output-files.js";
 import { csvLine } from "../eval/csv.js";
 import { workMs } from "../eval/report.js";
 import { answerMissing, noAnswerReason, type ScoreResult } from "../scorer/result.js";
@@ -123,25 +122,56 @@ export function formatTable(outcomes: readonly Outcome[], note?: string): string
   return `${lines.join("\n")}\n`;
 }
 
-/** Where output goes: a file (created with its folder) or stdout. Writes are synchronous. */
+/**
+ * Where output goes: `--out` (written beside it and renamed into place when complete, so a failed
+ * write leaves the old file intact) or stdout. Writes are synchronous. The first failed write is
+ * kept in {@link failure}, later writes are dropped, and `onFail` is told (the run stops).
+ */
 export class Sink {
-  private fd: number | null = null;
+  private file: AtomicFile | null = null;
+  failure: OutputWriteError | null = null;
 
-  constructor(readonly path?: string) {
-    if (path) {
-      mkdirSync(dirname(path), { recursive: true });
-      this.fd = openSync(path, "w");
-    }
+  constructor(
+    readonly path?: string,
+    private readonly onFail?: (e: OutputWriteError) => void,
+  ) {
+    if (path) this.file = new AtomicFile("--out", path);
   }
 
   write(s: string): void {
-    if (this.fd !== null) writeSync(this.fd, s);
-    else process.stdout.write(s);
+    if (this.failure) return;
+    if (!this.file) {
+      process.stdout.write(s);
+      return;
+    }
+    try {
+      this.file.write(s);
+    } catch (e) {
+      this.fail(e as OutputWriteError);
+    }
   }
 
   close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
+    if (this.file && !this.failure) {
+      try {
+        this.file.commit();
+      } catch (e) {
+        this.fail(e as OutputWriteError);
+      }
+    }
+    this.file = null;
+  }
+
+  /** Leaves the old file as it was (nothing ran). */
+  discard(): void {
+    this.file?.abort();
+    this.file = null;
+  }
+
+  private fail(e: OutputWriteError): void {
+    this.failure = e;
+    this.file?.abort();
+    this.onFail?.(e);
   }
 }
 

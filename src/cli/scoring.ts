@@ -2,10 +2,11 @@
  * What `score`, `eval` and `demo` share: finding the model, turning flags into ScoreOptions,
  * running a batch through VideoScorer.scoreMany with progress and interruption, and the report.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
 import { VideoScoreError } from "../addon/errors.js";
 import { writeQwen25VLModels } from "../gguf/tiny-model.js";
+import { writeOutput } from "./output-files.js";
 import { renderReport, workMs, type ReportClip } from "../eval/report.js";
 import type { LoadOptions, ScoreOptions, ScoreProgress } from "../scorer/options.js";
 import { BUILTIN_TEMPLATES } from "../scorer/prompt.js";
@@ -184,8 +185,7 @@ export async function writeReport(
     } else clip.error = o.error ?? { code: "ERR_INTERNAL", message: "no result" };
     clips.push(clip);
   }
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, renderReport(clips, meta));
+  writeOutput("--report", path, renderReport(clips, meta));
 }
 
 /** Where `score --redis` / `eval --redis` send their jobs. */

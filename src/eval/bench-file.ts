@@ -16,7 +16,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
-import { parseCSVRecords } from "./csv.js";
+import { CSVSyntaxError, parseCSVRecords } from "./csv.js";
 import { VideoScoreError } from "../addon/errors.js";
 import type { Dimension } from "../scorer/parse.js";
 
@@ -69,11 +69,20 @@ function asNumber(v: unknown): number | null {
   return null;
 }
 
+function csvRecords(text: string, file: string): Record<string, string>[] {
+  try {
+    return parseCSVRecords(text);
+  } catch (e) {
+    if (e instanceof CSVSyntaxError) fail(file, e.message);
+    throw e;
+  }
+}
+
 /** The records of a JSON, JSONL or CSV file (by extension, else by content). */
 export function parseRecords(text: string, file: string): Record<string, unknown>[] {
   const ext = extname(file).toLowerCase();
   const trimmed = text.replace(/^\uFEFF/, "").trim();
-  if (ext === ".csv") return parseCSVRecords(text);
+  if (ext === ".csv") return csvRecords(text, file);
   if (ext === ".jsonl" || ext === ".ndjson" || (ext !== ".json" && trimmed.startsWith("{") && trimmed.includes("\n{"))) {
     return trimmed
       .split(/\r?\n/)
@@ -91,7 +100,7 @@ export function parseRecords(text: string, file: string): Record<string, unknown
     data = JSON.parse(trimmed);
   } catch (e) {
     if (ext === ".json") fail(file, `not valid JSON (${(e as Error).message})`);
-    return parseCSVRecords(text);
+    return csvRecords(text, file);
   }
   if (data && typeof data === "object" && !Array.isArray(data)) {
     const o = data as Record<string, unknown>;

@@ -2,7 +2,17 @@
  * RFC 4180 CSV: parse (quoted fields, doubled quotes, CRLF or LF, a leading BOM) and format.
  */
 
-/** Parses CSV text into rows of fields. A trailing newline does not make an empty row. */
+/** A CSV that cannot be read as its writer meant it; `line` is 1-based. */
+export class CSVSyntaxError extends Error {
+  constructor(readonly line: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Parses CSV text into rows of fields. A trailing newline does not make an empty row.
+ * @throws CSVSyntaxError for a quote that never closes (the rest of the file would become one field)
+ */
 export function parseCSV(text: string): string[][] {
   const rows: string[][] = [];
   let row: string[] = [];
@@ -10,8 +20,11 @@ export function parseCSV(text: string): string[][] {
   let quoted = false;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let fieldStarted = false;
+  let line = 1;
+  let quoteLine = 0;
   for (; i < text.length; i++) {
     const c = text[i];
+    if (c === "\n") line++;
     if (quoted) {
       if (c === '"') {
         if (text[i + 1] === '"') {
@@ -23,6 +36,7 @@ export function parseCSV(text: string): string[][] {
     }
     if (c === '"' && !fieldStarted) {
       quoted = true;
+      quoteLine = line;
       fieldStarted = true;
     } else if (c === ",") {
       row.push(field);
@@ -40,6 +54,7 @@ export function parseCSV(text: string): string[][] {
       fieldStarted = true;
     }
   }
+  if (quoted) throw new CSVSyntaxError(quoteLine, `line ${quoteLine}: a quoted field opens there and never closes; close the quote (a quote inside a field is written "")`);
   if (fieldStarted || row.length > 0) {
     row.push(field);
     rows.push(row);

@@ -463,3 +463,78 @@ describe("pure helpers of the command", () => {
     expect(() => parseTieThreshold("-1")).toThrow(/tie-threshold/);
   });
 });
+
+describe("outputs never destroy inputs, and a failed write is one line (issue 21)", () => {
+  const fast = () => [...modelArgs(), "--mode", "direct", "--quiet"];
+  const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
+
+  it("--out naming an input video, the prompts file, or the same file as --report: exit 2, nothing touched", async () => {
+    const d = folder("collide", { "v.mp4": clipA });
+    const video = join(d, "v.mp4");
+    const before = readFileSync(video);
+    const prompts = join(d, "p.json");
+    writeFileSync(prompts, JSON.stringify({ "v.mp4": "a prompt" }));
+    for (const [args, name] of [
+      [["--out", video], "input video"],
+      [["--prompts", prompts, "--out", prompts], "--prompts"],
+      [["--out", join(d, "r.json"), "--report", join(d, "r.json")], "--out"],
+      [["--out", join(d, "..", "collide", "v.mp4")], "input video"],
+    ] as const) {
+      const r = await run(["score", video, ...(args.includes("--prompts") ? [] : ["--prompt", "x"]), ...args, ...fast()]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(name);
+      noStack(r.stderr);
+    }
+    expect(readFileSync(video).equals(before)).toBe(true);
+    expect(JSON.parse(readFileSync(prompts, "utf8"))).toEqual({ "v.mp4": "a prompt" });
+  });
+
+  it("--out on a full device or under a file: exit 1, one line naming --out and what was left unscored", async () => {
+    const notDir = join(dir, "c-bad.mp4");
+    for (const out of ["/dev/full", join(notDir, "r.jsonl")]) {
+      const r = await run(["score", clipA, clipB, "--prompt", "x", "--format", "jsonl", "--out", out, ...fast()]);
+      expect(r.code, r.stderr).toBe(1);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`--out ${out}`);
+      noStack(r.stderr);
+      if (out === "/dev/full") expect(lines[0]).toMatch(/ENOSPC.*left unscored/);
+    }
+    const r = await run(["score", clipA, "--prompt", "x", "--out", join(dir, "ok.json"), "--format", "json", "--report", "/dev/full", ...fast()]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("--report /dev/full");
+    noStack(r.stderr);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("on a full filesystem the old --out stays as it was", async () => {
+    // A 64 KiB tmpfs of our own (a private mount namespace, as root): the results do not fit.
+    const d = join(dir, "full-fs");
+    rmSync(d, { recursive: true, force: true });
+    mkdirSync(d, { recursive: true });
+    const tsx = join(ROOT, "node_modules", "tsx", "dist", "loader.mjs");
+    const script = [
+      `mount -t tmpfs -o size=64k none ${d}`,
+      `printf 'OLD\\n' > ${d}/r.jsonl`,
+      `head -c 60000 /dev/zero > ${d}/filler || true`,
+      `${process.execPath} --import ${tsx} src/cli/main.ts score ${clipA} ${clipB} --prompt x --format jsonl --out ${d}/r.jsonl --max-tokens 600 ${fast().join(" ")}; echo "rc=$?"`,
+      `cat ${d}/r.jsonl; ls -A ${d}`,
+    ].join("; ");
+    const r = spawn("unshare", ["-m", "sh", "-c", script], { cwd: ROOT, env: { ...process.env, VIDEOSCORE2_QUIET: "1" } });
+    let out = "";
+    r.stdout.on("data", (x) => (out += x));
+    r.stderr.on("data", (x) => (out += x));
+    await new Promise((res) => r.on("close", res));
+    expect(out).toContain("rc=1");
+    expect(out).toMatch(/--out .*r\.jsonl: cannot write it \(ENOSPC/);
+    expect(out).toMatch(/\nOLD\n/);
+    expect(out).not.toMatch(/\.tmp/); // the temporary file is gone
+  });
+
+  it("a prompts CSV with a quote that never closes: exit 2 naming the line", async () => {
+    const prompts = join(dir, "open-quote.csv");
+    writeFileSync(prompts, 'video,prompt\nclip00,"a cat\nclip01,a dog\nclip02,a bird\n');
+    const r = await run(["score", clipA, "--prompts", prompts, ...fast()]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/open-quote\.csv: line 2: a quoted field opens there and never closes/);
+  });
+});

@@ -3,7 +3,7 @@
  * journal / results file) and print the paper's metrics. Each video is scored once, and each
  * score is appended to a results journal at once, so a rerun of an interrupted command resumes.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { checkOutputs, writeOutput } from "../output-files.js";
 import { dirname, resolve } from "node:path";
 import { loadBenchmark, BENCHMARK_LABELS, BENCHMARK_NAMES, type Benchmark, type BenchmarkName, type BenchEvaluation, type ModelScores } from "../../eval/benchmarks/index.js";
 import type { BenchItem } from "../../eval/bench-file.js";
@@ -235,6 +235,11 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
     const base = scoreOptionsFrom(values, { random: false, defaultTemplate: "benchmark" });
     journalPath = values.journal ?? defaultJournal(benchFile);
     const jp = journalPath;
+    // The journal is appended to and may be resumed from, so it may exist; it must not be an input.
+    checkOutputs(
+      [["--journal", jp], ["--out", values.out], ["--report", values.report]],
+      [["the benchmark file", benchFile], ["--pair-file", values["pair-file"]], ...bench.videos.map((v) => ["video", v.video] as [string, string])],
+    );
     const journal = usage(() => Journal.open(jp, { benchmark: bench.name, options: { ...("url" in m ? { queue: `${m.url}/${m.queue}` } : { model: resolve(m.model), mmproj: resolve(m.mmproj) }), ...base } }));
     const videos = limit !== undefined ? bench.videos.slice(0, limit) : bench.videos;
     const todo = videos.filter((v) => !journal.entries.has(v.id));
@@ -273,8 +278,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
     scores = new Map(videos.filter((v) => entries.has(v.id)).map((v) => [v.id, entryScores(entries.get(v.id)!, kind)]));
     settled = new Set(scores.keys());
     if (values.out) {
-      mkdirSync(dirname(values.out), { recursive: true });
-      writeFileSync(values.out, `${JSON.stringify(resultsLayout(bench, entries, kind), null, 2)}\n`);
+      writeOutput("--out", values.out, `${JSON.stringify(resultsLayout(bench, entries, kind), null, 2)}\n`);
     }
     if (values.report)
       await writeReport(values.report, outcomes, base, { title: `VideoScore2 eval: ${benchFile}`, meta: { model: "url" in m ? `queue "${m.queue}" at ${m.url}` : m.model, template: String(base.template), score: kind } });

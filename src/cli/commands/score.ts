@@ -9,6 +9,7 @@ import { allowOnly, enumOpt, EXIT, UsageError, type CliValues } from "../args.js
 import { expandInputs, readPromptsFile, type PromptTable } from "../inputs.js";
 import { answerMissing, OrderedWriter, Sink, type Outcome, type OutputFormat } from "../output.js";
 import { Progress } from "../progress.js";
+import { checkOutputs } from "../output-files.js";
 import { openRunner, queueTarget, RANDOM_WARNING, resolveModel, scoreOptionsFrom, writeReport, type BatchItem } from "../scoring.js";
 
 const SCORE_OPTIONS = [
@@ -59,6 +60,10 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   for (const w of warnings) ctx.stderr.write(`warning: ${w}\n`);
   if (videos.length === 0) throw new UsageError("no video files found in the inputs");
 
+  checkOutputs(
+    [["--out", values.out], ["--report", values.report]],
+    [["--prompts", values.prompts], ...videos.map((v) => ["video", v] as [string, string])],
+  );
   if (cmd === "demo" && values.redis !== undefined) throw new UsageError("demo scores here; use score --redis to score on a queue");
   const queued = queueTarget(values);
   // With --redis the model is the workers': nothing is loaded here.
@@ -77,8 +82,14 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
     if (m.random) ctx.stderr.write(`${RANDOM_WARNING}\n`);
     ctx.stderr.write(queued ? `scoring on queue "${queued.queue}" at ${queued.url} …\n` : `loading ${m.model} + ${m.mmproj} …\n`);
   }
-  const runner = await openRunner(values, queued ?? m);
-  const sink = new Sink(values.out);
+  // A failed write to --out stops the run: nothing more could be kept.
+  const stop = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
+  const sink = new Sink(values.out, () => stop.abort());
+  const runner = await openRunner(values, queued ?? m).catch((e: unknown) => {
+    sink.discard();
+    throw e;
+  });
   const writer = new OrderedWriter(sink, format, m.random ? `[${RANDOM_WARNING}]` : undefined);
   const progress = new Progress(videos.length, ctx.stderr, !values.quiet);
   // Videos without a prompt fail first, in their own order; the scored ones follow in input order.
@@ -93,7 +104,7 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   let outcomes: (Outcome | undefined)[] = [];
   try {
     outcomes = await runner.run(items, base, {
-      signal: ctx.signal,
+      signal,
       progress,
       onOutcome: (o) => writer.put({ ...o, index: o.index + offset }),
       log: (line) => progress.log(line),
@@ -105,6 +116,10 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   writer.end();
   sink.close();
   const done = [...all, ...outcomes.filter((o): o is Outcome => o !== undefined)];
+  if (sink.failure) {
+    ctx.stderr.write(`videoscore2: ${sink.failure.message}; ${done.length} of ${videos.length} videos were scored, ${videos.length - done.length} left unscored, none written\n`);
+    return EXIT.fatal;
+  }
   if (values.report) {
     await writeReport(values.report, done, base, {
       title: cmd === "demo" ? "VideoScore2 demo" : "VideoScore2 report",
