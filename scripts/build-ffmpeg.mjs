@@ -26,16 +26,26 @@ export const FFMPEG = {
 };
 
 /**
+ * dav1d, VideoLAN's AV1 decoder (BSD-2-Clause), the one software AV1 decoder FFmpeg can use: Debian
+ * 12's 1.0.0, its orig tarball pinned by the sha256 of Debian's signed .dsc. Built with meson.
+ */
+export const DAV1D = {
+  version: "1.0.0",
+  url: "http://deb.debian.org/debian/pool/main/d/dav1d/dav1d_1.0.0.orig.tar.xz",
+  sha256: "51737db7e4897e599684f873a4725176dd3c779e639411d7c4fce134bb5ebb82",
+};
+
+/**
  * What the addon reads. Containers: MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, GIF, IVF and raw
  * streams; the audio demuxers are there so an audio-only file is named as such instead of as an
  * unknown format; image2 and the image pipes so a still image is recognised and refused. Codecs:
- * H.264, HEVC, VP8, VP9, MPEG-4 Part 2 (and H.263), MPEG-1/2, ProRes, MJPEG, GIF. AV1 is left out:
- * FFmpeg's own AV1 decoder only drives hardware, and software AV1 needs dav1d or libaom.
+ * H.264, HEVC, VP8, VP9, MPEG-4 Part 2 (and H.263), MPEG-1/2, ProRes, MJPEG, GIF, and AV1 through
+ * dav1d (FFmpeg's own AV1 decoder only drives hardware).
  */
 export const COMPONENTS = {
   demuxer: ["mov", "matroska", "avi", "mpegts", "mpegps", "flv", "gif", "ivf", "h264", "hevc", "m4v", "mjpeg", "mpegvideo", "aac", "mp3", "wav", "ogg", "image2", "png_pipe", "jpeg_pipe"],
-  decoder: ["h264", "hevc", "vp8", "vp9", "mpeg4", "h263", "mpeg1video", "mpeg2video", "prores", "mjpeg", "gif"],
-  parser: ["h264", "hevc", "vp8", "vp9", "mpeg4video", "mpegvideo", "mjpeg", "png", "gif", "aac", "mpegaudio"],
+  decoder: ["h264", "hevc", "vp8", "vp9", "mpeg4", "h263", "mpeg1video", "mpeg2video", "prores", "mjpeg", "gif", "libdav1d"],
+  parser: ["h264", "hevc", "vp8", "vp9", "av1", "mpeg4video", "mpegvideo", "mjpeg", "png", "gif", "aac", "mpegaudio"],
   protocol: ["file"],
 };
 
@@ -56,6 +66,7 @@ export function configureFlags() {
     "--enable-pic",
   ];
   for (const [kind, names] of Object.entries(COMPONENTS)) flags.push(`--enable-${kind}=${names.join(",")}`);
+  flags.push("--enable-libdav1d", "--pkg-config-flags=--static");
   // Without nasm, FFmpeg builds without its x86 SIMD (decoding 2-3x slower): allowed, but said.
   if (!hasNasm()) flags.push("--disable-x86asm");
   return flags;
@@ -73,7 +84,7 @@ function hasNasm() {
 const cacheDir = join(root, ".cache", "ffmpeg");
 
 function configId(flags) {
-  return createHash("sha256").update(JSON.stringify({ ...FFMPEG, flags })).digest("hex").slice(0, 12);
+  return createHash("sha256").update(JSON.stringify({ ...FFMPEG, dav1d: DAV1D, flags })).digest("hex").slice(0, 12);
 }
 
 /** The install prefix for this configuration (built or not). */
@@ -81,17 +92,42 @@ export function ffmpegPrefix() {
   return join(cacheDir, `${FFMPEG.version}-${configId(configureFlags())}`);
 }
 
-async function download(file) {
-  if (existsSync(file) && sha256(file) === FFMPEG.sha256) return;
-  console.error(`build-ffmpeg: fetching ${FFMPEG.url}`);
-  const res = await fetch(FFMPEG.url);
-  if (!res.ok) throw new Error(`build-ffmpeg: ${FFMPEG.url} answered ${res.status}`);
+async function download(file, pin) {
+  if (existsSync(file) && sha256(file) === pin.sha256) return;
+  console.error(`build-ffmpeg: fetching ${pin.url}`);
+  const res = await fetch(pin.url);
+  if (!res.ok) throw new Error(`build-ffmpeg: ${pin.url} answered ${res.status}`);
   writeFileSync(file, Buffer.from(await res.arrayBuffer()));
   const actual = sha256(file);
-  if (actual !== FFMPEG.sha256) {
+  if (actual !== pin.sha256) {
     rmSync(file, { force: true });
-    throw new Error(`build-ffmpeg: ${FFMPEG.url} is not the pinned FFmpeg ${FFMPEG.version}: sha256 ${actual}, expected ${FFMPEG.sha256}. Do not build from it.`);
+    throw new Error(`build-ffmpeg: ${pin.url} is not the pinned ${pin.version}: sha256 ${actual}, expected ${pin.sha256}. Do not build from it.`);
   }
+}
+
+function unpack(tarball, dir) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  execFileSync("tar", ["-xJf", tarball, "-C", dir, "--strip-components=1"]);
+}
+
+/** dav1d as a static, position-independent library under `prefix` (lib/libdav1d.a, lib/pkgconfig). */
+async function buildDav1d(prefix, jobs, log) {
+  for (const tool of ["meson", "ninja"])
+    try {
+      execFileSync(tool, ["--version"], { stdio: "ignore" });
+    } catch {
+      throw new Error(`build-ffmpeg: ${tool} is needed to build dav1d (AV1); install it (Debian: apt-get install meson ninja-build) or run scripts/setup-system.sh`);
+    }
+  const tarball = join(cacheDir, `dav1d_${DAV1D.version}.orig.tar.xz`);
+  await download(tarball, DAV1D);
+  const src = join(cacheDir, `dav1d-src-${DAV1D.version}`);
+  unpack(tarball, src);
+  log(`build-ffmpeg: building dav1d ${DAV1D.version}`);
+  const opts = ["--buildtype=release", "--default-library=static", "-Db_staticpic=true", "-Denable_tools=false", "-Denable_tests=false", `--prefix=${prefix}`, "--libdir=lib"];
+  execFileSync("meson", ["setup", "build", ...opts], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("ninja", ["-C", "build", "-j", jobs, "install"], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  rmSync(src, { recursive: true, force: true });
 }
 
 function sha256(file) {
@@ -108,17 +144,17 @@ export async function buildFFmpeg(log = (m) => console.error(m)) {
   if (!hasNasm()) log("build-ffmpeg: nasm not found; building without FFmpeg's x86 SIMD (slower decoding). Install nasm to get it.");
   mkdirSync(cacheDir, { recursive: true });
   const tarball = join(cacheDir, `ffmpeg_${FFMPEG.version}.orig.tar.xz`);
-  await download(tarball);
-  const src = join(cacheDir, `src-${configId(flags)}`);
-  rmSync(src, { recursive: true, force: true });
-  mkdirSync(src, { recursive: true });
-  execFileSync("tar", ["-xJf", tarball, "-C", src, "--strip-components=1"]);
+  await download(tarball, FFMPEG);
   const t0 = Date.now();
   rmSync(prefix, { recursive: true, force: true });
-  log(`build-ffmpeg: configuring FFmpeg ${FFMPEG.version} (${Object.values(COMPONENTS).flat().length} components)`);
-  execFileSync("./configure", [`--prefix=${prefix}`, ...flags], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
   const jobs = String(Number(process.env.CMAKE_BUILD_PARALLEL_LEVEL) || availableParallelism());
-  execFileSync("make", ["-j", jobs, "install"], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  await buildDav1d(prefix, jobs, log);
+  const src = join(cacheDir, `src-${configId(flags)}`);
+  unpack(tarball, src);
+  log(`build-ffmpeg: configuring FFmpeg ${FFMPEG.version} (${Object.values(COMPONENTS).flat().length} components)`);
+  const env = { ...process.env, PKG_CONFIG_PATH: join(prefix, "lib", "pkgconfig") };
+  execFileSync("./configure", [`--prefix=${prefix}`, ...flags], { cwd: src, env, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("make", ["-j", jobs, "install"], { cwd: src, env, stdio: ["ignore", "ignore", "inherit"] });
   rmSync(src, { recursive: true, force: true });
   writeFileSync(stamp, want);
   log(`build-ffmpeg: ${prefix} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);

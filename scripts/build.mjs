@@ -8,7 +8,8 @@
 //   node scripts/build.mjs --cuda (or VIDEOSCORE2_CUDA=1)  CUDA variant (VIDEOSCORE2_CUDA_ARCHS, default in CMakeLists.txt),
 //                                              with the system's CUDA toolkit or one from PyPI (setup-cuda.mjs)
 //   VIDEOSCORE2_SANITIZE=1 node scripts/build.mjs  ASan/UBSan variant (build/asan)
-//   VIDEOSCORE2_STATIC_FFMPEG=1 …                  link the minimal static FFmpeg instead of the system's libav
+//   VIDEOSCORE2_SYSTEM_FFMPEG=1 …                  link the system's shared libav instead of the minimal
+//                                                  static FFmpeg (the default, built by build-ffmpeg.mjs)
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -38,9 +39,10 @@ const defines = [
   `--CDCMAKE_BUILD_TYPE=${sanitize ? "RelWithDebInfo" : "Release"}`,
 ];
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
-// libav: the system's, or with VIDEOSCORE2_STATIC_FFMPEG=1 the minimal static FFmpeg of
-// build-ffmpeg.mjs (not yet the default: the suite has not been run against it).
-if (process.env.VIDEOSCORE2_STATIC_FFMPEG === "1") defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${await buildFFmpeg()}`);
+// libav: the minimal static FFmpeg of build-ffmpeg.mjs, so the .node needs nothing of the system's
+// libav; or, with VIDEOSCORE2_SYSTEM_FFMPEG=1, the system's (the build is then not self-contained).
+export const systemFFmpeg = process.env.VIDEOSCORE2_SYSTEM_FFMPEG === "1";
+defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${systemFFmpeg ? "" : await buildFFmpeg()}`);
 const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? "" };
 const toolkit = cuda ? cudaToolkit() : undefined;
 if (toolkit) {

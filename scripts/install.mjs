@@ -13,8 +13,18 @@ if (existsSync(join(root, ".git")) || process.env.VIDEOSCORE2_SKIP_INSTALL === "
 
 const require = createRequire(import.meta.url);
 const arch = `${process.platform}-${process.arch}`;
-for (const dir of [`prebuilds/${arch}`, `prebuilds/${arch}-cuda`]) {
-  const file = join(root, dir, "videoscore2.node");
+// The platform package npm installed beside us (optionalDependencies, scripts/pack.mjs), then the
+// binaries inside this package.
+const fromPackage = (name) => {
+  try {
+    return dirname(require.resolve(`${name}/package.json`, { paths: [root] }));
+  } catch {
+    return null;
+  }
+};
+const places = [fromPackage(`@videoscore2-native/${arch}`), fromPackage(`@videoscore2-native/${arch}-cuda`), join(root, "prebuilds", arch), join(root, "prebuilds", `${arch}-cuda`)];
+for (const dir of places.filter(Boolean)) {
+  const file = join(dir, "videoscore2.node");
   if (!existsSync(file)) continue;
   try {
     require(file);
@@ -23,5 +33,17 @@ for (const dir of [`prebuilds/${arch}`, `prebuilds/${arch}-cuda`]) {
   } catch (e) {
     console.warn(`videoscore2-native: ${dir}/videoscore2.node does not load here (${e.message}); building from source`);
   }
+}
+// The build tools are optional peer dependencies: a user of a prebuilt binary never installs them.
+const missing = ["cmake-js", "node-addon-api", "node-api-headers"].filter((m) => !fromPackage(m));
+if (missing.length > 0) {
+  // Not an install failure (npm would roll the whole app back): the loader names the same fix when
+  // the package is first used.
+  console.warn(
+    `videoscore2-native: no prebuilt binary for ${arch} loads here, and building one needs ${missing.join(", ")}.\n` +
+      `  Install them and rebuild: npm install ${missing.join(" ")} && npm rebuild videoscore2-native\n` +
+      "  (also needed: cmake, a C++17 compiler, nasm and meson; on Debian/Ubuntu: bash node_modules/videoscore2-native/scripts/setup-system.sh)",
+  );
+  process.exit(0);
 }
 execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { stdio: "inherit", cwd: root });

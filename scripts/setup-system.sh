@@ -18,6 +18,9 @@ have cmake || need_pkgs+=(cmake)
 have g++ || need_pkgs+=(g++)
 have git || need_pkgs+=(git)
 have ffmpeg || need_pkgs+=(ffmpeg)
+# The static FFmpeg the addon links (scripts/build-ffmpeg.mjs): nasm for its x86 SIMD, meson for dav1d (AV1).
+have nasm || need_pkgs+=(nasm)
+have meson || need_pkgs+=(meson)
 # Headless Chromium renders the HTML report in its test (driven by playwright-core, no browser download).
 have chromium || need_pkgs+=(chromium)
 # The queue tests (test/addon/queue.test.ts) start a real redis-server; the library never needs one locally.

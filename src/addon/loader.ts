@@ -77,24 +77,50 @@ function probeInChild(path: string): string | null {
   return libraryHint(why ? why.trim().replace(/^\w*Error: /, "") : lines.slice(-3).join(" ") || r.error?.message || `exit ${r.status}`, path);
 }
 
+/** The platform package's name for this machine: `@videoscore2-native/<platform>-<arch>[-cuda]` (scripts/pack.mjs). */
+export function platformPackage(cuda: boolean): string {
+  return `@videoscore2-native/${process.platform}-${process.arch}${cuda ? "-cuda" : ""}`;
+}
+
+/** The .node of an installed platform package, resolved as Node resolves a dependency of ours. */
+function platformBinary(cuda: boolean, root: string): string | null {
+  try {
+    return join(dirname(createRequire(join(root, "package.json")).resolve(`${platformPackage(cuda)}/package.json`)), "videoscore2.node");
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Inside an Electron app the package sits in `app.asar`, which Electron's fs can read but dlopen
+ * cannot: the .node and its libraries must be unpacked (`asarUnpack`), into `app.asar.unpacked`.
+ */
+export function unpackedPath(path: string): string {
+  return path.replace(/([\\/])app\.asar([\\/])/, "$1app.asar.unpacked$2");
+}
+
 /** The candidate paths, in order, for this platform and preference. */
 export function candidatePaths(gpu: GpuPreference, root = packageRoot()): { path: string; cuda: boolean }[] {
   const out: { path: string; cuda: boolean }[] = [];
   const explicit = process.env.VIDEOSCORE2_BINARY;
   if (explicit) out.push({ path: explicit, cuda: /cuda/i.test(explicit) });
   const arch = `${process.platform}-${process.arch}`;
+  const cudaPackage = platformBinary(true, root);
+  const cpuPackage = platformBinary(false, root);
   const cuda = [
     { path: join(root, "build", "cuda", "videoscore2.node"), cuda: true },
+    ...(cudaPackage ? [{ path: cudaPackage, cuda: true }] : []),
     { path: join(root, "prebuilds", `${arch}-cuda`, "videoscore2.node"), cuda: true },
   ];
   const cpu = [
     { path: join(root, "build", "cpu", "videoscore2.node"), cuda: false },
     { path: join(root, "build", "Release", "videoscore2.node"), cuda: false },
+    ...(cpuPackage ? [{ path: cpuPackage, cuda: false }] : []),
     { path: join(root, "prebuilds", arch, "videoscore2.node"), cuda: false },
   ];
   if (gpu !== "cpu") out.push(...cuda);
   if (gpu !== "cuda") out.push(...cpu);
-  return out;
+  return out.map((c) => ({ ...c, path: unpackedPath(c.path) }));
 }
 
 let cached: { addon: NativeAddon; path: string; cuda: boolean } | undefined;
@@ -165,8 +191,9 @@ function binaryMessage(head: string, tried: BinaryAttempt[], cuda: boolean): str
   const root = packageRoot();
   lines.push(
     "Fix it with one of:",
-    "  - reinstall, so that the install script picks the prebuilt binary or builds one: npm rebuild videoscore2-native",
-    `  - build from source: node ${join(root, "scripts", "build.mjs")}   (needs cmake, a C++17 compiler and nasm: bash ${join(root, "scripts", "setup-system.sh")})`,
+    `  - install the prebuilt binary for this platform: npm install ${platformPackage(false)}`,
+    "  - build from source: npm install cmake-js node-addon-api node-api-headers && npm rebuild videoscore2-native",
+    `    (needs cmake, a C++17 compiler, nasm and meson: bash ${join(root, "scripts", "setup-system.sh")}; or run node ${join(root, "scripts", "build.mjs")})`,
     "  - point VIDEOSCORE2_BINARY at a videoscore2.node that you built",
   );
   if (cuda) lines.push(`  - for CUDA: node ${join(root, "scripts", "build.mjs")} --cuda (fetches a CUDA toolkit if there is none), or use gpu: "cpu"`);

@@ -1,18 +1,19 @@
 // The CPU addon links libav statically (scripts/build-ffmpeg.mjs): it needs nothing beyond the C and
 // C++ runtimes, and it runs where the system's libav cannot be loaded at all.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/addon/loader.js";
 import { ensureFile, ffmpeg } from "../fixtures/videos.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
+import { canHideLibav, withLibavHidden } from "../fixtures/hide-libav.js";
 
 const root = packageRoot();
 const node = join(root, "build", "cpu", "videoscore2.node");
-// Only a build made with VIDEOSCORE2_STATIC_FFMPEG=1 is self-contained (not yet the default).
-const systemLibav = process.env.VIDEOSCORE2_STATIC_FFMPEG !== "1";
+// A build made with VIDEOSCORE2_SYSTEM_FFMPEG=1 links the system's libav: it is not self-contained.
+const systemLibav = process.env.VIDEOSCORE2_SYSTEM_FFMPEG === "1";
 
 const needed = () => [...execFileSync("readelf", ["-d", node]).toString().matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
 
@@ -22,14 +23,6 @@ function glibcNeeded(): string {
   const [maj, min] = versions.reduce((a, b) => (b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]) ? b : a));
   return `${maj}.${min}`;
 }
-
-/** The system's shared libav files, where the dynamic loader would find them. */
-function systemLibavFiles(): string[] {
-  const dirs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu"].filter((d) => existsSync(d));
-  return dirs.flatMap((d) => readdirSync(d).filter((f) => /^lib(av(format|codec|util|filter|device)|sw(scale|resample)|postproc)\.so/.test(f)).map((f) => join(d, f)));
-}
-
-const canHide = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "true"]).status === 0;
 
 describe.runIf(!systemLibav)("the self-contained CPU addon", () => {
   it("needs only glibc, libstdc++, libgcc and libm, and states the glibc it needs", () => {
@@ -46,15 +39,13 @@ describe.runIf(!systemLibav)("the self-contained CPU addon", () => {
     expect(v.libavcodec).toMatch(/^59\./);
   });
 
-  it.runIf(canHide && systemLibavFiles().length > 0)("scores with the system's libav hidden from the loader (which the system ffmpeg cannot survive)", async () => {
+  it.runIf(canHideLibav)("scores with the system's libav hidden from the loader (which the system ffmpeg cannot survive)", async () => {
     const models = await tinyModels();
     const clip = await ensureFile(join(FIXTURE_DIR, "videos", "self-contained-2s.mp4"), (tmp) =>
       ffmpeg(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=8:duration=2", "-pix_fmt", "yuv420p", "-c:v", "libx264", tmp]),
     );
-    const dir = mkdtempSync(join(tmpdir(), "vs2-hide-"));
+    const dir = mkdtempSync(join(tmpdir(), "vs2-score-"));
     try {
-      const empty = join(dir, "empty");
-      writeFileSync(empty, "");
       const script = join(dir, "score.mjs");
       writeFileSync(
         script,
@@ -64,12 +55,11 @@ describe.runIf(!systemLibav)("the self-contained CPU addon", () => {
          console.log(JSON.stringify({ frames: r.frames.count, vq: r.visualQuality.score }));
          await s.dispose();`,
       );
-      const mounts = systemLibavFiles().map((f) => `mount --bind ${empty} ${f}`).join(" && ");
-      const run = (cmd: string) => spawnSync("unshare", ["-m", "sh", "-c", `${mounts} && ${cmd}`], { encoding: "utf8", env: { ...process.env, VIDEOSCORE2_BINARY: node } });
-      const cli = run("ffmpeg -version");
+      const env = { ...process.env, VIDEOSCORE2_BINARY: node };
+      const cli = withLibavHidden("ffmpeg -version", env);
       expect(cli.status, "the system ffmpeg still starts: the hiding did not take").not.toBe(0);
       expect(cli.stderr).toMatch(/libav\w+\.so/);
-      const ours = run(`cd ${JSON.stringify(root)} && ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(script)}`);
+      const ours = withLibavHidden(`cd ${JSON.stringify(root)} && ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(script)}`, env);
       expect(ours.status, ours.stderr).toBe(0);
       const out = JSON.parse(ours.stdout.trim().split("\n").pop()!);
       expect(out.frames).toBeGreaterThanOrEqual(4);
