@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fileDigest } from "./fetch-llama.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -130,9 +131,7 @@ async function buildDav1d(prefix, jobs, log) {
   rmSync(src, { recursive: true, force: true });
 }
 
-function sha256(file) {
-  return createHash("sha256").update(readFileSync(file)).digest("hex");
-}
+const sha256 = (file) => fileDigest(file);
 
 /** Builds (once) and returns the install prefix. */
 export async function buildFFmpeg(log = (m) => console.error(m)) {

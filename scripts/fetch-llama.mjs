@@ -24,9 +24,14 @@ export const PIN = {
 
 export class FetchError extends Error {}
 
+/** A file's digest (hex by default), for pinned downloads. */
+export function fileDigest(file, algo = "sha256", encoding = "hex") {
+  return createHash(algo).update(readFileSync(file)).digest(encoding);
+}
+
 /** npm's integrity format: "<algo>-<base64 digest>". */
 export function integrityOf(file, algo = "sha512") {
-  return `${algo}-${createHash(algo).update(readFileSync(file)).digest("base64")}`;
+  return `${algo}-${fileDigest(file, algo, "base64")}`;
 }
 
 export function verifyTarball(file, expected = PIN.integrity) {

@@ -91,9 +91,10 @@ struct VideoSource::Impl {
     streamIndex = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &dec, 0);
     if (streamIndex == AVERROR_STREAM_NOT_FOUND)
       throw Error("ERR_NO_VIDEO_STREAM", label + " has no video stream (audio-only or data file); give it a video");
-    // A still image is named as one whether or not this build can decode its codec.
+    // A still image is named as one whether or not this build can decode its codec (without a
+    // decoder, av_find_best_stream reports AVERROR_DECODER_NOT_FOUND instead of the stream).
     const char* fmtName = fmt->iformat ? fmt->iformat->name : "";
-    if (streamIndex >= 0 && (std::strstr(fmtName, "image2") || std::strstr(fmtName, "_pipe")))
+    if (std::strstr(fmtName, "image2") || std::strstr(fmtName, "_pipe"))
       throw Error("ERR_NO_VIDEO_STREAM", label + " is a still image (" + std::string(fmtName) +
                                              "), not a video; give it a video file");
     if (streamIndex < 0 || !dec) {

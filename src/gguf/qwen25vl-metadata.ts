@@ -4,8 +4,8 @@
  * writes them. The HF converter (src/gguf/convert/) and the random-weight generator
  * (src/gguf/tiny-model.ts) both write their files from these lists, so the two cannot drift apart.
  */
-import { kv } from "./types.js";
-import type { GGUFMetadata, GGUFValue } from "./types.js";
+import { GGML_TYPE, kv } from "./types.js";
+import type { GGMLType, GGUFMetadata, GGUFValue } from "./types.js";
 
 /** Storage types of the weight matrices that we write (`--outtype` of convert_hf_to_gguf.py). */
 export type WeightStorage = "f32" | "f16" | "bf16" | "q8_0";
@@ -103,4 +103,11 @@ export function clipMetadata(v: ClipKeys, projectionDim: number, storage: Weight
     ["clip.vision.attention.layer_norm_epsilon", kv.f32(v.eps)],
     ["general.quantization_version", kv.u32(2)],
   ];
+}
+
+/** How the converter stores a weight matrix: Q8_0 needs rows of whole 32-element blocks, else F16. */
+export function matrixStorage(type: "f32" | "f16" | "q8_0", shape: readonly number[]): GGMLType {
+  if (type === "f32") return GGML_TYPE.F32;
+  if (type === "f16") return GGML_TYPE.F16;
+  return shape[0]! % 32 === 0 ? GGML_TYPE.Q8_0 : GGML_TYPE.F16;
 }

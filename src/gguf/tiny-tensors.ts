@@ -7,19 +7,9 @@
 import { GGML_TYPE, tensorElements } from "./types.js";
 import type { GGMLType } from "./types.js";
 import type { GGUFTensorSpec } from "./writer.js";
+import { matrixStorage } from "./qwen25vl-metadata.js";
 import type { ModelFileType, TextHparams, VisionHparams } from "./tiny-hparams.js";
 
-/** The converter's choice for a weight matrix: Q8_0 needs rows of whole blocks, else it falls back to F16. */
-function matrixType(fileType: ModelFileType, shape: readonly number[]): GGMLType {
-  switch (fileType) {
-    case "f32":
-      return GGML_TYPE.F32;
-    case "f16":
-      return GGML_TYPE.F16;
-    case "q8_0":
-      return shape[0]! % 32 === 0 ? GGML_TYPE.Q8_0 : GGML_TYPE.F16;
-  }
-}
 
 /** FNV-1a of the name mixed with the seed: each tensor's stream is independent of write order. */
 function tensorSeed(seed: number, name: string): number {
@@ -69,7 +59,7 @@ class TensorList {
   ) {}
 
   /** A weight matrix (quantizable). */
-  matrix(name: string, shape: readonly number[], type = matrixType(this.fileType, shape)): void {
+  matrix(name: string, shape: readonly number[], type = matrixStorage(this.fileType, shape)): void {
     const seed = tensorSeed(this.seed, name);
     this.specs.push({ name, shape, type, data: () => noiseChunks(seed, shape, 0.02) });
   }

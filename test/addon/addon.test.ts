@@ -2,14 +2,14 @@
 // pinned llama.cpp commit and the libav versions pkg-config found; the loader's error lists every
 // path tried and the fix; the fetch script refuses a tarball whose integrity does not match.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { versions } from "../../src/index.js";
-import { candidatePaths, packageRoot } from "../../src/addon/loader.js";
+import { candidatePaths, packageRoot, unpackedPath } from "../../src/addon/loader.js";
 import { openOptions } from "../../src/video/limits.js";
 // @ts-expect-error plain ESM script without types
 import { PIN, verifyTarball, FetchError } from "../../scripts/fetch-llama.mjs";
@@ -77,10 +77,29 @@ describe("loader", () => {
     const out = probe({ VIDEOSCORE2_BINARY: "", VIDEOSCORE2_TEST_ROOT: fakeRoot });
     expect(out.code).toBe("ERR_BINARY_NOT_FOUND");
     for (const c of candidatePaths("cpu", fakeRoot)) expect(out.message).toContain(`${c.path}: not found`);
-    expect(out.message).toContain("npm rebuild videoscore2-native");
+    expect(out.message).toContain("npm install cmake-js node-addon-api node-api-headers && npm rebuild videoscore2-native");
+    expect(out.message).toContain("npm install @videoscore2-native/linux-x64");
     expect(out.message).toContain(`node ${join(fakeRoot, "scripts", "build.mjs")}`);
     expect(out.message).not.toContain("npm run build"); // in an app that runs the app's own script
     expect(out.message).toContain("VIDEOSCORE2_BINARY");
+  });
+
+  it("inside an Electron app, the binaries are loaded from app.asar.unpacked (dlopen cannot read the archive)", () => {
+    // The layout electron-builder makes with asarUnpack: the package's JS in app.asar, its .node beside it unpacked.
+    const res = mkdtempSync(join(tmpdir(), "vs2-electron-"));
+    const packed = join(res, "resources", "app.asar", "node_modules", "videoscore2-native");
+    const unpacked = join(res, "resources", "app.asar.unpacked", "node_modules", "videoscore2-native");
+    for (const d of [packed, unpacked]) {
+      mkdirSync(join(d, "build", "cpu"), { recursive: true });
+      writeFileSync(join(d, "package.json"), JSON.stringify({ name: "videoscore2-native" }));
+    }
+    copyFileSync(join(root, "build", "cpu", "videoscore2.node"), join(unpacked, "build", "cpu", "videoscore2.node"));
+    expect(unpackedPath(join(packed, "build", "cpu", "videoscore2.node"))).toBe(join(unpacked, "build", "cpu", "videoscore2.node"));
+    expect(candidatePaths("cpu", packed).every((c) => !c.path.includes(`app.asar${sep}`))).toBe(true);
+    const script = join(res, "probe.mts");
+    writeFileSync(script, `import { loadAddon } from ${JSON.stringify(join(root, "src", "addon", "loader.ts"))}; console.log(loadAddon("cpu").path);`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", script], { env: { ...process.env, VIDEOSCORE2_BINARY: "", VIDEOSCORE2_TEST_ROOT: packed }, cwd: root, encoding: "utf8" });
+    expect(r.stdout.trim().split("\n").pop()).toBe(join(unpacked, "build", "cpu", "videoscore2.node"));
   });
 
   it("a VIDEOSCORE2_BINARY that does not load is an error naming it, not a fall-back to another binary", () => {

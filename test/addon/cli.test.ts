@@ -268,9 +268,13 @@ describe("score", () => {
     const out = join(dir, "out-sigint", "r.jsonl");
     rmSync(join(dir, "out-sigint"), { recursive: true, force: true });
     const { child, done } = start(["score", d, "--prompt", "x", ...modelArgs(), "--max-tokens", "100", "--format", "jsonl", "--out", out]);
-    // Wait for the first finished line, then interrupt.
+    // Wait for the first finished line (in the temporary file beside --out, renamed into place at the end), then interrupt.
     const t0 = Date.now();
-    while (!(existsSync(out) && readFileSync(out, "utf8").includes("\n"))) {
+    const written = () => {
+      const d = join(dir, "out-sigint");
+      return existsSync(d) && readdirSync(d).some((f) => readFileSync(join(d, f), "utf8").includes("\n"));
+    };
+    while (!written()) {
       if (Date.now() - t0 > 200_000) throw new Error("no result within 200 s");
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 100));

@@ -32,7 +32,7 @@
  */
 import { GGML_TYPE, kv } from "../types.js";
 import type { GGMLType, GGUFMetadata, GGUFValue } from "../types.js";
-import { clipMetadata, fileHeader, qwen2vlMetadata } from "../qwen25vl-metadata.js";
+import { clipMetadata, fileHeader, matrixStorage, qwen2vlMetadata } from "../qwen25vl-metadata.js";
 import type { WeightStorage } from "../qwen25vl-metadata.js";
 import { registerBF16 } from "./bf16.js";
 import { hfVocabMetadata } from "./hf-vocab.js";
@@ -73,16 +73,7 @@ export interface PlannedFile {
 function storageType(name: string, shape: readonly number[], type: ConvertType, mmproj: boolean): GGMLType {
   if (mmproj && name.includes(".patch_embd.weight")) return type === "f16" ? GGML_TYPE.F16 : GGML_TYPE.F32;
   if (shape.length <= 1 || name.endsWith("_norm.weight") || !name.endsWith(".weight")) return GGML_TYPE.F32;
-  switch (type) {
-    case "f32":
-      return GGML_TYPE.F32;
-    case "f16":
-      return GGML_TYPE.F16;
-    case "bf16":
-      return registerBF16();
-    case "q8_0":
-      return shape[0]! % 32 === 0 ? GGML_TYPE.Q8_0 : GGML_TYPE.F16;
-  }
+  return type === "bf16" ? registerBF16() : matrixStorage(type, shape);
 }
 
 
