@@ -9,19 +9,16 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { existingToolkit, toolkitLibDir } from "./setup-cuda.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const arch = `${process.platform}-${process.arch}`;
 
-/** Library folders of the CUDA toolkit: CUDA_PATH/CUDA_HOME, else the one whose nvcc is on PATH. */
+/** The library folder of the toolkit the CUDA build was made with (system or PyPI, see setup-cuda.mjs). */
 function toolkitLibDirs() {
-  const roots = [process.env.CUDA_PATH, process.env.CUDA_HOME].filter(Boolean);
-  try {
-    roots.push(dirname(dirname(realpathSync(execFileSync("which", ["nvcc"]).toString().trim()))));
-  } catch {
-    // no nvcc on PATH
-  }
-  return roots.flatMap((r) => ["lib64", "lib", "targets/x86_64-linux/lib"].map((l) => join(r, l)));
+  const toolkit = existingToolkit();
+  const lib = toolkit && toolkitLibDir(toolkit);
+  return lib ? [lib] : [];
 }
 
 function place(variant, dest) {
@@ -40,7 +37,7 @@ function place(variant, dest) {
     if (needed.length === 0) throw new Error("prebuild: build/cuda/videoscore2.node links no CUDA runtime library; is it a CUDA build?");
     for (const [, name, resolved] of needed) {
       const from = resolved !== "not" ? resolved : toolkitLibDirs().map((d) => join(d, name)).find((f) => existsSync(f));
-      if (!from) throw new Error(`prebuild: cannot find ${name}; put the CUDA toolkit's nvcc on PATH or set CUDA_PATH`);
+      if (!from) throw new Error(`prebuild: cannot find ${name}; run node scripts/setup-cuda.mjs, or put a CUDA toolkit's nvcc on PATH`);
       copyFileSync(realpathSync(from), join(dir, name));
       console.log(`prebuild: ${dest}/${name}`);
     }

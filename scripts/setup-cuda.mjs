@@ -150,6 +150,11 @@ function writeDriverStub(toolkit) {
   execFileSync("cc", ["-shared", "-fPIC", "-x", "c", "-", "-Wl,-soname,libcuda.so.1", "-o", join(stubs, "libcuda.so")], { input: source });
 }
 
+/** A toolkit that is here already (the system's, else the PyPI one if fetched before), or undefined; fetches nothing. */
+export function existingToolkit() {
+  return systemToolkit() ?? (existsSync(pypiRoot) && complete(pypiRoot) ? pypiRoot : undefined);
+}
+
 /** The toolkit to build with: the system's if complete, else the PyPI one (fetched once). */
 export function cudaToolkit(log) {
   return systemToolkit() ?? pypiToolkit(log);

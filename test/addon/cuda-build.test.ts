@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest";
 import { hasNvidiaDriver, packageRoot } from "../../src/addon/loader.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 import { ensureFile, ffmpeg } from "../fixtures/videos.js";
+// @ts-expect-error -- a plain ESM script without types
+import { existingToolkit, toolkitLibDir } from "../../scripts/setup-cuda.mjs";
 
 const root = packageRoot();
 const cudaNode = join(root, "build", "cuda", "videoscore2.node");
@@ -18,9 +20,10 @@ const driver = hasNvidiaDriver();
 
 /** The driver stub of the toolkit the build used (a system toolkit's, or the one setup-cuda.mjs made). */
 function driverStub(): string | undefined {
-  const dirs = [join(root, ".cache", "cuda-toolkit", "nvidia", "cu13", "lib", "stubs")];
-  for (const v of [process.env.CUDA_PATH, process.env.CUDA_HOME, "/usr/local/cuda"]) if (v) dirs.push(join(v, "lib64", "stubs"));
-  return dirs.map((d) => join(d, "libcuda.so")).find((f) => existsSync(f));
+  const toolkit = existingToolkit();
+  const lib = toolkit && toolkitLibDir(toolkit);
+  const stub = lib && join(lib, "stubs", "libcuda.so");
+  return stub && existsSync(stub) ? stub : undefined;
 }
 
 const neededOf = (file: string) => [...execFileSync("readelf", ["-d", file]).toString().matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
