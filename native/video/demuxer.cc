@@ -1,5 +1,6 @@
 #include "video/demuxer.h"
 
+#include <cstdio>
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -13,6 +14,28 @@ extern "C" {
 }
 
 namespace vs2 {
+namespace {
+
+// This build has no image decoders, so libav may fail to open a still image at all: name it from
+// its signature instead of calling it a corrupt video.
+const char* StillImageKind(const std::string& path, const uint8_t* data, size_t size) {
+  unsigned char head[12] = {};
+  size_t n = 0;
+  if (data) {
+    n = std::min(size, sizeof head);
+    std::memcpy(head, data, n);
+  } else if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    n = std::fread(head, 1, sizeof head, f);
+    std::fclose(f);
+  }
+  if (n >= 8 && std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) return "PNG";
+  if (n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) return "JPEG";
+  if (n >= 12 && std::memcmp(head, "RIFF", 4) == 0 && std::memcmp(head + 8, "WEBP", 4) == 0) return "WebP";
+  if (n >= 4 && (std::memcmp(head, "II*\0", 4) == 0 || std::memcmp(head, "MM\0*", 4) == 0)) return "TIFF";
+  return nullptr;
+}
+
+}  // namespace
 
 std::string AvErrorText(int err) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
@@ -111,6 +134,8 @@ void Demuxer::Open(const std::string& path, const uint8_t* data, size_t size) {
     RefuseReferences();
     if (err == AVERROR(EACCES) || err == AVERROR(EIO))
       throw Error("ERR_INPUT_UNREADABLE", "Cannot read " + label_ + ": " + AvErrorText(err));
+    if (const char* kind = StillImageKind(path, data, size))
+      throw Error("ERR_NO_VIDEO_STREAM", label_ + " is a still image (" + kind + "), not a video; give it a video file");
     throw Error("ERR_DECODE", "Cannot open " + label_ + " as a video (" + AvErrorText(err) +
                                   "); it is corrupt, truncated or not a video container (playlists and "
                                   "reference files, e.g. HLS or concat lists, are not followed)");
