@@ -9,6 +9,7 @@
 //                                              with the system's CUDA toolkit or one from PyPI (setup-cuda.mjs)
 //   VIDEOSCORE2_SANITIZE=1 node scripts/build.mjs  ASan/UBSan variant (build/asan)
 //   VIDEOSCORE2_STATIC_FFMPEG=1 …                  link the minimal static FFmpeg instead of the system's libav
+//   VIDEOSCORE2_FFMPEG_DIR=<prefix> …               the same with a prefix built before (not rebuilt)
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -39,8 +40,11 @@ const defines = [
 ];
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
 // libav: the system's, or with VIDEOSCORE2_STATIC_FFMPEG=1 the minimal static FFmpeg of
-// build-ffmpeg.mjs (not yet the default: the suite has not been run against it).
-if (process.env.VIDEOSCORE2_STATIC_FFMPEG === "1") defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${await buildFFmpeg()}`);
+// build-ffmpeg.mjs (not yet the default: the suite has not been run against it). VIDEOSCORE2_FFMPEG_DIR
+// names an install prefix built elsewhere (bench/gpu/pack.mjs carries one to a machine without
+// network): it is used as it is, never rebuilt.
+if (process.env.VIDEOSCORE2_FFMPEG_DIR) defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${resolve(process.env.VIDEOSCORE2_FFMPEG_DIR)}`);
+else if (process.env.VIDEOSCORE2_STATIC_FFMPEG === "1") defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${await buildFFmpeg()}`);
 const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? "" };
 const toolkit = cuda ? cudaToolkit() : undefined;
 if (toolkit) {
