@@ -4,7 +4,7 @@
 // `bash bench/gpu/run.sh unpack` puts back into place:
 //
 //   tools.tar.xz   what the build and every bench step need:
-//     .cache/device/node/   this machine's node binary (the device image has none; --node none leaves it out)
+//     .cache/device/node/   this machine's node binary (the device image lists no node; --node none leaves it out)
 //     deps/llama.cpp/       the pinned source with our patches and its .videoscore2-stamp, trimmed to what
 //                           the CMake build (CPU and CUDA backends) and convert_hf_to_gguf.py + gguf-py use
 //     node_modules/         tsx, vitest, cmake-js, node-addon-api, node-api-headers and what they need
@@ -122,7 +122,9 @@ const ffPrefix = await ffmpegSource();
 function packFFmpeg(s) {
   // run.sh finds it by its stamp.json and hands it to the build as VIDEOSCORE2_FFMPEG_DIR.
   const to = join(s, ".cache", "ffmpeg", ffPrefix.split("/").pop());
-  for (const p of ["include", "lib", "stamp.json"]) cpSync(join(ffPrefix, p), join(to, p), { recursive: true, filter: (f) => !f.includes("/pkgconfig") });
+  // lib/pkgconfig too: run.sh points PKG_CONFIG_PATH there, so the suite compares the versions the
+  // addon reports with the libav it linked.
+  for (const p of ["include", "lib", "stamp.json"]) cpSync(join(ffPrefix, p), join(to, p), { recursive: true });
   return { [relative(s, to)]: mb(du(to)) };
 }
 
@@ -153,13 +155,29 @@ function storeOnce() {
   return { add, distinct: () => byHash.size };
 }
 
+// Clips the suite makes only where the fixture folder may not have met the condition: the static
+// FFmpeg (self-contained.test.ts), the demo's sample (src/cli/commands/score.ts, in the cache folder
+// that run.sh's test step sets to test/.fixtures/cache), convert.test.ts's clip. Same arguments as there.
+const CONDITIONAL_CLIPS = [
+  ["videos/self-contained-2s.mp4", ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=8:duration=2", "-pix_fmt", "yuv420p", "-c:v", "libx264"]],
+  ["cache/sample-640x360-5s.mp4", ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24", "-t", "5", "-c:v", "libx264", "-pix_fmt", "yuv420p"]],
+  ["convert/clip.mp4", ["-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p"]],
+];
+
 function packSuiteClips(dest, fixtures) {
   if (!existsSync(fixtures) || walk(fixtures).length === 0)
     throw new Error(`pack: ${fixtures} has no fixtures: run \`npm test\` once (it makes the clips with the ffmpeg CLI), or pass --fixtures`);
   const once = storeOnce();
   const clips = walk(fixtures).filter((f) => MEDIA.test(f) && !NOT_CLIPS.some((re) => re.test(f))).sort();
   for (const f of clips) once.add(join(fixtures, f), join(dest, "test", ".fixtures", f));
-  return { files: clips.length, distinct: once.distinct() };
+  for (const [f, args] of CONDITIONAL_CLIPS) {
+    const to = join(dest, "test", ".fixtures", f);
+    if (existsSync(to)) continue;
+    mkdirSync(dirname(to), { recursive: true });
+    execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", ...args, to]);
+    clips.push(f);
+  }
+  return { files: clips.length, distinct: once.distinct() + CONDITIONAL_CLIPS.length };
 }
 
 // The benchmark's clips are parity clips (bench/gpu/common.ts ensureClip): fps-720p on the GPU,

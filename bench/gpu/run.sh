@@ -56,7 +56,8 @@ use_carried() {
     local d
     for d in .cache/ffmpeg/*/; do
       if [ -f "$d/stamp.json" ] && [ -f "$d/lib/libavformat.a" ]; then
-        export VIDEOSCORE2_FFMPEG_DIR="$PWD/${d%/}" VIDEOSCORE2_STATIC_FFMPEG=1
+        # PKG_CONFIG_PATH: addon.test.ts checks the versions the addon reports against pkg-config's.
+        export VIDEOSCORE2_FFMPEG_DIR="$PWD/${d%/}" VIDEOSCORE2_STATIC_FFMPEG=1 PKG_CONFIG_PATH="$PWD/${d%/}/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
         break
       fi
     done
@@ -165,6 +166,8 @@ step_test() {
   local log=$LOGS/vitest.log rc gpu=(VIDEOSCORE2_GPU=cuda VIDEOSCORE2_GPU_LAYERS=-1)
   # --tiny: the same suite on the CPU build (what the GPU machine runs, less the GPU).
   [ $TINY = 1 ] && gpu=(VIDEOSCORE2_GPU=cpu)
+  # The demo's sample clip, carried in clips.tar.xz (no ffmpeg CLI there to make it).
+  [ -f test/.fixtures/cache/sample-640x360-5s.mp4 ] && gpu+=(VIDEOSCORE2_CACHE_DIR="$PWD/test/.fixtures/cache")
   # shellcheck disable=SC2086
   env "${gpu[@]}" timeout --kill-after=20 "$STEP_TIMEOUT" node_modules/.bin/vitest run ${TEST_ARGS:-} > "$log" 2>&1
   rc=$?

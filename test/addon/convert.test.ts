@@ -110,7 +110,8 @@ beforeAll(async () => {
   mkdirSync(DIR, { recursive: true });
   await writeHfCheckpoint(HF, CKPT);
   clip = join(DIR, "clip.mp4");
-  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip]);
+  // Kept once made (a machine without the ffmpeg CLI gets it carried: bench/gpu/pack.mjs).
+  if (!existsSync(clip)) execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip]);
 });
 
 describe("the fixture checkpoint", () => {
