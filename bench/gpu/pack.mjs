@@ -161,7 +161,7 @@ function storeOnce() {
 const CONDITIONAL_CLIPS = [
   ["videos/self-contained-2s.mp4", ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=8:duration=2", "-pix_fmt", "yuv420p", "-c:v", "libx264"]],
   ["cache/sample-640x360-5s.mp4", ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24", "-t", "5", "-c:v", "libx264", "-pix_fmt", "yuv420p"]],
-  ["convert/clip.mp4", ["-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p"]],
+  ["videos/convert-224x224.mp4", ["-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p"]],
 ];
 
 function packSuiteClips(dest, fixtures) {
