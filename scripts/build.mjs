@@ -10,6 +10,7 @@
 //   VIDEOSCORE2_SANITIZE=1 node scripts/build.mjs  ASan/UBSan variant (build/asan)
 //   VIDEOSCORE2_SYSTEM_FFMPEG=1 …                  link the system's shared libav instead of the minimal
 //                                                  static FFmpeg (the default, built by build-ffmpeg.mjs)
+//   VIDEOSCORE2_FFMPEG_DIR=<prefix> …               the static FFmpeg from a prefix built before (not rebuilt)
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -41,8 +42,11 @@ const defines = [
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
 // libav: the minimal static FFmpeg of build-ffmpeg.mjs, so the .node needs nothing of the system's
 // libav; or, with VIDEOSCORE2_SYSTEM_FFMPEG=1, the system's (the build is then not self-contained).
+// VIDEOSCORE2_FFMPEG_DIR names an install prefix built elsewhere (bench/gpu/pack.mjs carries one to a
+// machine without network): it is used as it is, never rebuilt.
 export const systemFFmpeg = process.env.VIDEOSCORE2_SYSTEM_FFMPEG === "1";
-defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${systemFFmpeg ? "" : await buildFFmpeg()}`);
+const ffmpegDir = systemFFmpeg ? "" : process.env.VIDEOSCORE2_FFMPEG_DIR ? resolve(process.env.VIDEOSCORE2_FFMPEG_DIR) : await buildFFmpeg();
+defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${ffmpegDir}`);
 const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? "" };
 const toolkit = cuda ? cudaToolkit() : undefined;
 if (toolkit) {

@@ -44,7 +44,7 @@ RAW_P_REL_TOL = 0.01
 
 
 def npx(*args: str, env: dict | None = None) -> str:
-    r = subprocess.run(["npx", "tsx", str(ROOT / "bench" / "gpu" / "fidelity-ours.ts"), *args], cwd=ROOT,
+    r = subprocess.run([str(ROOT / "node_modules" / ".bin" / "tsx"), str(ROOT / "bench" / "gpu" / "fidelity-ours.ts"), *args], cwd=ROOT,
                        capture_output=True, text=True, env={**os.environ, **(env or {})})
     sys.stderr.write(r.stderr)
     if r.returncode != 0:

@@ -1,28 +1,30 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 7, unattended (bench/gpu/README.md): one command on a machine with an NVIDIA
-# GPU, the CUDA toolkit, CMake, ninja, Python with torch + transformers, and no network.
+# The GPU checks of issues 7 and 17, unattended (bench/gpu/README.md): on a machine with an NVIDIA GPU,
+# the CUDA toolkit, CMake, ninja, Python with torch + transformers, and no network. What it lacks
+# (node, node_modules, llama.cpp, the static FFmpeg, clips) comes as the bundles of bench/gpu/pack.mjs.
 #
-#   bash bench/gpu/run.sh                  every step, in order: info build test model score reference fidelity report
+#   bash bench/gpu/run.sh                  every step, in order: unpack info build test model score reference fidelity report
 #   bash bench/gpu/run.sh score report     only these steps, in the order given
-#   bash bench/gpu/run.sh --tiny info model score reference fidelity report
+#   bash bench/gpu/run.sh --tiny unpack info build-cpu test model score reference fidelity report
 #                                          the same steps on a CPU with tiny shapes (checks the scripts;
-#                                          build and test are skipped, the report goes to <work>/RESULTS.md)
+#                                          build-cuda is skipped, the suite runs on the CPU build, the
+#                                          report goes to <work>/RESULTS.md)
 #
-# Steps: info, build (= build-cpu build-cuda), test, model, score, reference, fidelity, report. Each
-# command runs under `timeout $STEP_TIMEOUT` (600 s); a step that fails or times out is recorded and
-# the next one runs. Results: <work>/results/*.json, logs: <work>/logs/<step>.log, the page:
+# Steps: unpack, info, build (= build-cpu build-cuda), test, model, score, reference, fidelity, report.
+# Each command runs under `timeout $STEP_TIMEOUT` (600 s); a step that fails or times out is recorded
+# and the next one runs. Results: <work>/results/*.json, logs: <work>/logs/<step>.log, the page:
 # bench/gpu/RESULTS.md. Where $OUT is set (the device runner's output folder) results, logs and the
 # page are copied there after every step, since nothing else comes back from the machine.
 #
 # Environment: PYTHON (python3), VIDEOSCORE2_CUDA_ARCHS (90), STEP_TIMEOUT (600), WORK (bench/.out/gpu),
-# REF_DTYPES (fp32,bf16), QUANTS ("Q4_K_M Q8_0").
+# REF_DTYPES (fp32,bf16), QUANTS ("Q4_K_M Q8_0"), TEST_ARGS (extra vitest arguments, e.g. a file).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 TINY=0
 if [ "${1:-}" = "--tiny" ]; then TINY=1; shift; fi
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(info build test model score reference fidelity report)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(unpack info build test model score reference fidelity report)
 
 PY=${PYTHON:-python3}
 WORK=${WORK:-bench/.out/gpu}
@@ -44,7 +46,27 @@ else
   INPUT_CLIP=fps-720p; REPORT_OUT=bench/gpu/RESULTS.md
 fi
 
-TSX=(npx --no-install tsx)
+# What pack.mjs carried, once unpacked: its node first on PATH (the device image has none), its static
+# FFmpeg for the build (the device has no libav headers). Called again after `unpack`.
+use_carried() {
+  if [ -x .cache/device/node/bin/node ]; then
+    case ":$PATH:" in *":$PWD/.cache/device/node/bin:"*) ;; *) export PATH="$PWD/.cache/device/node/bin:$PATH" ;; esac
+  fi
+  if [ -z "${VIDEOSCORE2_FFMPEG_DIR:-}" ]; then
+    local d
+    for d in .cache/ffmpeg/*/; do
+      if [ -f "$d/stamp.json" ] && [ -f "$d/lib/libavformat.a" ]; then
+        # PKG_CONFIG_PATH: addon.test.ts checks the versions the addon reports against pkg-config's.
+        export VIDEOSCORE2_FFMPEG_DIR="$PWD/${d%/}" PKG_CONFIG_PATH="$PWD/${d%/}/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+        break
+      fi
+    done
+  fi
+}
+use_carried
+
+# Not npx: the carried node comes without npm.
+TSX=(node_modules/.bin/tsx)
 # One command under the step timeout (run_step keeps the log).
 t() { timeout --kill-after=20 "$STEP_TIMEOUT" "$@"; }
 
@@ -54,6 +76,37 @@ copy_out() {
   cp -r "$RES" "$LOGS" "$OUT/gpu/" 2>/dev/null
   [ -f "$REPORT_OUT" ] && cp "$REPORT_OUT" "$OUT/gpu/"
   return 0
+}
+
+# Bundles of bench/gpu/pack.mjs in .cache/device/ (carried there): each path they hold is put into
+# place when it is missing; what is there already (a node_modules, a deps/llama.cpp, a clip) is kept.
+step_unpack() {
+  local b x u found=0
+  for b in .cache/device/tools.tar.xz .cache/device/clips.tar.xz; do
+    [ -f "$b" ] || continue
+    found=1
+    x=.cache/device/unpacked
+    rm -rf "$x" && mkdir -p "$x"
+    if command -v xz >/dev/null; then
+      tar -xJf "$b" -C "$x" || return 1
+    else
+      "$PY" -c 'import sys, tarfile; t = tarfile.open(sys.argv[1]); t.extractall(sys.argv[2], **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))' "$b" "$x" || return 1
+    fi
+    for u in .cache/device/node deps/llama.cpp node_modules "$x"/.cache/ffmpeg/*; do
+      u=${u#"$x"/}
+      [ -e "$x/$u" ] || continue
+      if [ -e "$u" ] || [ -L "$u" ]; then echo "unpack: $u is there already: kept"; continue; fi
+      mkdir -p "$(dirname "$u")" && mv "$x/$u" "$u" && echo "unpack: $u"
+    done
+    for u in test/.fixtures bench/.out/gpu/clips; do
+      [ -d "$x/$u" ] || continue
+      mkdir -p "$u" && cp -a -n "$x/$u/." "$u/" && echo "unpack: $u ($(find "$x/$u" -type f | wc -l) files, none overwritten)"
+    done
+    cp "$x"/.cache/device/*.manifest.json .cache/device/ 2>/dev/null
+    rm -rf "$x"
+    echo "unpack: $b done"
+  done
+  [ $found = 1 ] || { echo "unpack: no bundle in .cache/device/ (node bench/gpu/pack.mjs makes them; carry them)"; return 1; }
 }
 
 step_info() {
@@ -68,7 +121,9 @@ step_info() {
     echo "nvcc: $(command -v nvcc >/dev/null && nvcc --version | grep -o 'release [0-9.]*' || echo missing)"
     echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
     echo "memory: $(free -g | awk '/Mem:/{print $2}') GiB"
-    echo "node: $(node --version)"
+    echo "node: $(node --version 2>/dev/null || echo missing) ($(command -v node))"
+    echo "carried: $(cat .cache/device/*.manifest.json 2>/dev/null | grep -o '"made": "[^"]*"\|"bundle": "[^"]*"' | tr '\n' ' ')"
+    echo "ffmpeg prefix: ${VIDEOSCORE2_FFMPEG_DIR:-none (the system libav)}"
     echo "cmake: $(cmake --version 2>/dev/null | head -1 | awk '{print $3}') ninja: $(ninja --version 2>/dev/null || echo missing)"
     echo "libav: $(pkg-config --modversion libavformat libavcodec libswscale libavutil 2>/dev/null | tr '\n' ' ' || echo missing)"
     echo "ffmpeg: $(ffmpeg -version 2>/dev/null | head -1 | awk '{print $3}' || echo missing)"
@@ -79,8 +134,10 @@ step_info() {
   local missing=()
   [ -d node_modules/tsx ] || missing+=("node_modules (carry it)")
   [ -f deps/llama.cpp/convert_hf_to_gguf.py ] || missing+=("deps/llama.cpp (carry it)")
-  pkg-config --exists libavformat libavcodec libswscale libavutil 2>/dev/null || missing+=("libav*-dev (pkg-config)")
-  command -v ffmpeg >/dev/null || missing+=("ffmpeg CLI (clips; or carry $WORK/clips)")
+  command -v node >/dev/null || missing+=("node (carry tools.tar.xz, then unpack)")
+  [ -n "${VIDEOSCORE2_FFMPEG_DIR:-}" ] || pkg-config --exists libavformat libavcodec libswscale libavutil 2>/dev/null || missing+=("libav: neither the carried static FFmpeg nor libav*-dev (pkg-config)")
+  [ -f "$WORK/clips/fps-720p-121at24.mp4" ] || command -v ffmpeg >/dev/null || missing+=("benchmark clips (tools.tar.xz) or the ffmpeg CLI")
+  [ -f test/.fixtures/videos/big-720p-10s.mp4 ] || command -v ffmpeg >/dev/null || echo "note: no suite clips (clips.tar.xz) and no ffmpeg CLI: the test step's clip tests fail"
   if [ $TINY = 0 ]; then
     command -v nvcc >/dev/null || missing+=("nvcc")
     command -v nvidia-smi >/dev/null || missing+=("nvidia-smi / driver")
@@ -91,7 +148,7 @@ step_info() {
 
 step_build_cpu() {
   # The CPU build too: the test suite's global setup loads it, and the loader falls back to it.
-  [ $TINY = 1 ] && { echo "--tiny: using the existing build"; return 0; }
+  # Incremental: a second run only relinks what changed (the tree is .cache/cmake/cpu).
   t node scripts/build.mjs
 }
 
@@ -106,9 +163,13 @@ step_build_cuda() {
 }
 
 step_test() {
-  [ $TINY = 1 ] && { echo "--tiny: the suite is npm test's business on a CPU"; return 0; }
-  local log=$LOGS/vitest.log rc
-  VIDEOSCORE2_GPU=cuda VIDEOSCORE2_GPU_LAYERS=-1 t npx --no-install vitest run > "$log" 2>&1
+  local log=$LOGS/vitest.log rc gpu=(VIDEOSCORE2_GPU=cuda VIDEOSCORE2_GPU_LAYERS=-1)
+  # --tiny: the same suite on the CPU build (what the GPU machine runs, less the GPU).
+  [ $TINY = 1 ] && gpu=(VIDEOSCORE2_GPU=cpu)
+  # The demo's sample clip, carried in clips.tar.xz (no ffmpeg CLI there to make it).
+  [ -f test/.fixtures/cache/sample-640x360-5s.mp4 ] && gpu+=(VIDEOSCORE2_CACHE_DIR="$PWD/test/.fixtures/cache")
+  # shellcheck disable=SC2086
+  env "${gpu[@]}" timeout --kill-after=20 "$STEP_TIMEOUT" node_modules/.bin/vitest run ${TEST_ARGS:-} > "$log" 2>&1
   rc=$?
   { grep -E '^ *(Test Files|Tests|Duration|FAIL|×)' "$log" | sed 's/\x1b\[[0-9;]*m//g' | head -40; echo "exit $rc"; } | tee "$RES/test-summary.txt"
   return $rc
@@ -156,6 +217,7 @@ run_step() {
 
 for s in "${STEPS[@]}"; do
   case $s in
+    unpack) run_step unpack step_unpack; use_carried ;; # the step ran in a pipeline's subshell
     info) run_step info step_info ;;
     build) run_step build-cpu step_build_cpu; run_step build-cuda step_build_cuda ;;
     build-cpu) run_step build-cpu step_build_cpu ;;
@@ -166,7 +228,7 @@ for s in "${STEPS[@]}"; do
     reference) run_step reference step_reference ;;
     fidelity) run_step fidelity step_fidelity ;;
     report) run_step report step_report ;;
-    *) echo "unknown step '$s' (info build build-cpu build-cuda test model score reference fidelity report)"; exit 2 ;;
+    *) echo "unknown step '$s' (unpack info build build-cpu build-cuda test model score reference fidelity report)"; exit 2 ;;
   esac
 done
 # Steps already ran into the report above when 'report' was listed; refresh it when it was not.

@@ -109,8 +109,9 @@ beforeAll(async () => {
   rmSync(DIR, { recursive: true, force: true });
   mkdirSync(DIR, { recursive: true });
   await writeHfCheckpoint(HF, CKPT);
-  clip = join(DIR, "clip.mp4");
-  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip]);
+  // Beside DIR (which is wiped above), kept once made (a machine without the ffmpeg CLI gets it carried: bench/gpu/pack.mjs).
+  clip = join(FIXTURE_DIR, "videos", "convert-224x224.mp4");
+  if (!existsSync(clip)) execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip]);
 });
 
 describe("the fixture checkpoint", () => {
