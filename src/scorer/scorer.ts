@@ -11,6 +11,7 @@ import { loadAddon } from "../addon/loader.js";
 import { planChecked, type FramePlan } from "../video/frame-plan.js";
 import { openOptions } from "../video/limits.js";
 import { streamWith, type StreamedVideo } from "../video/sample.js";
+import { cancelOnExit } from "./exit-cancel.js";
 import { checkModelPair } from "./model-check.js";
 import { resolveLoadOptions, resolveScoreOptions, type LoadOptions, type ScoreOptions } from "./options.js";
 import { assembleResult, type ScoreResult } from "./result.js";
@@ -158,6 +159,7 @@ export class VideoScorer implements AsyncDisposable {
     if (options.limits?.threads === undefined && decodeThreads > 0) limits.threads = decodeThreads;
     const cancel = new Cancellation(options.signal);
     this.inFlight.add(cancel);
+    const untrack = cancelOnExit(cancel);
     const t0 = performance.now();
     let stream: StreamedVideo | undefined;
     let settledOk = false;
@@ -214,6 +216,7 @@ export class VideoScorer implements AsyncDisposable {
         stream.feed.close();
       }
       this.inFlight.delete(cancel);
+      untrack();
       cancel.dispose();
     }
   }
