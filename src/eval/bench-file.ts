@@ -118,16 +118,19 @@ export interface ReadBenchOptions {
   withModelScores?: boolean;
 }
 
-/** Reads a benchmark file; every item must have a prompt and three human scores. */
-export async function readBenchFile(file: string, options: ReadBenchOptions = {}): Promise<BenchItem[]> {
-  let text: string;
+/** A benchmark or results file's text; a missing or unreadable file is ERR_INPUT_NOT_FOUND / ERR_INPUT_UNREADABLE. */
+export async function readInputText(file: string): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new VideoScoreError(code === "ENOENT" ? "ERR_INPUT_NOT_FOUND" : "ERR_INPUT_UNREADABLE", `${file}: ${(e as Error).message}`, { path: file, cause: e });
   }
-  return benchItemsFromRecords(parseRecords(text, file), file, options);
+}
+
+/** Reads a benchmark file; every item must have a prompt and three human scores. */
+export async function readBenchFile(file: string, options: ReadBenchOptions = {}): Promise<BenchItem[]> {
+  return benchItemsFromRecords(parseRecords(await readInputText(file), file), file, options);
 }
 
 /** The items of records already read from `file` (see {@link readBenchFile}). */

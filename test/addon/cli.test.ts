@@ -11,6 +11,7 @@ import { parseCSV } from "../../src/eval/csv.js";
 import { evaluate, type EvalItem } from "../../src/eval/metrics.js";
 import { pngSize, PNG_SIGNATURE } from "../../src/video/png.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
+import { startCli } from "../fixtures/cli.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const dir = join(FIXTURE_DIR, "cli");
@@ -19,26 +20,7 @@ let clipA: string; // 2 s, 10 fps, 224x224 → 4 frames at 336x336
 let clipB: string; // 30 frames, 15 fps, 200x400 → 4 frames at 224x448
 let bad: string; // not a video
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, VIDEOSCORE2_QUIET: "1", VIDEOSCORE2_MODEL: "", VIDEOSCORE2_MMPROJ: "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<Run>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
-}
+const start = startCli;
 
 const run = (args: string[], env?: Record<string, string>) => start(args, env).done;
 const modelArgs = () => ["--model", models.model, "--mmproj", models.mmproj, "--threads", "2", "--context-size", "4096"];

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadBenchmark } from "../../src/eval/benchmarks/index.js";
 import { readResultScores } from "../../src/eval/results.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
+import { startCli } from "../fixtures/cli.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const dir = join(FIXTURE_DIR, "eval-cli");
@@ -16,26 +17,7 @@ let models: { model: string; mmproj: string };
 const SOURCES = ["testsrc2=size=64x64:rate=4", "smptebars=size=64x48:rate=4", "rgbtestsrc=size=48x64:rate=4", "mandelbrot=size=64x64:rate=4"];
 let clips: string[] = [];
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, VIDEOSCORE2_QUIET: "1", VIDEOSCORE2_MODEL: "", VIDEOSCORE2_MMPROJ: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<Run>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
-}
+const start = startCli;
 const run = (args: string[]) => start(args).done;
 const scoring = () => ["--model", models.model, "--mmproj", models.mmproj, "--threads", "2", "--context-size", "4096", "--mode", "direct", "--score", "hard", "--template", "inference", "--format", "json"];
 /** Videos scored by a run: the progress prints one line per settled video. */

@@ -2,9 +2,7 @@
  * Reading a benchmark file in any of the paper's five layouts, named with `--benchmark` or found
  * from the file's columns.
  */
-import { readFile } from "node:fs/promises";
-import { VideoScoreError } from "../../addon/errors.js";
-import { parseRecords } from "../bench-file.js";
+import { parseRecords, readInputText } from "../bench-file.js";
 import { benchError } from "./fields.js";
 import { checkLayout, columnsOf, detectLayout } from "./layouts.js";
 import { mjBenchmark } from "./mjbench-video.js";
@@ -55,12 +53,5 @@ export function benchmarkFromText(text: string, file: string, options: LoadBench
 
 /** Reads a benchmark file. */
 export async function loadBenchmark(file: string, options: LoadBenchmarkOptions = {}): Promise<LoadedBenchmark> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new VideoScoreError(code === "ENOENT" ? "ERR_INPUT_NOT_FOUND" : "ERR_INPUT_UNREADABLE", `${file}: ${(e as Error).message}`, { path: file, cause: e });
-  }
-  return benchmarkFromText(text, file, options);
+  return benchmarkFromText(await readInputText(file), file, options);
 }
