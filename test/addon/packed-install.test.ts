@@ -2,7 +2,7 @@
 // fresh app. With the platform package, no install script runs and nothing is built, the build tools
 // are not installed, and it scores with the system's libav hidden. Without any binary, the install
 // builds from source (slow: minutes; VIDEOSCORE2_SLOW_TESTS=1).
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,13 +98,18 @@ describe("installed from the packed tarballs", () => {
     const dir = join(work, "source");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "source", version: "1.0.0", private: true, type: "module" }));
-    const r = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--omit=optional", "--foreground-scripts", "cmake-js@7", "node-addon-api@8", "node-api-headers@1", tarballs.main], {
-      cwd: dir,
-      encoding: "utf8",
-      timeout: 1_800_000,
-      env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: "2" },
+    // Asynchronously: a build of many minutes must not block the test worker's event loop.
+    const r = await new Promise<{ status: number | null; out: string }>((resolve) => {
+      const c = spawn("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--omit=optional", "--foreground-scripts", "cmake-js@7", "node-addon-api@8", "node-api-headers@1", tarballs.main], {
+        cwd: dir,
+        env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: "2" },
+      });
+      let out = "";
+      c.stdout.on("data", (d) => (out += d));
+      c.stderr.on("data", (d) => (out += d));
+      c.on("close", (status) => resolve({ status, out }));
     });
-    expect(r.status, (r.stdout + r.stderr).slice(-4000)).toBe(0);
+    expect(r.status, r.out.slice(-4000)).toBe(0);
     expect(existsSync(join(dir, "node_modules", "videoscore2-native", "build", "cpu", "videoscore2.node"))).toBe(true);
     const script = await scoreScript(dir);
     const run = spawnSync(process.execPath, [script], { cwd: dir, encoding: "utf8", env: { ...process.env, VIDEOSCORE2_BINARY: "", VIDEOSCORE2_GPU: "cpu" } });
