@@ -43,6 +43,38 @@ Napi::Int32Array ToInt32Array(Napi::Env env, const std::vector<int32_t>& v) {
   return a;
 }
 
+// { text, tokenIds, tokenOffsets, digits, stopReason } of one sample (src/addon/interface.ts NativeSample).
+Napi::Object SampleToJs(Napi::Env env, const SampleResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("text", Napi::Buffer<char>::Copy(env, r.text.data(), r.text.size()));
+  const size_t n = r.tokens.size();
+  auto ids = Napi::Int32Array::New(env, n);
+  auto offsets = Napi::Uint32Array::New(env, n);
+  Napi::Array digits = Napi::Array::New(env);
+  uint32_t nd = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& t = r.tokens[i];
+    ids[i] = t.id;
+    offsets[i] = t.byteOffset;
+    if (!t.digit) continue;
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("tokenIndex", static_cast<double>(i));
+    Napi::Array p = Napi::Array::New(env, 5), raw = Napi::Array::New(env, 5);
+    for (uint32_t k = 0; k < 5; ++k) {
+      p.Set(k, t.probs[k]);
+      raw.Set(k, t.rawProbs[k]);
+    }
+    d.Set("probs", p);
+    d.Set("rawProbs", raw);
+    digits.Set(nd++, d);
+  }
+  o.Set("tokenIds", ids);
+  o.Set("tokenOffsets", offsets);
+  o.Set("digits", digits);
+  o.Set("stopReason", r.stopReason);
+  return o;
+}
+
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -115,8 +147,8 @@ class GenerateWorker : public PromiseWorker {
     ScoreCallbacks cb;
     if (sink) {
       auto s = sink;
-      cb.onToken = [s](const GeneratedToken& t, const std::string& piece) {
-        s->Push({true, -1, t.id, 0, piece});
+      cb.onToken = [s](int sample, const GeneratedToken& t, const std::string& piece) {
+        s->Push({true, -1, t.id, sample, piece});
       };
       cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
     }
@@ -128,33 +160,10 @@ class GenerateWorker : public PromiseWorker {
     if (sink) sink->Close(env);
   }
   Napi::Value Result(Napi::Env env) override {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("text", Napi::Buffer<char>::Copy(env, result_.text.data(), result_.text.size()));
-    const size_t n = result_.tokens.size();
-    auto ids = Napi::Int32Array::New(env, n);
-    auto offsets = Napi::Uint32Array::New(env, n);
-    Napi::Array digits = Napi::Array::New(env);
-    uint32_t nd = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const auto& t = result_.tokens[i];
-      ids[i] = t.id;
-      offsets[i] = t.byteOffset;
-      if (!t.digit) continue;
-      Napi::Object d = Napi::Object::New(env);
-      d.Set("tokenIndex", static_cast<double>(i));
-      Napi::Array p = Napi::Array::New(env, 5), r = Napi::Array::New(env, 5);
-      for (uint32_t k = 0; k < 5; ++k) {
-        p.Set(k, t.probs[k]);
-        r.Set(k, t.rawProbs[k]);
-      }
-      d.Set("probs", p);
-      d.Set("rawProbs", r);
-      digits.Set(nd++, d);
-    }
-    o.Set("tokenIds", ids);
-    o.Set("tokenOffsets", offsets);
-    o.Set("digits", digits);
-    o.Set("stopReason", result_.stopReason);
+    Napi::Object o = SampleToJs(env, result_.samples.at(0));
+    Napi::Array others = Napi::Array::New(env, result_.samples.size() - 1);
+    for (size_t i = 1; i < result_.samples.size(); ++i) others.Set(static_cast<uint32_t>(i - 1), SampleToJs(env, result_.samples[i]));
+    o.Set("otherSamples", others);
     if (!result_.firstTopLogits.empty()) {
       Napi::Array top = Napi::Array::New(env, result_.firstTopLogits.size());
       for (uint32_t k = 0; k < result_.firstTopLogits.size(); ++k) {
@@ -172,6 +181,7 @@ class GenerateWorker : public PromiseWorker {
     tm.Set("frameWaitMs", result_.timings.frameWaitMs);
     tm.Set("promptTokens", result_.timings.promptTokens);
     tm.Set("generatedTokens", result_.timings.generatedTokens);
+    tm.Set("decodedTokens", result_.timings.decodedTokens);
     o.Set("timings", tm);
     return o;
   }
@@ -251,7 +261,10 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   sp.grammar = ReadString(s, "grammar");
   sp.forcedText = ReadString(s, "forcedText");
   sp.closeAfterTokens = ReadInt(s, "closeAfterTokens");
+  sp.openText = ReadString(s, "openText");
   sp.closeText = ReadString(s, "closeText");
+  sp.answerSegments = ReadStrings(s, "answerSegments");
+  sp.samples = ReadInt(s, "samples");
   sp.topLogits = ReadInt(s, "topLogits");
   sp.directSegments = ReadStrings(s, "directSegments");
   w->cancel = CancelFlag(info[1]);

@@ -21,6 +21,8 @@ using Clock = std::chrono::steady_clock;
 
 // Tokens per frame (after the 2x2 merge) the engine accepts: qwen-vl-utils' MAX_PIXELS / 28².
 constexpr int kMaxFrameTokens = 16384;
+// Samples of one call: sequence ids below LLAMA_MAX_SEQ (256), and a batch of one token each.
+constexpr int kMaxSamples = 64;
 
 double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -109,7 +111,12 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   cp.n_ctx = params.contextSize;
   cp.n_batch = params.batchSize;
   cp.n_ubatch = params.batchSize;
+  // One unified KV buffer: sequences that share a prefix (samples) share its cells, so
+  // llama_memory_seq_cp only tags them and a sample costs its own tokens, never the prompt's again.
+  // (With one stream per sequence, each would get n_ctx / n_seq_max and seq_cp would copy.)
+  // Unified, llama.cpp accepts sequence ids up to LLAMA_MAX_SEQ whatever n_seq_max says.
   cp.n_seq_max = 1;
+  cp.kv_unified = true;
   cp.n_threads = threads;
   cp.n_threads_batch = threads;
   cp.flash_attn_type = params.flashAttention ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
@@ -234,6 +241,7 @@ void Engine::DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool
     llama_batch batch = b.View(n, false);
     std::fill(b.logits.begin(), b.logits.end(), 0);
     if (wantLastLogits && i + n == tokens.size()) b.logits[n - 1] = 1;
+    decoded_ += n;
     int rc = llama_decode(ctx_, batch);
     if (rc == 2) cancel.check();
     if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
@@ -256,14 +264,21 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames,
   PreparedPrompt prep = Prepare(text, frames.count, W, H);
   const std::string& forcedText = sp.directSegments.empty() ? sp.forcedText : sp.directSegments[0];
   std::vector<int32_t> forced = forcedText.empty() ? std::vector<int32_t>{} : Tokenize(forcedText);
-  const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + sp.maxTokens;
+  if (sp.samples < 1 || sp.samples > kMaxSamples || (sp.samples > 1 && !sp.directSegments.empty()))
+    throw Error("ERR_INVALID_OPTION", "Expected samples in [1, " + std::to_string(kMaxSamples) +
+                                          "] (1 in direct mode) but received " + std::to_string(sp.samples));
+  // The prompt is stored once; each sample adds its own generated tokens.
+  const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + int64_t{sp.samples} * sp.maxTokens;
   if (needed > static_cast<int64_t>(llama_n_ctx(ctx_)))
     throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.tokens.size()) + " prompt tokens + " +
+                                        (sp.samples > 1 ? std::to_string(sp.samples) + " samples x " : std::string()) +
                                         std::to_string(sp.maxTokens) + " to generate, more than the context of " +
                                         std::to_string(llama_n_ctx(ctx_)) +
-                                        "; load the scorer with a larger contextSize, or lower fps/maxPixels/maxTokens");
+                                        "; load the scorer with a larger contextSize, or lower fps/maxPixels/maxTokens" +
+                                        (sp.samples > 1 ? "/samples" : ""));
 
   GenerateResult result;
+  decoded_ = 0;
   result.timings.promptTokens = static_cast<int32_t>(prep.tokens.size() + forced.size());
   llama_memory_clear(llama_get_memory(ctx_), true);
 
@@ -328,6 +343,7 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames,
       }
       llama_batch batch = b.View(n, true);
       std::fill(b.logits.begin(), b.logits.end(), 0);
+      decoded_ += n;
       int rc = llama_decode(ctx_, batch);
       if (rc == 2) cancel.check();
       if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode of video tokens failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
@@ -358,15 +374,18 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames,
   }
 
   // 4. generation: sampled (think mode), or forced segments with the digits read in between (direct)
-  TokenSampler sampler(vocab_, sp);
   int32_t pos = afterPos0 + static_cast<int32_t>(after.size());
   auto tg = Clock::now();
-  if (sp.directSegments.empty())
-    SampleLoop(sampler, sp.maxTokens, sp.closeAfterTokens, sp.closeText, pos, result, cancel, cb);
-  else
-    DirectLoop(sampler, sp.directSegments, pos, result, cancel, cb);
+  if (sp.directSegments.empty()) {
+    SampleLoop(sp, pos, result, cancel, cb);
+  } else {
+    TokenSampler sampler(vocab_, sp);
+    result.samples.resize(1);
+    DirectLoop(sampler, sp.directSegments, pos, result.samples[0], cancel, cb);
+  }
   result.timings.generateMs = MsSince(tg);
-  result.timings.generatedTokens = static_cast<int32_t>(result.tokens.size());
+  for (const auto& s : result.samples) result.timings.generatedTokens += static_cast<int32_t>(s.tokens.size());
+  result.timings.decodedTokens = decoded_;
   return result;
 }
 

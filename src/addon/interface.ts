@@ -157,9 +157,17 @@ export interface NativeSampling {
   grammar: string;
   /** Text prefilled after the prompt before generating (parity checks); "" = none. */
   forcedText: string;
-  /** Thinking budget: after this many tokens, closeText is forced unless it appeared (0 = none). */
+  /**
+   * Thinking budget, when closeText is not "": after this many tokens (capped so the answer fits),
+   * what is left of openText + closeText is forced unless closeText appeared.
+   */
   closeAfterTokens: number;
+  openText: string;
   closeText: string;
+  /** After closeText: forced one after another, with one digit drawn after each ([] = none). */
+  answerSegments: string[];
+  /** Chains drawn from one prefill, decoded together; sample i uses seed + i. 1 in direct mode. */
+  samples: number;
   /** Return the N highest raw logits at the first generated position (parity checks); 0 = none. */
   topLogits: number;
   /** Direct mode when not empty: the answer is these segments, with the most probable digit read after each. */
@@ -181,15 +189,21 @@ export interface NativeGenerateOptions extends NativeChatText {
 }
 
 export type NativeEvent =
-  | { type: "token"; index: number; id: number; bytes: Buffer }
+  | { type: "token"; index: number; id: number; bytes: Buffer; sample: number }
   | { type: "progress"; phase: "encode" | "prefill" | "generate" | "quantize"; done: number; total: number };
 
-export interface NativeGenerateResult {
+/** One generated chain. */
+export interface NativeSample {
   text: Buffer;
   tokenIds: Int32Array;
   tokenOffsets: Uint32Array;
   digits: { tokenIndex: number; probs: number[]; rawProbs: number[] }[];
   stopReason: "eos" | "max_tokens";
+}
+
+/** Sample 0 (seed) at the top level, samples 1.. (seed + 1, ...) in otherSamples. */
+export interface NativeGenerateResult extends NativeSample {
+  otherSamples: NativeSample[];
   /** With `topLogits`: the highest raw logits at the first generated position, best first. */
   firstTopLogits?: { id: number; logit: number }[];
   timings: {
@@ -199,7 +213,10 @@ export interface NativeGenerateResult {
     /** Time the vision encoder waited for frames still being decoded (feed input). */
     frameWaitMs: number;
     promptTokens: number;
+    /** Over all samples. */
     generatedTokens: number;
+    /** Tokens given to llama_decode, prompt included (the prefix the samples share counts once). */
+    decodedTokens: number;
   };
 }
 

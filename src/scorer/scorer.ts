@@ -135,14 +135,15 @@ export class VideoScorer implements AsyncDisposable {
    * Refuses a plan whose tokens cannot fit the context before any frame is decoded (decoding 5000
    * frames to learn that costs gigabytes). The engine checks again with the forced answer counted.
    */
-  private checkFits(model: NativeModel, layout: ChatLayout, plan: FramePlan, maxTokens: number): void {
+  private checkFits(model: NativeModel, layout: ChatLayout, plan: FramePlan, maxTokens: number, samples: number): void {
     const prompt = model.prepare({ ...layout, nframes: plan.nframes, width: plan.width, height: plan.height }).tokens.length;
     const n = model.info.contextSize;
-    if (prompt + maxTokens > n)
+    // The prompt's memory is shared by the samples; each adds its own generated tokens.
+    if (prompt + samples * maxTokens > n)
       throw new VideoScoreError(
         "ERR_CONTEXT_FULL",
-        `This video needs ${prompt} prompt tokens (${plan.nframes} frames of ${plan.width}x${plan.height}) + ${maxTokens} to generate, more than the context of ${n}; ` +
-          "load the scorer with a larger contextSize, or lower fps/nframes/maxPixels/maxTokens",
+        `This video needs ${prompt} prompt tokens (${plan.nframes} frames of ${plan.width}x${plan.height}) + ${samples > 1 ? `${samples} samples x ` : ""}${maxTokens} to generate, more than the context of ${n}; ` +
+          `load the scorer with a larger contextSize, or lower fps/nframes/maxPixels/maxTokens${samples > 1 ? "/samples" : ""}`,
       );
   }
 
@@ -165,7 +166,7 @@ export class VideoScorer implements AsyncDisposable {
       options.onProgress?.({ phase: "sample", done: 0, total: 1 });
       // With overlap the decode runs on while the model works: frame pairs go to the vision encoder as
       // they come. Without, every frame is decoded before the model is asked for.
-      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, sampling.maxTokens));
+      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, sampling.maxTokens, sampling.samples));
       stream = sampled;
       void sampled.finished.then((f) => f && options.onProgress?.({ phase: "sample", done: 1, total: 1 }));
       let decodedFirst: Awaited<StreamedVideo["finished"]> = null;
@@ -173,8 +174,9 @@ export class VideoScorer implements AsyncDisposable {
         await sampled.feed.done; // rejects with the decode's error
         decodedFirst = await sampled.finished;
       }
-      const decoder = new TextDecoder("utf-8");
-      let streamed = 0;
+      // One decoder per sample: their tokens interleave, and a character may span two tokens.
+      const decoders: InstanceType<typeof TextDecoder>[] = [];
+      const streamed: number[] = [];
       const out = await this.serial.run(async () => {
         cancel.throwIfRaised();
         return model.generate(
@@ -183,9 +185,11 @@ export class VideoScorer implements AsyncDisposable {
           options.onToken || options.onProgress
             ? (e) => {
                 if (e.type === "token") {
-                  const s = decoder.decode(e.bytes, { stream: true });
-                  if (s) options.onToken?.(s, streamed);
-                  streamed++;
+                  const k = e.sample;
+                  const s = (decoders[k] ??= new TextDecoder("utf-8")).decode(e.bytes, { stream: true });
+                  streamed[k] ??= 0;
+                  if (s) options.onToken?.(s, streamed[k]!, k);
+                  streamed[k]!++;
                 } else if (e.phase !== "quantize") {
                   options.onProgress?.({ phase: e.phase, done: e.done, total: e.total });
                 }
@@ -193,14 +197,16 @@ export class VideoScorer implements AsyncDisposable {
             : undefined,
         );
       });
-      const tail = decoder.decode();
-      if (tail) options.onToken?.(tail, streamed);
+      decoders.forEach((d, k) => {
+        const tail = d.decode();
+        if (tail) options.onToken?.(tail, streamed[k]!, k);
+      });
       const finished = await sampled.finished;
       // Sampled first, all of it was on the call's path; overlapped, opening and the encoder's waits were.
       const onPath = decodedFirst ? decodedFirst.sampleTotalMs : sampled.openMs + out.timings.frameWaitMs;
       const sampleTotalMs = finished?.sampleTotalMs ?? onPath;
       const sampleMs = Math.min(onPath, sampleTotalMs);
-      const result = assembleResult(out, sampled, { sampleMs, sampleTotalMs }, performance.now() - t0, mode);
+      const result = assembleResult(out, sampled, { sampleMs, sampleTotalMs }, performance.now() - t0, mode, sampling.seed);
       settledOk = true;
       return result;
     } catch (e) {
