@@ -1,7 +1,8 @@
 // Stable scores for less (issue 16), side by side in one run on one warm scorer:
 //   1. `samples: 4` (one encode + one prefill, 4 chains decoded together) vs 4 separate scores
 //      with seeds s..s+3 (goal: <= 0.5x the time);
-//   2. the spread over 10 seeds (std) of the mean soft score with k = 1 vs k = 8.
+//   2. four prompts on one EncodedVideo (encode included) vs four scores of the file (goal <= 0.4x);
+//   3. the spread over 10 seeds (std) of the mean soft score with k = 1 vs k = 8.
 //
 //   npx tsx bench/samples.bench.ts [--runs 3] [--max-tokens 256] [--model m.gguf --mmproj p.gguf]
 //       [--gpu-layers -1] [--clip c.mp4] [--json out.json]
@@ -76,7 +77,29 @@ console.log(`| samples: ${k} (one call) | ${median(together).toFixed(0)} | ${t.e
 console.log(`| ${k} separate scores | ${median(separate).toFixed(0)} | ${(k * s1.encodeMs).toFixed(0)} | ${(k * s1.prefillMs).toFixed(0)} | ${(k * s1.generateMs).toFixed(0)} | ${k * s1.decodedTokens} |`);
 console.log(`\nsamples: ${k} takes ${ratio.toFixed(2)}x the time of ${k} separate scores (goal <= 0.5x); ${t.generatedTokens} tokens generated, ${(t.generatedTokens / (t.generateMs / 1000)).toFixed(0)} tok/s batched vs ${s1.tokensPerSecond.toFixed(0)} tok/s alone\n`);
 
-// 2. Spread of the mean soft score over seeds, k = 1 vs k = 8 (constrained so that every sample answers).
+// 2. Four prompts on one EncodedVideo (encode included) vs four scores of the file, interleaved.
+const prompts = ["a test pattern", "a red square moving", "colour bars on a screen", "a clock counting seconds"];
+const enc: number[] = [];
+const files: number[] = [];
+let encBytes = 0;
+for (let r = 0; r < runs; r++) {
+  let t0 = performance.now();
+  const v = await scorer.encode(clip);
+  encBytes = v.bytes;
+  for (const [i, prompt] of prompts.entries()) await scorer.score(v, { ...base, prompt, seed: r + i });
+  v.dispose();
+  enc.push(performance.now() - t0);
+  t0 = performance.now();
+  for (const [i, prompt] of prompts.entries()) await scorer.score(clip, { ...base, prompt, seed: r + i });
+  files.push(performance.now() - t0);
+}
+const encRatio = median(enc) / median(files);
+console.log("| | ms |\n|---|---:|");
+console.log(`| encode + ${prompts.length} prompts on the EncodedVideo | ${median(enc).toFixed(0)} |`);
+console.log(`| ${prompts.length} scores of the file | ${median(files).toFixed(0)} |`);
+console.log(`\n${prompts.length} prompts on one EncodedVideo take ${encRatio.toFixed(2)}x the time of ${prompts.length} scores of the file (goal <= 0.4x); it holds ${(encBytes / 2 ** 20).toFixed(1)} MiB\n`);
+
+// 3. Spread of the mean soft score over seeds, k = 1 vs k = 8 (constrained so that every sample answers).
 const dims = ["visualQuality", "textAlignment", "physicalConsistency"] as const;
 const spread: Record<string, Record<string, number>> = {};
 for (const kk of [1, 8]) {
@@ -97,4 +120,4 @@ for (const [name, v] of Object.entries(spread))
 await scorer.dispose();
 
 if (values.json)
-  writeFileSync(values.json, JSON.stringify({ maxTokens, runs, samples: { k, togetherMs: median(together), separateMs: median(separate), ratio, timings: t, solo: s1 }, spread }, null, 2));
+  writeFileSync(values.json, JSON.stringify({ maxTokens, runs, samples: { k, togetherMs: median(together), separateMs: median(separate), ratio, timings: t, solo: s1 }, encoded: { prompts: prompts.length, encodedMs: median(enc), fileMs: median(files), ratio: encRatio, bytes: encBytes }, spread }, null, 2));

@@ -75,6 +75,94 @@ Napi::Object SampleToJs(Napi::Env env, const SampleResult& r) {
   return o;
 }
 
+// The frames of a generate or encode call: a decode in progress (a NativeFrameFeed), or frames in memory.
+struct FrameInput {
+  std::vector<std::vector<uint8_t>> frames;
+  std::shared_ptr<FrameFeed> feed;
+  int width = 0, height = 0;
+
+  FrameSource Source(const CancelToken& token) {
+    FrameSource source;
+    source.width = width;
+    source.height = height;
+    if (feed) {
+      source.count = static_cast<int>(feed->size());
+      source.get = [this, &token](int k) { return feed->Wait(static_cast<size_t>(k), token); };
+    } else {
+      source.count = static_cast<int>(frames.size());
+      source.get = [this](int k) -> const uint8_t* { return frames[static_cast<size_t>(k)].data(); };
+    }
+    return source;
+  }
+  void Release() {
+    frames.clear();
+    feed.reset();
+  }
+};
+
+void ReadFrameInput(Napi::Env env, const Napi::Value& video, FrameInput& in) {
+  in.feed = FeedFromJs(env, video);
+  if (in.feed) {
+    in.width = in.feed->width();
+    in.height = in.feed->height();
+    return;
+  }
+  Napi::Object v = ReadObject(video, "options.video (a frame feed, an encoded video, or { frames, width, height })");
+  in.width = ReadInt(v, "width");
+  in.height = ReadInt(v, "height");
+  Napi::Value list = v.Get("frames");
+  if (!list.IsArray()) ThrowError(env, "ERR_INVALID_OPTION", "Expected video.frames to be an array of RGB24 buffers");
+  Napi::Array frames = list.As<Napi::Array>();
+  const size_t frameBytes = static_cast<size_t>(in.width) * in.height * 3;
+  for (uint32_t i = 0; i < frames.Length(); ++i) {
+    Napi::Value f = frames.Get(i);
+    if (!f.IsTypedArray() || f.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " is not a Uint8Array");
+    auto buf = f.As<Napi::Uint8Array>();
+    if (buf.ByteLength() != frameBytes)
+      ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " has " + std::to_string(buf.ByteLength()) +
+                                                " bytes, expected width*height*3 = " + std::to_string(frameBytes));
+    in.frames.emplace_back(buf.Data(), buf.Data() + buf.ByteLength());
+  }
+}
+
+// NativeEncoded: the JS handle of an Engine::Encode result (the prefix's KV cells, held in native memory).
+class NativeEncoded : public Napi::ObjectWrap<NativeEncoded> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeEncoded",
+                       {InstanceAccessor<&NativeEncoded::Bytes>("bytes"), InstanceAccessor<&NativeEncoded::Tokens>("tokens"),
+                        InstanceMethod<&NativeEncoded::Dispose>("dispose")});
+  }
+  explicit NativeEncoded(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEncoded>(info) {}
+  void Attach(std::shared_ptr<const EncodedVideo> e) { encoded_ = std::move(e); }
+  const std::shared_ptr<const EncodedVideo>& encoded() const { return encoded_; }
+
+ private:
+  Napi::Value Bytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), encoded_ ? static_cast<double>(encoded_->state.size()) : 0);
+  }
+  Napi::Value Tokens(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), encoded_ ? encoded_->tokens : 0); }
+  // A generate in flight keeps its own reference: the memory goes when the last holder lets go.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    encoded_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<const EncodedVideo> encoded_;
+};
+
+Napi::Object TimingsToJs(Napi::Env env, const Timings& t) {
+  Napi::Object tm = Napi::Object::New(env);
+  tm.Set("encodeMs", t.encodeMs);
+  tm.Set("prefillMs", t.prefillMs);
+  tm.Set("generateMs", t.generateMs);
+  tm.Set("frameWaitMs", t.frameWaitMs);
+  tm.Set("promptTokens", t.promptTokens);
+  tm.Set("generatedTokens", t.generatedTokens);
+  tm.Set("decodedTokens", t.decodedTokens);
+  return tm;
+}
+
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -82,6 +170,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
                        {InstanceAccessor<&NativeModel::Info>("info"),
                         InstanceMethod<&NativeModel::Prepare>("prepare"),
                         InstanceMethod<&NativeModel::Generate>("generate"),
+                        InstanceMethod<&NativeModel::Encode>("encode"),
                         InstanceMethod<&NativeModel::Dispose>("dispose")});
   }
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}
@@ -95,6 +184,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Info(const Napi::CallbackInfo& info) { return ModelInfoToJs(info.Env(), Get(info.Env()).info()); }
   Napi::Value Prepare(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
+  Napi::Value Encode(const Napi::CallbackInfo& info);
   // Jobs in flight keep their own reference: the engine is freed when the last of them settles.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     engine_.reset();
@@ -124,9 +214,8 @@ class GenerateWorker : public PromiseWorker {
  public:
   GenerateWorker(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWorker(env, "videoscore2.generate"), engine_(std::move(engine)) {}
   ChatText text;
-  std::vector<std::vector<uint8_t>> frames;
-  std::shared_ptr<FrameFeed> feed;  // instead of `frames`: a decode still in progress
-  int width = 0, height = 0;
+  FrameInput input;
+  std::shared_ptr<const EncodedVideo> encoded;  // instead of `input`: the prefix, already computed
   SamplingParams sampling;
   CancelFlag cancel;
   std::shared_ptr<EventSink> sink;
@@ -134,16 +223,6 @@ class GenerateWorker : public PromiseWorker {
  protected:
   void Run() override {
     const CancelToken token = cancel.token();
-    FrameSource source;
-    source.width = width;
-    source.height = height;
-    if (feed) {
-      source.count = static_cast<int>(feed->size());
-      source.get = [this, &token](int k) { return feed->Wait(static_cast<size_t>(k), token); };
-    } else {
-      source.count = static_cast<int>(frames.size());
-      source.get = [this](int k) -> const uint8_t* { return frames[static_cast<size_t>(k)].data(); };
-    }
     ScoreCallbacks cb;
     if (sink) {
       auto s = sink;
@@ -152,9 +231,10 @@ class GenerateWorker : public PromiseWorker {
       };
       cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
     }
-    result_ = engine_->Generate(text, source, sampling, token, cb);
-    frames.clear();
-    feed.reset();
+    result_ = encoded ? engine_->Generate(text, *encoded, sampling, token, cb)
+                      : engine_->Generate(text, input.Source(token), sampling, token, cb);
+    input.Release();
+    encoded.reset();
   }
   void Finish(Napi::Env env) override {
     if (sink) sink->Close(env);
@@ -174,15 +254,7 @@ class GenerateWorker : public PromiseWorker {
       }
       o.Set("firstTopLogits", top);
     }
-    Napi::Object tm = Napi::Object::New(env);
-    tm.Set("encodeMs", result_.timings.encodeMs);
-    tm.Set("prefillMs", result_.timings.prefillMs);
-    tm.Set("generateMs", result_.timings.generateMs);
-    tm.Set("frameWaitMs", result_.timings.frameWaitMs);
-    tm.Set("promptTokens", result_.timings.promptTokens);
-    tm.Set("generatedTokens", result_.timings.generatedTokens);
-    tm.Set("decodedTokens", result_.timings.decodedTokens);
-    o.Set("timings", tm);
+    o.Set("timings", TimingsToJs(env, result_.timings));
     return o;
   }
 
@@ -228,28 +300,11 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   std::unique_ptr<GenerateWorker> guard(w);
   w->text = ReadChatText(o);
   Napi::Value video = o.Get("video");
-  w->feed = FeedFromJs(env, video);
-  if (w->feed) {
-    w->width = w->feed->width();
-    w->height = w->feed->height();
+  if (video.IsObject() && video.As<Napi::Object>().InstanceOf(env.GetInstanceData<InstanceData>()->encodedClass.Value())) {
+    w->encoded = NativeEncoded::Unwrap(video.As<Napi::Object>())->encoded();
+    if (!w->encoded) ThrowError(env, "ERR_DISPOSED", "The encoded video was disposed");
   } else {
-    Napi::Object v = ReadObject(video, "generate() options.video (a frame feed, or { frames, width, height })");
-    w->width = ReadInt(v, "width");
-    w->height = ReadInt(v, "height");
-    Napi::Value list = v.Get("frames");
-    if (!list.IsArray()) ThrowError(env, "ERR_INVALID_OPTION", "Expected video.frames to be an array of RGB24 buffers");
-    Napi::Array frames = list.As<Napi::Array>();
-    const size_t frameBytes = static_cast<size_t>(w->width) * w->height * 3;
-    for (uint32_t i = 0; i < frames.Length(); ++i) {
-      Napi::Value f = frames.Get(i);
-      if (!f.IsTypedArray() || f.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-        ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " is not a Uint8Array");
-      auto buf = f.As<Napi::Uint8Array>();
-      if (buf.ByteLength() != frameBytes)
-        ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " has " + std::to_string(buf.ByteLength()) +
-                                                  " bytes, expected width*height*3 = " + std::to_string(frameBytes));
-      w->frames.emplace_back(buf.Data(), buf.Data() + buf.ByteLength());
-    }
+    ReadFrameInput(env, video, w->input);
   }
   Napi::Object s = ReadObject(o.Get("sampling"), "generate() options.sampling");
   SamplingParams& sp = w->sampling;
@@ -267,6 +322,57 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   sp.samples = ReadInt(s, "samples");
   sp.topLogits = ReadInt(s, "topLogits");
   sp.directSegments = ReadStrings(s, "directSegments");
+  w->cancel = CancelFlag(info[1]);
+  if (info[2].IsFunction()) w->sink = std::make_shared<EventSink>(env, info[2].As<Napi::Function>());
+  guard.release();
+  w->Queue();
+  return w->Promise();
+}
+
+class EncodeWorker : public PromiseWorker {
+ public:
+  EncodeWorker(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWorker(env, "videoscore2.encode"), engine_(std::move(engine)) {}
+  std::string beforeVideo;
+  FrameInput input;
+  CancelFlag cancel;
+  std::shared_ptr<EventSink> sink;
+
+ protected:
+  void Run() override {
+    const CancelToken token = cancel.token();
+    ScoreCallbacks cb;
+    if (sink) {
+      auto s = sink;
+      cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
+    }
+    result_ = engine_->Encode(beforeVideo, input.Source(token), token, cb);
+    input.Release();
+  }
+  void Finish(Napi::Env env) override {
+    if (sink) sink->Close(env);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object obj = env.GetInstanceData<InstanceData>()->encodedClass.New({});
+    NativeEncoded::Unwrap(obj)->Attach(result_);
+    obj.Set("timings", TimingsToJs(env, result_->timings));
+    return obj;
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  std::shared_ptr<const EncodedVideo> result_;
+};
+
+// encode({ beforeVideo, video }, cancel, onEvent?) → NativeEncoded: the chat before the video and the
+// video, encoded and prefilled, for generate() calls with any text after it.
+Napi::Value NativeModel::Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  Napi::Object o = ReadObject(info[0], "encode() options");
+  auto* w = new EncodeWorker(env, engine_);
+  std::unique_ptr<EncodeWorker> guard(w);
+  w->beforeVideo = ReadString(o, "beforeVideo");
+  ReadFrameInput(env, o.Get("video"), w->input);
   w->cancel = CancelFlag(info[1]);
   if (info[2].IsFunction()) w->sink = std::make_shared<EventSink>(env, info[2].As<Napi::Function>());
   guard.release();
@@ -296,6 +402,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
 
 void InitModel(Napi::Env env, Napi::Object exports) {
   env.GetInstanceData<InstanceData>()->modelClass = Napi::Persistent(NativeModel::Define(env));
+  env.GetInstanceData<InstanceData>()->encodedClass = Napi::Persistent(NativeEncoded::Define(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
 }
 

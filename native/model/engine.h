@@ -146,6 +146,18 @@ struct ModelInfo {
   int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
 };
 
+// The chat before the video and the video, encoded and prefilled once (Engine::Encode), for any
+// number of prompts: the KV cells of that prefix, copied out of the context. Immutable; only the
+// Engine that made it takes it.
+struct EncodedVideo {
+  const void* engine = nullptr;
+  std::string beforeVideo;
+  std::vector<uint8_t> state;  // llama_state_seq_get_data of sequence 0
+  int32_t tokens = 0;          // cells it holds
+  int32_t nframes = 0, width = 0, height = 0;
+  Timings timings;             // of the encode
+};
+
 class TokenSampler;
 
 class Engine {
@@ -167,6 +179,13 @@ class Engine {
   GenerateResult Generate(const ChatText& text, const FrameSource& frames,
                           const SamplingParams& sampling,
                           const CancelToken& cancel, const ScoreCallbacks& callbacks);
+  // The same after an Encode: the prefix is restored, not computed; the text from afterVideo on is
+  // the call's own (text.beforeVideo must be the encode's).
+  GenerateResult Generate(const ChatText& text, const EncodedVideo& video, const SamplingParams& sampling,
+                          const CancelToken& cancel, const ScoreCallbacks& callbacks);
+  // Encodes the frames and prefills the chat before them and them, once for many prompts.
+  std::shared_ptr<const EncodedVideo> Encode(const std::string& beforeVideo, const FrameSource& frames,
+                                             const CancelToken& cancel, const ScoreCallbacks& callbacks);
 
  private:
   Engine() = default;
@@ -180,6 +199,10 @@ class Engine {
   void DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, SampleResult& result,
                   const CancelToken& cancel, const ScoreCallbacks& cb);
   void DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits, const CancelToken& cancel);
+  GenerateResult Generate(const ChatText& text, const FrameSource* frames, const EncodedVideo* encoded,
+                          const SamplingParams& sampling, const CancelToken& cancel, const ScoreCallbacks& callbacks);
+  void PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames, Timings& timings, const CancelToken& cancel,
+                    const ScoreCallbacks& callbacks);
 
   llama_model* model_ = nullptr;
   llama_context* ctx_ = nullptr;

@@ -181,10 +181,42 @@ export interface NativeFrames {
   height: number;
 }
 
+/** Per-phase timings and token counts of a generate() or encode() call. */
+export interface NativeTimings {
+  encodeMs: number;
+  prefillMs: number;
+  generateMs: number;
+  /** Time the vision encoder waited for frames still being decoded (feed input). */
+  frameWaitMs: number;
+  promptTokens: number;
+  /** Over all samples. */
+  generatedTokens: number;
+  /** Tokens given to llama_decode, prompt included (the prefix the samples share counts once). */
+  decodedTokens: number;
+}
+
+/** encode(): the chat before the video and the video's frames. */
+export interface NativeEncodeOptions {
+  beforeVideo: string;
+  video: NativeFrameFeed | NativeFrames;
+}
+
+/** The chat before the video and the video, encoded and prefilled (encode()), in native memory. */
+export interface NativeEncoded {
+  /** Bytes of the KV cells it holds (0 once disposed). */
+  readonly bytes: number;
+  /** Tokens it holds. */
+  readonly tokens: number;
+  /** Of the encode call. */
+  readonly timings: NativeTimings;
+  /** Lets the memory go (a generate in flight keeps its own reference). */
+  dispose(): void;
+}
+
 /** generate(): the prompt around the video, the video's frames, and the sampling. */
 export interface NativeGenerateOptions extends NativeChatText {
-  /** A decode in progress (it knows its frame size), or frames in memory. */
-  video: NativeFrameFeed | NativeFrames;
+  /** A decode in progress (it knows its frame size), frames in memory, or an encoded prefix (beforeVideo must be its). */
+  video: NativeFrameFeed | NativeFrames | NativeEncoded;
   sampling: NativeSampling;
 }
 
@@ -206,24 +238,14 @@ export interface NativeGenerateResult extends NativeSample {
   otherSamples: NativeSample[];
   /** With `topLogits`: the highest raw logits at the first generated position, best first. */
   firstTopLogits?: { id: number; logit: number }[];
-  timings: {
-    encodeMs: number;
-    prefillMs: number;
-    generateMs: number;
-    /** Time the vision encoder waited for frames still being decoded (feed input). */
-    frameWaitMs: number;
-    promptTokens: number;
-    /** Over all samples. */
-    generatedTokens: number;
-    /** Tokens given to llama_decode, prompt included (the prefix the samples share counts once). */
-    decodedTokens: number;
-  };
+  timings: NativeTimings;
 }
 
 export interface NativeModel {
   readonly info: NativeModelInfo;
   prepare(options: NativePrepareOptions): NativePrepared;
   generate(options: NativeGenerateOptions, cancel: NativeCancelFlag, onEvent?: (e: NativeEvent) => void): Promise<NativeGenerateResult>;
+  encode(options: NativeEncodeOptions, cancel: NativeCancelFlag, onEvent?: (e: NativeEvent) => void): Promise<NativeEncoded>;
   dispose(): void;
 }
 
@@ -268,7 +290,8 @@ export const ADDON_SURFACE = {
   addon: keys<NativeAddon>()(["versions", "setErrorClass", "openVideo", "loadModel", "quantize"]),
   video: keys<NativeVideo>()(["info", "decode", "decodeAll", "stream", "close"]),
   feed: keys<NativeFrameFeed>()(["count", "done", "close"]),
-  model: keys<NativeModel>()(["info", "prepare", "generate", "dispose"]),
+  model: keys<NativeModel>()(["info", "prepare", "generate", "encode", "dispose"]),
+  encoded: keys<NativeEncoded>()(["bytes", "tokens", "timings", "dispose"]),
 } as const;
 
 /** A list of T's keys that must name every key exactly once (an omission is a type error). */

@@ -290,6 +290,12 @@ export interface ResolvedScore {
   limits: ResolvedLimits;
 }
 
+/** The prompt and sampling of a score() of an already encoded video. */
+export function resolvePromptOptions(options: ScoreOptions): { layout: ChatLayout; sampling: NativeSampling; mode: "think" | "direct" } {
+  const layout = layoutOf(options);
+  return { layout, ...samplingOf(options) };
+}
+
 /** @throws VideoScoreError ERR_INVALID_OPTION (or an input error) naming the first bad option. */
 export function resolveScoreOptions(video: unknown, options: ScoreOptions): ResolvedScore {
   const input = checkVideoInput(video);

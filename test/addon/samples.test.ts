@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VideoScorer, type ScoreResult } from "../../src/index.js";
+import { EncodedVideo, VideoScorer, type ScoreResult } from "../../src/index.js";
 import { writeQwen25VLModels } from "../../src/gguf/tiny-model.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 
@@ -142,6 +142,49 @@ describe("samples: k chains from one prefill", () => {
     for (const samples of [0, 65, 1.5, "2"]) await expect(scorer.score(small, { ...FAST, samples: samples as number })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
     await expect(scorer.score(small, { ...FAST, maxTokens: 2000, samples: 4 })).rejects.toMatchObject({ code: "ERR_CONTEXT_FULL", message: expect.stringContaining("4 samples") });
     expect((await scorer.score(small, { ...FAST, mode: "direct", samples: 1 })).mode).toBe("direct");
+  });
+});
+
+describe("encode once, ask many", () => {
+  it("a score of an EncodedVideo equals a score of the file, for any prompt, template and samples", async () => {
+    const encoded = await scorer.encode(small);
+    expect(encoded).toBeInstanceOf(EncodedVideo);
+    expect(encoded.bytes).toBeGreaterThan(0);
+    expect(encoded.frames).toMatchObject({ count: 4, width: 336, height: 336 });
+    const cases = [
+      { prompt: "a red square moving", seed: 3, maxTokens: 30 },
+      { prompt: "a cat on a sofa", seed: 4, maxTokens: 30, template: "benchmark" as const },
+      { prompt: "x", seed: 5, maxTokens: 200, constrain: { maxThinkingTokens: 20 }, samples: 2 },
+      { prompt: "y", mode: "direct" as const },
+    ];
+    for (const c of cases) {
+      const fromFile = await scorer.score(small, c);
+      const phases = new Set<string>();
+      const fromEncoded = await scorer.score(encoded, { ...c, onProgress: (p) => phases.add(p.phase) });
+      expect(fromEncoded.tokens).toEqual(fromFile.tokens);
+      expect(fromEncoded.text).toBe(fromFile.text);
+      expect(fromEncoded.samples?.map((s) => s.tokens)).toEqual(fromFile.samples?.map((s) => s.tokens));
+      for (const dim of DIMS) expect(fromEncoded[dim]).toEqual(fromFile[dim]);
+      expect(fromEncoded.frames).toEqual(fromFile.frames);
+      // Nothing of the video is computed again: no encode, and only the prompt's text after the video is decoded.
+      expect(phases.has("encode")).toBe(false);
+      expect(fromEncoded.timings.promptTokens).toBe(fromFile.timings.promptTokens);
+      expect(fromEncoded.timings.decodedTokens).toBe(fromFile.timings.decodedTokens - encoded.tokens);
+      expect(fromEncoded.timings.encodeMs).toBe(0);
+    }
+    encoded.dispose();
+    expect(encoded.bytes).toBe(0);
+    await expect(scorer.score(encoded, FAST)).rejects.toMatchObject({ code: "ERR_DISPOSED" });
+  });
+
+  it("belongs to its scorer, and goes with it", async () => {
+    const other = await VideoScorer.load({ ...(await tinyModels()), contextSize: 4096, threads: 2 });
+    const encoded = await other.encode(small, { nframes: 2 });
+    await expect(scorer.score(encoded, FAST)).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+    expect((await other.score(encoded, FAST)).frames.count).toBe(2);
+    await other.dispose();
+    expect(encoded.disposed).toBe(true);
+    await expect(other.score(encoded, FAST)).rejects.toMatchObject({ code: "ERR_DISPOSED" });
   });
 });
 
