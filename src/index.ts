@@ -5,11 +5,11 @@
 import { loadAddon, loaderNotes, type GpuPreference } from "./addon/loader.js";
 import type { NativeVersions } from "./addon/interface.js";
 
-export { VideoScorer } from "./scorer/scorer.js";
-export type { PreparedInput, ScoreManyItem, ScoreManyResult } from "./scorer/scorer.js";
+export { VideoScorer, EncodedVideo } from "./scorer/scorer.js";
+export type { EncodeOptions, PreparedInput, ScoreManyItem, ScoreManyResult } from "./scorer/scorer.js";
 export { answerGrammar } from "./scorer/options.js";
 export type { LoadOptions, ScoreOptions, ScoreProgress } from "./scorer/options.js";
-export type { ScoreResult, DimensionScore, ScoredFrames, ScoreTimings } from "./scorer/result.js";
+export type { ScoreResult, DimensionScore, SampleScore, ScoredFrames, ScoreTimings } from "./scorer/result.js";
 export { sampleFrames } from "./video/sample.js";
 export type { SampleOptions, SampledVideo, SampledFrame, VideoLimits } from "./video/sample.js";
 export { planFrames, smartResize } from "./video/frame-plan.js";

@@ -10,7 +10,8 @@
 #                                          build-cuda is skipped, the suite runs on the CPU build, the
 #                                          report goes to <work>/RESULTS.md)
 #
-# Steps: unpack, info, build (= build-cpu build-cuda), test, model, score, reference, fidelity, report.
+# Steps: unpack, info, build (= build-cpu build-cuda), test, model, score, reference, fidelity, report;
+# and samples (issue 16's benchmark; not in the default list: bash bench/gpu/run.sh build-cuda samples).
 # Each command runs under `timeout $STEP_TIMEOUT` (600 s); a step that fails or times out is recorded
 # and the next one runs. Results: <work>/results/*.json, logs: <work>/logs/<step>.log, the page:
 # bench/gpu/RESULTS.md. Where $OUT is set (the device runner's output folder) results, logs and the
@@ -199,6 +200,16 @@ step_reference() {
   t "$PY" bench/gpu/reference_bench.py "${REF_ARGS[@]}" --work "$WORK"
 }
 
+step_samples() {
+  # Issue 16's benchmark (bench/samples.bench.ts) unchanged, every layer on the GPU: samples: 4 vs 4
+  # scores, 4 prompts on one EncodedVideo vs 4 scores, the spread with k = 1 vs 8. The tiny model by
+  # default; SAMPLES_MODEL and SAMPLES_MMPROJ name another pair (e.g. the 7B one the model step wrote).
+  local gpu=cuda model=()
+  [ $TINY = 1 ] && gpu=auto
+  [ -n "${SAMPLES_MODEL:-}" ] && model=(--model "$SAMPLES_MODEL" --mmproj "$SAMPLES_MMPROJ")
+  VIDEOSCORE2_GPU=$gpu t "${TSX[@]}" bench/samples.bench.ts --gpu-layers -1 --runs 5 "${model[@]}" --json "$RES/samples-$LABEL.json"
+}
+
 step_fidelity() { t "$PY" bench/gpu/fidelity.py "${FID_ARGS[@]}" --work "$WORK"; }
 
 step_report() { "${TSX[@]}" bench/gpu/report.ts --work "$WORK" --label "$LABEL" --device "$DEVICE" --out "$REPORT_OUT"; }
@@ -225,10 +236,11 @@ for s in "${STEPS[@]}"; do
     test) run_step test step_test ;;
     model) run_step model step_model ;;
     score) run_step score step_score ;;
+    samples) run_step samples step_samples ;;
     reference) run_step reference step_reference ;;
     fidelity) run_step fidelity step_fidelity ;;
     report) run_step report step_report ;;
-    *) echo "unknown step '$s' (unpack info build build-cpu build-cuda test model score reference fidelity report)"; exit 2 ;;
+    *) echo "unknown step '$s' (unpack info build build-cpu build-cuda test model score samples reference fidelity report)"; exit 2 ;;
   esac
 done
 # Steps already ran into the report above when 'report' was listed; refresh it when it was not.

@@ -44,6 +44,7 @@ void EventSink::DeliverAll(Napi::Env env, std::vector<Event>& events) {
       o.Set("type", "token");
       o.Set("index", e.a);
       o.Set("id", e.b);
+      o.Set("sample", e.c);
       o.Set("bytes", Napi::Buffer<char>::Copy(env, e.bytes.data(), e.bytes.size()));
     } else {
       static const char* kPhases[] = {"encode", "prefill", "generate", "quantize"};

@@ -16,7 +16,7 @@ class EventSink : public std::enable_shared_from_this<EventSink> {
  public:
   struct Event {
     bool token;
-    int32_t a = 0, b = 0, c = 0;  // token: index, id; progress: phase, done, total
+    int32_t a = 0, b = 0, c = 0;  // token: index, id, sample; progress: phase, done, total
     std::string bytes;
   };
   // Progress phases, as src/addon/interface.ts NativeEvent names them.

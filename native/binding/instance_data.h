@@ -18,6 +18,7 @@ struct InstanceData {
   Napi::FunctionReference videoClass;
   Napi::FunctionReference feedClass;
   Napi::FunctionReference modelClass;
+  Napi::FunctionReference encodedClass;
 };
 
 // Each file's Init* adds its functions and classes to the exports (called once per environment).

@@ -43,6 +43,126 @@ Napi::Int32Array ToInt32Array(Napi::Env env, const std::vector<int32_t>& v) {
   return a;
 }
 
+// { text, tokenIds, tokenOffsets, digits, stopReason } of one sample (src/addon/interface.ts NativeSample).
+Napi::Object SampleToJs(Napi::Env env, const SampleResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("text", Napi::Buffer<char>::Copy(env, r.text.data(), r.text.size()));
+  const size_t n = r.tokens.size();
+  auto ids = Napi::Int32Array::New(env, n);
+  auto offsets = Napi::Uint32Array::New(env, n);
+  Napi::Array digits = Napi::Array::New(env);
+  uint32_t nd = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& t = r.tokens[i];
+    ids[i] = t.id;
+    offsets[i] = t.byteOffset;
+    if (!t.digit) continue;
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("tokenIndex", static_cast<double>(i));
+    Napi::Array p = Napi::Array::New(env, 5), raw = Napi::Array::New(env, 5);
+    for (uint32_t k = 0; k < 5; ++k) {
+      p.Set(k, t.probs[k]);
+      raw.Set(k, t.rawProbs[k]);
+    }
+    d.Set("probs", p);
+    d.Set("rawProbs", raw);
+    digits.Set(nd++, d);
+  }
+  o.Set("tokenIds", ids);
+  o.Set("tokenOffsets", offsets);
+  o.Set("digits", digits);
+  o.Set("stopReason", r.stopReason);
+  return o;
+}
+
+// The frames of a generate or encode call: a decode in progress (a NativeFrameFeed), or frames in memory.
+struct FrameInput {
+  std::vector<std::vector<uint8_t>> frames;
+  std::shared_ptr<FrameFeed> feed;
+  int width = 0, height = 0;
+
+  FrameSource Source(const CancelToken& token) {
+    FrameSource source;
+    source.width = width;
+    source.height = height;
+    if (feed) {
+      source.count = static_cast<int>(feed->size());
+      source.get = [this, &token](int k) { return feed->Wait(static_cast<size_t>(k), token); };
+    } else {
+      source.count = static_cast<int>(frames.size());
+      source.get = [this](int k) -> const uint8_t* { return frames[static_cast<size_t>(k)].data(); };
+    }
+    return source;
+  }
+  void Release() {
+    frames.clear();
+    feed.reset();
+  }
+};
+
+void ReadFrameInput(Napi::Env env, const Napi::Value& video, FrameInput& in) {
+  in.feed = FeedFromJs(env, video);
+  if (in.feed) {
+    in.width = in.feed->width();
+    in.height = in.feed->height();
+    return;
+  }
+  Napi::Object v = ReadObject(video, "options.video (a frame feed, an encoded video, or { frames, width, height })");
+  in.width = ReadInt(v, "width");
+  in.height = ReadInt(v, "height");
+  Napi::Value list = v.Get("frames");
+  if (!list.IsArray()) ThrowError(env, "ERR_INVALID_OPTION", "Expected video.frames to be an array of RGB24 buffers");
+  Napi::Array frames = list.As<Napi::Array>();
+  const size_t frameBytes = static_cast<size_t>(in.width) * in.height * 3;
+  for (uint32_t i = 0; i < frames.Length(); ++i) {
+    Napi::Value f = frames.Get(i);
+    if (!f.IsTypedArray() || f.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " is not a Uint8Array");
+    auto buf = f.As<Napi::Uint8Array>();
+    if (buf.ByteLength() != frameBytes)
+      ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " has " + std::to_string(buf.ByteLength()) +
+                                                " bytes, expected width*height*3 = " + std::to_string(frameBytes));
+    in.frames.emplace_back(buf.Data(), buf.Data() + buf.ByteLength());
+  }
+}
+
+// NativeEncoded: the JS handle of an Engine::Encode result (the prefix's KV cells, held in native memory).
+class NativeEncoded : public Napi::ObjectWrap<NativeEncoded> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeEncoded",
+                       {InstanceAccessor<&NativeEncoded::Bytes>("bytes"), InstanceAccessor<&NativeEncoded::Tokens>("tokens"),
+                        InstanceMethod<&NativeEncoded::Dispose>("dispose")});
+  }
+  explicit NativeEncoded(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEncoded>(info) {}
+  void Attach(std::shared_ptr<const EncodedVideo> e) { encoded_ = std::move(e); }
+  const std::shared_ptr<const EncodedVideo>& encoded() const { return encoded_; }
+
+ private:
+  Napi::Value Bytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), encoded_ ? static_cast<double>(encoded_->state.size()) : 0);
+  }
+  Napi::Value Tokens(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), encoded_ ? encoded_->tokens : 0); }
+  // A generate in flight keeps its own reference: the memory goes when the last holder lets go.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    encoded_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<const EncodedVideo> encoded_;
+};
+
+Napi::Object TimingsToJs(Napi::Env env, const Timings& t) {
+  Napi::Object tm = Napi::Object::New(env);
+  tm.Set("encodeMs", t.encodeMs);
+  tm.Set("prefillMs", t.prefillMs);
+  tm.Set("generateMs", t.generateMs);
+  tm.Set("frameWaitMs", t.frameWaitMs);
+  tm.Set("promptTokens", t.promptTokens);
+  tm.Set("generatedTokens", t.generatedTokens);
+  tm.Set("decodedTokens", t.decodedTokens);
+  return tm;
+}
+
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -50,6 +170,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
                        {InstanceAccessor<&NativeModel::Info>("info"),
                         InstanceMethod<&NativeModel::Prepare>("prepare"),
                         InstanceMethod<&NativeModel::Generate>("generate"),
+                        InstanceMethod<&NativeModel::Encode>("encode"),
                         InstanceMethod<&NativeModel::Dispose>("dispose")});
   }
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}
@@ -63,6 +184,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Info(const Napi::CallbackInfo& info) { return ModelInfoToJs(info.Env(), Get(info.Env()).info()); }
   Napi::Value Prepare(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
+  Napi::Value Encode(const Napi::CallbackInfo& info);
   // Jobs in flight keep their own reference: the engine is freed when the last of them settles.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     engine_.reset();
@@ -92,9 +214,8 @@ class GenerateWorker : public PromiseWorker {
  public:
   GenerateWorker(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWorker(env, "videoscore2.generate"), engine_(std::move(engine)) {}
   ChatText text;
-  std::vector<std::vector<uint8_t>> frames;
-  std::shared_ptr<FrameFeed> feed;  // instead of `frames`: a decode still in progress
-  int width = 0, height = 0;
+  FrameInput input;
+  std::shared_ptr<const EncodedVideo> encoded;  // instead of `input`: the prefix, already computed
   SamplingParams sampling;
   CancelFlag cancel;
   std::shared_ptr<EventSink> sink;
@@ -102,59 +223,27 @@ class GenerateWorker : public PromiseWorker {
  protected:
   void Run() override {
     const CancelToken token = cancel.token();
-    FrameSource source;
-    source.width = width;
-    source.height = height;
-    if (feed) {
-      source.count = static_cast<int>(feed->size());
-      source.get = [this, &token](int k) { return feed->Wait(static_cast<size_t>(k), token); };
-    } else {
-      source.count = static_cast<int>(frames.size());
-      source.get = [this](int k) -> const uint8_t* { return frames[static_cast<size_t>(k)].data(); };
-    }
     ScoreCallbacks cb;
     if (sink) {
       auto s = sink;
-      cb.onToken = [s](const GeneratedToken& t, const std::string& piece) {
-        s->Push({true, -1, t.id, 0, piece});
+      cb.onToken = [s](int sample, const GeneratedToken& t, const std::string& piece) {
+        s->Push({true, -1, t.id, sample, piece});
       };
       cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
     }
-    result_ = engine_->Generate(text, source, sampling, token, cb);
-    frames.clear();
-    feed.reset();
+    result_ = encoded ? engine_->Generate(text, *encoded, sampling, token, cb)
+                      : engine_->Generate(text, input.Source(token), sampling, token, cb);
+    input.Release();
+    encoded.reset();
   }
   void Finish(Napi::Env env) override {
     if (sink) sink->Close(env);
   }
   Napi::Value Result(Napi::Env env) override {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("text", Napi::Buffer<char>::Copy(env, result_.text.data(), result_.text.size()));
-    const size_t n = result_.tokens.size();
-    auto ids = Napi::Int32Array::New(env, n);
-    auto offsets = Napi::Uint32Array::New(env, n);
-    Napi::Array digits = Napi::Array::New(env);
-    uint32_t nd = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const auto& t = result_.tokens[i];
-      ids[i] = t.id;
-      offsets[i] = t.byteOffset;
-      if (!t.digit) continue;
-      Napi::Object d = Napi::Object::New(env);
-      d.Set("tokenIndex", static_cast<double>(i));
-      Napi::Array p = Napi::Array::New(env, 5), r = Napi::Array::New(env, 5);
-      for (uint32_t k = 0; k < 5; ++k) {
-        p.Set(k, t.probs[k]);
-        r.Set(k, t.rawProbs[k]);
-      }
-      d.Set("probs", p);
-      d.Set("rawProbs", r);
-      digits.Set(nd++, d);
-    }
-    o.Set("tokenIds", ids);
-    o.Set("tokenOffsets", offsets);
-    o.Set("digits", digits);
-    o.Set("stopReason", result_.stopReason);
+    Napi::Object o = SampleToJs(env, result_.samples.at(0));
+    Napi::Array others = Napi::Array::New(env, result_.samples.size() - 1);
+    for (size_t i = 1; i < result_.samples.size(); ++i) others.Set(static_cast<uint32_t>(i - 1), SampleToJs(env, result_.samples[i]));
+    o.Set("otherSamples", others);
     if (!result_.firstTopLogits.empty()) {
       Napi::Array top = Napi::Array::New(env, result_.firstTopLogits.size());
       for (uint32_t k = 0; k < result_.firstTopLogits.size(); ++k) {
@@ -165,14 +254,7 @@ class GenerateWorker : public PromiseWorker {
       }
       o.Set("firstTopLogits", top);
     }
-    Napi::Object tm = Napi::Object::New(env);
-    tm.Set("encodeMs", result_.timings.encodeMs);
-    tm.Set("prefillMs", result_.timings.prefillMs);
-    tm.Set("generateMs", result_.timings.generateMs);
-    tm.Set("frameWaitMs", result_.timings.frameWaitMs);
-    tm.Set("promptTokens", result_.timings.promptTokens);
-    tm.Set("generatedTokens", result_.timings.generatedTokens);
-    o.Set("timings", tm);
+    o.Set("timings", TimingsToJs(env, result_.timings));
     return o;
   }
 
@@ -218,28 +300,11 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   std::unique_ptr<GenerateWorker> guard(w);
   w->text = ReadChatText(o);
   Napi::Value video = o.Get("video");
-  w->feed = FeedFromJs(env, video);
-  if (w->feed) {
-    w->width = w->feed->width();
-    w->height = w->feed->height();
+  if (video.IsObject() && video.As<Napi::Object>().InstanceOf(env.GetInstanceData<InstanceData>()->encodedClass.Value())) {
+    w->encoded = NativeEncoded::Unwrap(video.As<Napi::Object>())->encoded();
+    if (!w->encoded) ThrowError(env, "ERR_DISPOSED", "The encoded video was disposed");
   } else {
-    Napi::Object v = ReadObject(video, "generate() options.video (a frame feed, or { frames, width, height })");
-    w->width = ReadInt(v, "width");
-    w->height = ReadInt(v, "height");
-    Napi::Value list = v.Get("frames");
-    if (!list.IsArray()) ThrowError(env, "ERR_INVALID_OPTION", "Expected video.frames to be an array of RGB24 buffers");
-    Napi::Array frames = list.As<Napi::Array>();
-    const size_t frameBytes = static_cast<size_t>(w->width) * w->height * 3;
-    for (uint32_t i = 0; i < frames.Length(); ++i) {
-      Napi::Value f = frames.Get(i);
-      if (!f.IsTypedArray() || f.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-        ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " is not a Uint8Array");
-      auto buf = f.As<Napi::Uint8Array>();
-      if (buf.ByteLength() != frameBytes)
-        ThrowError(env, "ERR_INVALID_OPTION", "Frame " + std::to_string(i) + " has " + std::to_string(buf.ByteLength()) +
-                                                  " bytes, expected width*height*3 = " + std::to_string(frameBytes));
-      w->frames.emplace_back(buf.Data(), buf.Data() + buf.ByteLength());
-    }
+    ReadFrameInput(env, video, w->input);
   }
   Napi::Object s = ReadObject(o.Get("sampling"), "generate() options.sampling");
   SamplingParams& sp = w->sampling;
@@ -251,9 +316,63 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   sp.grammar = ReadString(s, "grammar");
   sp.forcedText = ReadString(s, "forcedText");
   sp.closeAfterTokens = ReadInt(s, "closeAfterTokens");
+  sp.openText = ReadString(s, "openText");
   sp.closeText = ReadString(s, "closeText");
+  sp.answerSegments = ReadStrings(s, "answerSegments");
+  sp.samples = ReadInt(s, "samples");
   sp.topLogits = ReadInt(s, "topLogits");
   sp.directSegments = ReadStrings(s, "directSegments");
+  w->cancel = CancelFlag(info[1]);
+  if (info[2].IsFunction()) w->sink = std::make_shared<EventSink>(env, info[2].As<Napi::Function>());
+  guard.release();
+  w->Queue();
+  return w->Promise();
+}
+
+class EncodeWorker : public PromiseWorker {
+ public:
+  EncodeWorker(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWorker(env, "videoscore2.encode"), engine_(std::move(engine)) {}
+  std::string beforeVideo;
+  FrameInput input;
+  CancelFlag cancel;
+  std::shared_ptr<EventSink> sink;
+
+ protected:
+  void Run() override {
+    const CancelToken token = cancel.token();
+    ScoreCallbacks cb;
+    if (sink) {
+      auto s = sink;
+      cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
+    }
+    result_ = engine_->Encode(beforeVideo, input.Source(token), token, cb);
+    input.Release();
+  }
+  void Finish(Napi::Env env) override {
+    if (sink) sink->Close(env);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object obj = env.GetInstanceData<InstanceData>()->encodedClass.New({});
+    NativeEncoded::Unwrap(obj)->Attach(result_);
+    obj.Set("timings", TimingsToJs(env, result_->timings));
+    return obj;
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  std::shared_ptr<const EncodedVideo> result_;
+};
+
+// encode({ beforeVideo, video }, cancel, onEvent?) → NativeEncoded: the chat before the video and the
+// video, encoded and prefilled, for generate() calls with any text after it.
+Napi::Value NativeModel::Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  Napi::Object o = ReadObject(info[0], "encode() options");
+  auto* w = new EncodeWorker(env, engine_);
+  std::unique_ptr<EncodeWorker> guard(w);
+  w->beforeVideo = ReadString(o, "beforeVideo");
+  ReadFrameInput(env, o.Get("video"), w->input);
   w->cancel = CancelFlag(info[1]);
   if (info[2].IsFunction()) w->sink = std::make_shared<EventSink>(env, info[2].As<Napi::Function>());
   guard.release();
@@ -283,6 +402,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
 
 void InitModel(Napi::Env env, Napi::Object exports) {
   env.GetInstanceData<InstanceData>()->modelClass = Napi::Persistent(NativeModel::Define(env));
+  env.GetInstanceData<InstanceData>()->encodedClass = Napi::Persistent(NativeEncoded::Define(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
 }
 

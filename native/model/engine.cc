@@ -21,6 +21,8 @@ using Clock = std::chrono::steady_clock;
 
 // Tokens per frame (after the 2x2 merge) the engine accepts: qwen-vl-utils' MAX_PIXELS / 28².
 constexpr int kMaxFrameTokens = 16384;
+// Samples of one call: sequence ids below LLAMA_MAX_SEQ (256), and a batch of one token each.
+constexpr int kMaxSamples = 64;
 
 double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -109,7 +111,12 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   cp.n_ctx = params.contextSize;
   cp.n_batch = params.batchSize;
   cp.n_ubatch = params.batchSize;
+  // One unified KV buffer: sequences that share a prefix (samples) share its cells, so
+  // llama_memory_seq_cp only tags them and a sample costs its own tokens, never the prompt's again.
+  // (With one stream per sequence, each would get n_ctx / n_seq_max and seq_cp would copy.)
+  // Unified, llama.cpp accepts sequence ids up to LLAMA_MAX_SEQ whatever n_seq_max says.
   cp.n_seq_max = 1;
+  cp.kv_unified = true;
   cp.n_threads = threads;
   cp.n_threads_batch = threads;
   cp.flash_attn_type = params.flashAttention ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
@@ -234,44 +241,23 @@ void Engine::DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool
     llama_batch batch = b.View(n, false);
     std::fill(b.logits.begin(), b.logits.end(), 0);
     if (wantLastLogits && i + n == tokens.size()) b.logits[n - 1] = 1;
+    decoded_ += n;
     int rc = llama_decode(ctx_, batch);
     if (rc == 2) cancel.check();
     if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
   }
 }
 
-GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames, const SamplingParams& sp,
-                                const CancelToken& cancel, const ScoreCallbacks& cb) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  cancel.check();
-  activeCancel_ = &cancel;
-  struct Reset {
-    Engine* e;
-    ~Reset() { e->activeCancel_ = nullptr; }
-  } reset{this};
-  TakeLastLogErrors();
-
-  if (frames.count < 2 || !frames.get) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
+// Steps 1 and 2 of a score: the chat before the video, then each frame pair encoded and its
+// embeddings decoded at HF positions, into sequence 0 of a cleared cache.
+void Engine::PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames, Timings& t, const CancelToken& cancel,
+                          const ScoreCallbacks& cb) {
   const int W = frames.width, H = frames.height;
-  PreparedPrompt prep = Prepare(text, frames.count, W, H);
-  const std::string& forcedText = sp.directSegments.empty() ? sp.forcedText : sp.directSegments[0];
-  std::vector<int32_t> forced = forcedText.empty() ? std::vector<int32_t>{} : Tokenize(forcedText);
-  const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + sp.maxTokens;
-  if (needed > static_cast<int64_t>(llama_n_ctx(ctx_)))
-    throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.tokens.size()) + " prompt tokens + " +
-                                        std::to_string(sp.maxTokens) + " to generate, more than the context of " +
-                                        std::to_string(llama_n_ctx(ctx_)) +
-                                        "; load the scorer with a larger contextSize, or lower fps/maxPixels/maxTokens");
-
-  GenerateResult result;
-  result.timings.promptTokens = static_cast<int32_t>(prep.tokens.size() + forced.size());
-  llama_memory_clear(llama_get_memory(ctx_), true);
-
   // 1. text before the video
   auto t0 = Clock::now();
   std::vector<int32_t> before(prep.tokens.begin(), prep.tokens.begin() + prep.videoStart);
   DecodeTokens(before, 0, false, cancel);
-  result.timings.prefillMs += MsSince(t0);
+  t.prefillMs += MsSince(t0);
 
   // 2. the video: encode one frame pair, then decode its embeddings at HF positions
   const int32_t nEmbd = llama_model_n_embd_inp(model_);
@@ -285,7 +271,7 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames,
     const uint8_t* first = frames.get(2 * g);
     const uint8_t* second = frames.get(2 * g + 1);
     if (!first || !second) throw Error("ERR_INVALID_OPTION", "Frame pair " + std::to_string(g) + " has no pixels");
-    result.timings.frameWaitMs += MsSince(tw);
+    t.frameWaitMs += MsSince(tw);
     auto te = Clock::now();
     std::unique_ptr<mtmd_bitmap, BitmapDeleter> a(mtmd_bitmap_init(W, H, first));
     std::unique_ptr<mtmd_bitmap, BitmapDeleter> c(mtmd_bitmap_init(W, H, second));
@@ -313,7 +299,7 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames,
       throw Error("ERR_INTERNAL", "The vision encoder failed on frame pair " + std::to_string(g) + ": " + TakeLastLogErrors());
     }
     const float* embd = mtmd_get_output_embd(mtmd_);
-    result.timings.encodeMs += MsSince(te);
+    t.encodeMs += MsSince(te);
 
     auto tp = Clock::now();
     for (int32_t off = 0; off < perPair; off += nBatch) {
@@ -328,13 +314,71 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames,
       }
       llama_batch batch = b.View(n, true);
       std::fill(b.logits.begin(), b.logits.end(), 0);
+      decoded_ += n;
       int rc = llama_decode(ctx_, batch);
       if (rc == 2) cancel.check();
       if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode of video tokens failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
     }
-    result.timings.prefillMs += MsSince(tp);
+    t.prefillMs += MsSince(tp);
   }
   if (cb.onProgress) cb.onProgress(Phase::Encoding, prep.gridT, prep.gridT);
+
+}
+
+GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames, const SamplingParams& sp,
+                                const CancelToken& cancel, const ScoreCallbacks& cb) {
+  return Generate(text, &frames, nullptr, sp, cancel, cb);
+}
+
+GenerateResult Engine::Generate(const ChatText& text, const EncodedVideo& video, const SamplingParams& sp,
+                                const CancelToken& cancel, const ScoreCallbacks& cb) {
+  return Generate(text, nullptr, &video, sp, cancel, cb);
+}
+
+GenerateResult Engine::Generate(const ChatText& text, const FrameSource* frames, const EncodedVideo* encoded,
+                                const SamplingParams& sp, const CancelToken& cancel, const ScoreCallbacks& cb) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cancel.check();
+  activeCancel_ = &cancel;
+  struct Reset {
+    Engine* e;
+    ~Reset() { e->activeCancel_ = nullptr; }
+  } reset{this};
+  TakeLastLogErrors();
+
+  if (frames && (frames->count < 2 || !frames->get)) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
+  if (encoded && (encoded->engine != this || encoded->beforeVideo != text.beforeVideo))
+    throw Error("ERR_INVALID_OPTION", "This encoded video was made by another scorer, or with other text before the video");
+  PreparedPrompt prep = frames ? Prepare(text, frames->count, frames->width, frames->height)
+                               : Prepare(text, encoded->nframes, encoded->width, encoded->height);
+  const std::string& forcedText = sp.directSegments.empty() ? sp.forcedText : sp.directSegments[0];
+  std::vector<int32_t> forced = forcedText.empty() ? std::vector<int32_t>{} : Tokenize(forcedText);
+  if (sp.samples < 1 || sp.samples > kMaxSamples || (sp.samples > 1 && !sp.directSegments.empty()))
+    throw Error("ERR_INVALID_OPTION", "Expected samples in [1, " + std::to_string(kMaxSamples) +
+                                          "] (1 in direct mode) but received " + std::to_string(sp.samples));
+  // The prompt is stored once; each sample adds its own generated tokens.
+  const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + int64_t{sp.samples} * sp.maxTokens;
+  if (needed > static_cast<int64_t>(llama_n_ctx(ctx_)))
+    throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.tokens.size()) + " prompt tokens + " +
+                                        (sp.samples > 1 ? std::to_string(sp.samples) + " samples x " : std::string()) +
+                                        std::to_string(sp.maxTokens) + " to generate, more than the context of " +
+                                        std::to_string(llama_n_ctx(ctx_)) +
+                                        "; load the scorer with a larger contextSize, or lower fps/maxPixels/maxTokens" +
+                                        (sp.samples > 1 ? "/samples" : ""));
+
+  GenerateResult result;
+  decoded_ = 0;
+  result.timings.promptTokens = static_cast<int32_t>(prep.tokens.size() + forced.size());
+  llama_memory_clear(llama_get_memory(ctx_), true);
+  if (frames) {
+    PrefillVideo(prep, *frames, result.timings, cancel, cb);
+  } else {
+    // The prefix as it was computed: the same cells, positions and values, so what follows is
+    // computed exactly as after a fresh encode.
+    if (llama_state_seq_set_data(ctx_, encoded->state.data(), encoded->state.size(), 0) == 0)
+      throw Error("ERR_INTERNAL", "Could not restore the encoded video into the context: " + TakeLastLogErrors());
+  }
+
 
   // 3. text after the video (+ any forced answer prefix), logits of the last token
   cancel.check();
@@ -358,16 +402,56 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames,
   }
 
   // 4. generation: sampled (think mode), or forced segments with the digits read in between (direct)
-  TokenSampler sampler(vocab_, sp);
   int32_t pos = afterPos0 + static_cast<int32_t>(after.size());
   auto tg = Clock::now();
-  if (sp.directSegments.empty())
-    SampleLoop(sampler, sp.maxTokens, sp.closeAfterTokens, sp.closeText, pos, result, cancel, cb);
-  else
-    DirectLoop(sampler, sp.directSegments, pos, result, cancel, cb);
+  if (sp.directSegments.empty()) {
+    SampleLoop(sp, pos, result, cancel, cb);
+  } else {
+    TokenSampler sampler(vocab_, sp);
+    result.samples.resize(1);
+    DirectLoop(sampler, sp.directSegments, pos, result.samples[0], cancel, cb);
+  }
   result.timings.generateMs = MsSince(tg);
-  result.timings.generatedTokens = static_cast<int32_t>(result.tokens.size());
+  for (const auto& s : result.samples) result.timings.generatedTokens += static_cast<int32_t>(s.tokens.size());
+  result.timings.decodedTokens = decoded_;
   return result;
+}
+
+}  // namespace vs2
+
+namespace vs2 {
+
+std::shared_ptr<const EncodedVideo> Engine::Encode(const std::string& beforeVideo, const FrameSource& frames,
+                                                   const CancelToken& cancel, const ScoreCallbacks& cb) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cancel.check();
+  activeCancel_ = &cancel;
+  struct Reset {
+    Engine* e;
+    ~Reset() { e->activeCancel_ = nullptr; }
+  } reset{this};
+  TakeLastLogErrors();
+  if (frames.count < 2 || !frames.get) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
+  PreparedPrompt prep = Prepare(ChatText{beforeVideo, "", "", ""}, frames.count, frames.width, frames.height);
+  if (prep.videoEnd > static_cast<int64_t>(llama_n_ctx(ctx_)))
+    throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.videoEnd) + " tokens, more than the context of " +
+                                        std::to_string(llama_n_ctx(ctx_)) + "; load the scorer with a larger contextSize, or lower fps/maxPixels");
+  auto out = std::make_shared<EncodedVideo>();
+  decoded_ = 0;
+  llama_memory_clear(llama_get_memory(ctx_), true);
+  PrefillVideo(prep, frames, out->timings, cancel, cb);
+  out->timings.promptTokens = prep.videoEnd;
+  out->timings.decodedTokens = decoded_;
+  out->state.resize(llama_state_seq_get_size(ctx_, 0));
+  if (llama_state_seq_get_data(ctx_, out->state.data(), out->state.size(), 0) != out->state.size())
+    throw Error("ERR_INTERNAL", "Could not copy the encoded video out of the context: " + TakeLastLogErrors());
+  out->engine = this;
+  out->beforeVideo = beforeVideo;
+  out->tokens = prep.videoEnd;
+  out->nframes = frames.count;
+  out->width = frames.width;
+  out->height = frames.height;
+  return out;
 }
 
 }  // namespace vs2

@@ -78,10 +78,18 @@ struct SamplingParams {
   int32_t maxTokens = 0;
   std::string grammar;       // GBNF; empty = unconstrained
   std::string forcedText;    // appended after the prompt before generation (e.g. a closed <think>)
-  // A thinking budget: once closeAfterTokens tokens are generated and closeText has not appeared,
-  // closeText is forced (grammar-accepted) and generation goes on after it. 0 = no budget.
+  // A thinking budget (constrain), active when closeText is set: once closeAfterTokens tokens are
+  // generated and closeText has not appeared, what is left of openText + closeText is forced
+  // (grammar-accepted). Once the thinking is closed, by the model or the budget, answerSegments are
+  // forced with one digit drawn after each: only the digits are the model's, so the answer's length
+  // is known. The budget is capped at maxTokens - AnswerReserve() so that the answer always fits.
   int32_t closeAfterTokens = 0;
+  std::string openText;
   std::string closeText;
+  std::vector<std::string> answerSegments;
+  // Chains of thought drawn from one prefill (the prompt's memory is shared, not copied); chain i
+  // uses seed + i.
+  int32_t samples = 1;
   // Report the N highest raw logits (ids and values) at the first generated position (parity checks).
   int32_t topLogits = 0;
   // Direct mode when not empty: the answer is these segments with one digit read after each.
@@ -103,21 +111,27 @@ struct Timings {
   double encodeMs = 0, prefillMs = 0, generateMs = 0;
   double frameWaitMs = 0;  // spent waiting for frames still being decoded
   int32_t promptTokens = 0, generatedTokens = 0;
+  int32_t decodedTokens = 0;  // given to llama_decode, prompt included: what the samples share is counted once
+};
+
+// One chain of thought and its answer.
+struct SampleResult {
+  std::string text;
+  std::vector<GeneratedToken> tokens;
+  std::string stopReason;  // "eos" | "max_tokens"
 };
 
 struct GenerateResult {
   std::vector<std::pair<int32_t, float>> firstTopLogits;  // SamplingParams::topLogits at position 0
-  std::string text;
-  std::vector<GeneratedToken> tokens;
-  std::string stopReason;  // "eos" | "max_tokens"
-  Timings timings;
+  std::vector<SampleResult> samples;  // SamplingParams::samples of them, in seed order
+  Timings timings;  // generatedTokens: over all samples
 };
 
 enum class Phase { Encoding, Prefill, Generating };
 
 struct ScoreCallbacks {
-  // Called from the worker thread after each generated token with its bytes.
-  std::function<void(const GeneratedToken&, const std::string& piece)> onToken;
+  // Called from the worker thread after each generated token of sample `sample` with its bytes.
+  std::function<void(int sample, const GeneratedToken&, const std::string& piece)> onToken;
   std::function<void(Phase, int done, int total)> onProgress;
 };
 
@@ -130,6 +144,18 @@ struct ModelInfo {
   std::array<int32_t, 5> digitTokens{};
   bool visionOnGpu = false;  // the vision encoder runs on a GPU (leaving the CPU to frame decoding)
   int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
+};
+
+// The chat before the video and the video, encoded and prefilled once (Engine::Encode), for any
+// number of prompts: the KV cells of that prefix, copied out of the context. Immutable; only the
+// Engine that made it takes it.
+struct EncodedVideo {
+  const void* engine = nullptr;
+  std::string beforeVideo;
+  std::vector<uint8_t> state;  // llama_state_seq_get_data of sequence 0
+  int32_t tokens = 0;          // cells it holds
+  int32_t nframes = 0, width = 0, height = 0;
+  Timings timings;             // of the encode
 };
 
 class TokenSampler;
@@ -145,23 +171,38 @@ class Engine {
   // every position. No vision encode, no decode.
   PreparedPrompt Prepare(const ChatText& text, int nframes, int width, int height) const;
 
+  // Tokens the constrained answer can take after the thinking budget closes the thinking, as this
+  // model's tokenizer writes it (SamplingParams::closeText and answerSegments).
+  int32_t AnswerReserve(const SamplingParams& sampling) const;
+
   // Encodes the frames, prefills, generates. Serialized: one call at a time per Engine.
   GenerateResult Generate(const ChatText& text, const FrameSource& frames,
                           const SamplingParams& sampling,
                           const CancelToken& cancel, const ScoreCallbacks& callbacks);
+  // The same after an Encode: the prefix is restored, not computed; the text from afterVideo on is
+  // the call's own (text.beforeVideo must be the encode's).
+  GenerateResult Generate(const ChatText& text, const EncodedVideo& video, const SamplingParams& sampling,
+                          const CancelToken& cancel, const ScoreCallbacks& callbacks);
+  // Encodes the frames and prefills the chat before them and them, once for many prompts.
+  std::shared_ptr<const EncodedVideo> Encode(const std::string& beforeVideo, const FrameSource& frames,
+                                             const CancelToken& cancel, const ScoreCallbacks& callbacks);
 
  private:
   Engine() = default;
   // parseSpecial: control-token strings become their tokens (our markup only, never user text).
   std::vector<int32_t> Tokenize(const std::string& text, bool parseSpecial = true) const;
   void FillCandidates(const float* logits, std::vector<::llama_token_data>& cand) const;
-  void AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbacks& cb, const float* logits,
+  void AppendToken(int sample, int32_t tok, SampleResult& result, const ScoreCallbacks& cb, const float* logits,
                    const ::llama_token_data_array* processed) const;
-  void SampleLoop(TokenSampler& s, int32_t maxTokens, int32_t closeAfterTokens, const std::string& closeText, int32_t pos,
-                  GenerateResult& result, const CancelToken& cancel, const ScoreCallbacks& cb);
-  void DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, GenerateResult& result,
+  void SampleLoop(const SamplingParams& sp, int32_t pos, GenerateResult& result, const CancelToken& cancel,
+                  const ScoreCallbacks& cb);
+  void DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, SampleResult& result,
                   const CancelToken& cancel, const ScoreCallbacks& cb);
   void DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits, const CancelToken& cancel);
+  GenerateResult Generate(const ChatText& text, const FrameSource* frames, const EncodedVideo* encoded,
+                          const SamplingParams& sampling, const CancelToken& cancel, const ScoreCallbacks& callbacks);
+  void PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames, Timings& timings, const CancelToken& cancel,
+                    const ScoreCallbacks& callbacks);
 
   llama_model* model_ = nullptr;
   llama_context* ctx_ = nullptr;
@@ -172,6 +213,7 @@ class Engine {
   ModelInfo info_;
   std::mutex mutex_;
   const CancelToken* activeCancel_ = nullptr;  // read by llama's abort callback
+  int32_t decoded_ = 0;                        // Timings::decodedTokens of the call in progress
 };
 
 

@@ -2,11 +2,13 @@
 // thought and the answer (with an optional thinking budget); direct mode forces the answer's text
 // and reads the digit distribution at each score.
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "llama.h"
 #include "model/engine.h"
+#include "model/llama_log.h"
 #include "model/token_sampler.h"
 
 namespace vs2 {
@@ -32,7 +34,7 @@ void Engine::FillCandidates(const float* logits, std::vector<llama_token_data>& 
   for (int32_t k = 0; k < nVocab; ++k) cand[k] = llama_token_data{k, logits[k], 0.f};
 }
 
-void Engine::AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbacks& cb, const float* logits,
+void Engine::AppendToken(int sample, int32_t tok, SampleResult& result, const ScoreCallbacks& cb, const float* logits,
                          const llama_token_data_array* processed) const {
   char piece[256];
   GeneratedToken gt;
@@ -50,61 +52,228 @@ void Engine::AppendToken(int32_t tok, GenerateResult& result, const ScoreCallbac
   }
   result.text += pieceStr;
   result.tokens.push_back(gt);
-  if (cb.onToken) cb.onToken(gt, pieceStr);
+  if (cb.onToken) cb.onToken(sample, gt, pieceStr);
 }
 
-void Engine::SampleLoop(TokenSampler& s, int32_t maxTokens, int32_t closeAfterTokens, const std::string& closeText, int32_t pos,
-                        GenerateResult& result, const CancelToken& cancel, const ScoreCallbacks& cb) {
-  std::vector<llama_token_data> cand(llama_vocab_n_tokens(vocab_));
-  result.stopReason = "max_tokens";
-  const std::vector<int32_t> closeTokens = closeText.empty() ? std::vector<int32_t>{} : Tokenize(closeText);
-  for (int32_t i = 0; i < maxTokens; ++i) {
-    cancel.check();
-    // (Only at a character boundary: inside a split UTF-8 sequence the grammar would read "<" as
-    // part of that character and never see the close.)
-    if (!closeTokens.empty() && i >= closeAfterTokens && EndsOnUtf8Boundary(result.text) &&
-        result.text.find(closeText) == std::string::npos) {
-      // Thinking budget spent: close it, as if the model had, and let it answer.
-      for (int32_t t : closeTokens) {
-        if (s.grammar) llama_sampler_accept(s.grammar.get(), t);
-        AppendToken(t, result, cb, nullptr, nullptr);
-      }
-      DecodeTokens(closeTokens, pos, true, cancel);
-      pos += static_cast<int32_t>(closeTokens.size());
-      i += static_cast<int32_t>(closeTokens.size()) - 1;
-      continue;
-    }
-    const float* logits = llama_get_logits_ith(ctx_, -1);
-    FillCandidates(logits, cand);
-    llama_token_data_array cur{cand.data(), cand.size(), -1, false};
-    auto refill = [&] {
-      FillCandidates(logits, cand);
-      cur = llama_token_data_array{cand.data(), cand.size(), -1, false};
-    };
-    if (!s.Process(cur, refill)) throw Error("ERR_INTERNAL", "The grammar allows no token here (grammar dead end)");
-    llama_sampler_apply(s.pick.get(), &cur);  // reorders, never drops: `cur` still holds `scores`
-    if (cur.selected < 0 || cur.selected >= static_cast<int64_t>(cur.size))
-      throw Error("ERR_INTERNAL", "The sampler selected no token");
-    const llama_token tok = cur.data[cur.selected].id;
-    if (s.grammar) llama_sampler_accept(s.grammar.get(), tok);
-    if (llama_vocab_is_eog(vocab_, tok)) {
-      result.stopReason = "eos";
-      break;
-    }
-    AppendToken(tok, result, cb, logits, &cur);
-    if (cb.onProgress) cb.onProgress(Phase::Generating, i + 1, maxTokens);
-    if (i + 1 == maxTokens) break;
-    DecodeTokens({tok}, pos++, true, cancel);
+namespace {
+
+// How many characters at the end of `text` begin `word` (a partial close the model was writing).
+size_t PartialSuffix(const std::string& text, const std::string& word) {
+  for (size_t n = std::min(text.size(), word.size() - 1); n > 0; --n)
+    if (text.compare(text.size() - n, n, word, 0, n) == 0) return n;
+  return 0;
+}
+
+size_t LeadingNewlines(const std::string& s, size_t from = 0) {
+  size_t n = 0;
+  while (from + n < s.size() && s[from + n] == '\n') ++n;
+  return n;
+}
+
+// One chain of thought in a batched generation: its sequence in the KV cache, its samplers, its
+// logits (copied out, since the next llama_decode overwrites the context's).
+struct Chain {
+  Chain(const llama_vocab* vocab, const SamplingParams& sp) : sampler(vocab, sp) {}
+  TokenSampler sampler;
+  SampleResult result;
+  int32_t pos = 0;
+  std::vector<float> logits;
+  bool live = true;
+  // Constrained: Think until closeText is written; then each answer segment is forced and the digit
+  // after it drawn (nextSegment counts the forced ones); after the last, free (newline, EOS).
+  bool closed = false;
+  size_t nextSegment = 0;
+  std::vector<int32_t> pending;  // appended and accepted, to decode in the next batch
+};
+
+}  // namespace
+
+int32_t Engine::AnswerReserve(const SamplingParams& sp) const {
+  if (sp.closeText.empty()) return 0;
+  auto count = [this](const std::string& t) { return static_cast<int32_t>(Tokenize(t).size()); };
+  // The budget closes at a character boundary: up to 3 continuation bytes first.
+  int32_t r = 3;
+  // What is left of openText and closeText: the longest remainder (the model may have begun them).
+  for (const std::string* w : {&sp.openText, &sp.closeText}) {
+    int32_t most = 0;
+    for (size_t k = 0; k < w->size(); ++k) most = std::max(most, count(w->substr(k)));
+    r += most;
   }
+  for (size_t i = 0; i < sp.answerSegments.size(); ++i) {
+    const std::string& seg = sp.answerSegments[i];
+    int32_t most = count(seg);
+    // The first segment may follow newlines the closing token already wrote.
+    if (i == 0)
+      for (size_t k = 1; k <= LeadingNewlines(seg); ++k) most = std::max(most, count(seg.substr(k)));
+    r += most + 1;  // + its digit
+  }
+  return r + 2;  // a final newline the grammar allows, and a step to draw the end of generation
+}
+
+// Think mode: `samples` chains from one prefill, all decoded together, one token (or a forced
+// segment) per live chain per llama_decode. With one sample this is the plain sampling loop.
+void Engine::SampleLoop(const SamplingParams& sp, int32_t pos0, GenerateResult& out, const CancelToken& cancel,
+                        const ScoreCallbacks& cb) {
+  const int32_t nVocab = llama_vocab_n_tokens(vocab_);
+  const int32_t maxTokens = sp.maxTokens;
+  const bool constrained = !sp.closeText.empty();
+  int32_t closeAt = sp.closeAfterTokens;
+  if (constrained) {
+    const int32_t reserve = AnswerReserve(sp);
+    if (maxTokens <= reserve)
+      throw Error("ERR_INVALID_OPTION", "Expected maxTokens > " + std::to_string(reserve) + " with constrain (this model's tokenizer writes the forced answer in up to " +
+                                            std::to_string(reserve) + " tokens) but received " + std::to_string(maxTokens));
+    closeAt = std::min(closeAt, maxTokens - reserve);
+  }
+  std::vector<std::unique_ptr<Chain>> chains;
+  const float* shared = llama_get_logits_ith(ctx_, -1);
+  for (int32_t i = 0; i < sp.samples; ++i) {
+    SamplingParams own = sp;
+    own.seed = sp.seed + static_cast<uint32_t>(i);  // wraps like a uint32 seed
+    auto c = std::make_unique<Chain>(vocab_, own);
+    c->pos = pos0;
+    c->logits.assign(shared, shared + nVocab);
+    c->result.stopReason = "max_tokens";
+    if (i > 0) llama_memory_seq_cp(llama_get_memory(ctx_), 0, i, -1, -1);
+    chains.push_back(std::move(c));
+  }
+  const int32_t nBatch = static_cast<int32_t>(llama_n_batch(ctx_));
+  llama_batch batch = llama_batch_init(nBatch, 0, 1);
+  struct BatchFree {
+    llama_batch& b;
+    ~BatchFree() { llama_batch_free(b); }
+  } freeBatch{batch};
+  std::vector<llama_token_data> cand(nVocab);
+
+  auto force = [&](int sample, Chain& c, const std::string& text) {
+    for (int32_t t : Tokenize(text)) {
+      if (c.sampler.grammar) llama_sampler_accept(c.sampler.grammar.get(), t);
+      AppendToken(sample, t, c.result, cb, nullptr, nullptr);
+      c.pending.push_back(t);
+    }
+  };
+  // After anything was appended: a thinking just closed, or a digit just drawn, is followed by the
+  // next answer segment, forced in the same decode.
+  auto follow = [&](int sample, Chain& c, bool drewDigit) {
+    if (!constrained || sp.answerSegments.empty()) return;
+    const std::string& text = c.result.text;
+    if (!c.closed) {
+      const size_t at = text.find(sp.closeText);
+      if (at == std::string::npos) return;
+      c.closed = true;
+      const std::string tail = text.substr(at + sp.closeText.size());
+      const std::string& first = sp.answerSegments[0];
+      const size_t lead = LeadingNewlines(first), had = LeadingNewlines(tail);
+      const std::string core = first.substr(lead), begun = tail.substr(had);
+      if (begun.empty()) {
+        force(sample, c, std::string(lead > had ? lead - had : 0, '\n') + core);
+      } else {
+        if (core.compare(0, begun.size(), begun) != 0)
+          throw Error("ERR_INTERNAL", "The answer began with '" + begun + "', which the grammar should not allow");
+        force(sample, c, core.substr(begun.size()));
+      }
+      c.nextSegment = 1;
+    } else if (drewDigit && c.nextSegment < sp.answerSegments.size()) {
+      force(sample, c, sp.answerSegments[c.nextSegment++]);
+    }
+  };
+
+  for (int32_t step = 0;; ++step) {
+    cancel.check();
+    batch.n_tokens = 0;
+    std::vector<std::pair<Chain*, int32_t>> outputs;  // chain, batch index of its last token
+    int32_t longest = 0;
+    for (int32_t i = 0; i < sp.samples; ++i) {
+      Chain& c = *chains[i];
+      if (!c.live) continue;
+      SampleResult& r = c.result;
+      const int32_t n = static_cast<int32_t>(r.tokens.size());
+      if (n >= maxTokens) {
+        c.live = false;
+        continue;
+      }
+      // (Only at a character boundary: inside a split UTF-8 sequence the grammar would read "<" as
+      // part of that character and never see the close.)
+      if (constrained && !c.closed && n >= closeAt && EndsOnUtf8Boundary(r.text) &&
+          r.text.find(sp.closeText) == std::string::npos) {
+        // Thinking budget spent: close it, as if the model had, and let it answer.
+        std::string rest;
+        const size_t open = sp.openText.empty() ? 0 : r.text.find(sp.openText);
+        if (open == std::string::npos)
+          rest = sp.openText.substr(PartialSuffix(r.text, sp.openText)) + sp.closeText;
+        else
+          rest = sp.closeText.substr(PartialSuffix(r.text.substr(open + sp.openText.size()), sp.closeText));
+        force(i, c, rest);
+        follow(i, c, false);
+      } else {
+        FillCandidates(c.logits.data(), cand);
+        llama_token_data_array cur{cand.data(), cand.size(), -1, false};
+        auto refill = [&] {
+          FillCandidates(c.logits.data(), cand);
+          cur = llama_token_data_array{cand.data(), cand.size(), -1, false};
+        };
+        if (!c.sampler.Process(cur, refill)) throw Error("ERR_INTERNAL", "The grammar allows no token here (grammar dead end)");
+        llama_sampler_apply(c.sampler.pick.get(), &cur);  // reorders, never drops: `cur` still holds `scores`
+        if (cur.selected < 0 || cur.selected >= static_cast<int64_t>(cur.size))
+          throw Error("ERR_INTERNAL", "The sampler selected no token");
+        const llama_token tok = cur.data[cur.selected].id;
+        if (c.sampler.grammar) llama_sampler_accept(c.sampler.grammar.get(), tok);
+        if (llama_vocab_is_eog(vocab_, tok)) {
+          r.stopReason = "eos";
+          c.live = false;
+          continue;
+        }
+        AppendToken(i, tok, r, cb, c.logits.data(), &cur);
+        longest = std::max(longest, static_cast<int32_t>(r.tokens.size()));
+        if (static_cast<int32_t>(r.tokens.size()) >= maxTokens) {
+          c.live = false;
+          continue;
+        }
+        c.pending.push_back(tok);
+        follow(i, c, r.tokens.back().digit);
+      }
+      if (static_cast<int32_t>(r.tokens.size()) > maxTokens) {
+        c.live = false;  // cannot happen with the reserve; never decode past the budget
+        c.pending.clear();
+        continue;
+      }
+      if (batch.n_tokens + static_cast<int32_t>(c.pending.size()) > nBatch)
+        throw Error("ERR_INTERNAL", "A generation step of " + std::to_string(batch.n_tokens + c.pending.size()) +
+                                        " tokens does not fit a batch of " + std::to_string(nBatch));
+      for (int32_t t : c.pending) {
+        const int32_t j = batch.n_tokens++;
+        batch.token[j] = t;
+        batch.pos[j] = c.pos++;
+        batch.n_seq_id[j] = 1;
+        batch.seq_id[j][0] = i;
+        batch.logits[j] = 0;
+      }
+      batch.logits[batch.n_tokens - 1] = 1;
+      outputs.emplace_back(&c, batch.n_tokens - 1);
+      c.pending.clear();
+    }
+    if (cb.onProgress && longest > 0) cb.onProgress(Phase::Generating, longest, maxTokens);
+    if (batch.n_tokens == 0) break;
+    decoded_ += batch.n_tokens;
+    int rc = llama_decode(ctx_, batch);
+    if (rc == 2) cancel.check();
+    if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
+    for (auto& [c, j] : outputs) {
+      const float* l = llama_get_logits_ith(ctx_, j);
+      c->logits.assign(l, l + nVocab);
+    }
+  }
+  out.samples.clear();
+  for (auto& c : chains) out.samples.push_back(std::move(c->result));
 }
 
 // Direct mode: the answer's text is forced segment by segment; after each segment the digit
 // distribution is read and its most probable digit (by the raw logits) is forced in turn.
-void Engine::DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, GenerateResult& result,
+void Engine::DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, SampleResult& result,
                         const CancelToken& cancel, const ScoreCallbacks& cb) {
   std::vector<llama_token_data> cand(llama_vocab_n_tokens(vocab_));
   // The first segment was prefilled with the prompt; its tokens are part of the answer text.
-  for (int32_t t : Tokenize(segments[0])) AppendToken(t, result, cb, nullptr, nullptr);
+  for (int32_t t : Tokenize(segments[0])) AppendToken(0, t, result, cb, nullptr, nullptr);
   for (size_t i = 0; i < segments.size(); ++i) {
     cancel.check();
     const float* logits = llama_get_logits_ith(ctx_, -1);
@@ -117,12 +286,12 @@ void Engine::DirectLoop(TokenSampler& s, const std::vector<std::string>& segment
     for (int d = 1; d < 5; ++d)
       if (logits[info_.digitTokens[d]] > logits[info_.digitTokens[best]]) best = d;
     const int32_t digit = info_.digitTokens[best];
-    AppendToken(digit, result, cb, logits, &cur);
+    AppendToken(0, digit, result, cb, logits, &cur);
     if (cb.onProgress) cb.onProgress(Phase::Generating, static_cast<int>(i + 1), static_cast<int>(segments.size()));
     std::vector<int32_t> next{digit};
     if (i + 1 < segments.size()) {
       auto seg = Tokenize(segments[i + 1]);
-      for (int32_t t : seg) AppendToken(t, result, cb, nullptr, nullptr);
+      for (int32_t t : seg) AppendToken(0, t, result, cb, nullptr, nullptr);
       next.insert(next.end(), seg.begin(), seg.end());
     } else {
       break;

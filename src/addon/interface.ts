@@ -157,9 +157,17 @@ export interface NativeSampling {
   grammar: string;
   /** Text prefilled after the prompt before generating (parity checks); "" = none. */
   forcedText: string;
-  /** Thinking budget: after this many tokens, closeText is forced unless it appeared (0 = none). */
+  /**
+   * Thinking budget, when closeText is not "": after this many tokens (capped so the answer fits),
+   * what is left of openText + closeText is forced unless closeText appeared.
+   */
   closeAfterTokens: number;
+  openText: string;
   closeText: string;
+  /** After closeText: forced one after another, with one digit drawn after each ([] = none). */
+  answerSegments: string[];
+  /** Chains drawn from one prefill, decoded together; sample i uses seed + i. 1 in direct mode. */
+  samples: number;
   /** Return the N highest raw logits at the first generated position (parity checks); 0 = none. */
   topLogits: number;
   /** Direct mode when not empty: the answer is these segments, with the most probable digit read after each. */
@@ -173,40 +181,71 @@ export interface NativeFrames {
   height: number;
 }
 
+/** Per-phase timings and token counts of a generate() or encode() call. */
+export interface NativeTimings {
+  encodeMs: number;
+  prefillMs: number;
+  generateMs: number;
+  /** Time the vision encoder waited for frames still being decoded (feed input). */
+  frameWaitMs: number;
+  promptTokens: number;
+  /** Over all samples. */
+  generatedTokens: number;
+  /** Tokens given to llama_decode, prompt included (the prefix the samples share counts once). */
+  decodedTokens: number;
+}
+
+/** encode(): the chat before the video and the video's frames. */
+export interface NativeEncodeOptions {
+  beforeVideo: string;
+  video: NativeFrameFeed | NativeFrames;
+}
+
+/** The chat before the video and the video, encoded and prefilled (encode()), in native memory. */
+export interface NativeEncoded {
+  /** Bytes of the KV cells it holds (0 once disposed). */
+  readonly bytes: number;
+  /** Tokens it holds. */
+  readonly tokens: number;
+  /** Of the encode call. */
+  readonly timings: NativeTimings;
+  /** Lets the memory go (a generate in flight keeps its own reference). */
+  dispose(): void;
+}
+
 /** generate(): the prompt around the video, the video's frames, and the sampling. */
 export interface NativeGenerateOptions extends NativeChatText {
-  /** A decode in progress (it knows its frame size), or frames in memory. */
-  video: NativeFrameFeed | NativeFrames;
+  /** A decode in progress (it knows its frame size), frames in memory, or an encoded prefix (beforeVideo must be its). */
+  video: NativeFrameFeed | NativeFrames | NativeEncoded;
   sampling: NativeSampling;
 }
 
 export type NativeEvent =
-  | { type: "token"; index: number; id: number; bytes: Buffer }
+  | { type: "token"; index: number; id: number; bytes: Buffer; sample: number }
   | { type: "progress"; phase: "encode" | "prefill" | "generate" | "quantize"; done: number; total: number };
 
-export interface NativeGenerateResult {
+/** One generated chain. */
+export interface NativeSample {
   text: Buffer;
   tokenIds: Int32Array;
   tokenOffsets: Uint32Array;
   digits: { tokenIndex: number; probs: number[]; rawProbs: number[] }[];
   stopReason: "eos" | "max_tokens";
+}
+
+/** Sample 0 (seed) at the top level, samples 1.. (seed + 1, ...) in otherSamples. */
+export interface NativeGenerateResult extends NativeSample {
+  otherSamples: NativeSample[];
   /** With `topLogits`: the highest raw logits at the first generated position, best first. */
   firstTopLogits?: { id: number; logit: number }[];
-  timings: {
-    encodeMs: number;
-    prefillMs: number;
-    generateMs: number;
-    /** Time the vision encoder waited for frames still being decoded (feed input). */
-    frameWaitMs: number;
-    promptTokens: number;
-    generatedTokens: number;
-  };
+  timings: NativeTimings;
 }
 
 export interface NativeModel {
   readonly info: NativeModelInfo;
   prepare(options: NativePrepareOptions): NativePrepared;
   generate(options: NativeGenerateOptions, cancel: NativeCancelFlag, onEvent?: (e: NativeEvent) => void): Promise<NativeGenerateResult>;
+  encode(options: NativeEncodeOptions, cancel: NativeCancelFlag, onEvent?: (e: NativeEvent) => void): Promise<NativeEncoded>;
   dispose(): void;
 }
 
@@ -251,7 +290,8 @@ export const ADDON_SURFACE = {
   addon: keys<NativeAddon>()(["versions", "setErrorClass", "openVideo", "loadModel", "quantize"]),
   video: keys<NativeVideo>()(["info", "decode", "decodeAll", "stream", "close"]),
   feed: keys<NativeFrameFeed>()(["count", "done", "close"]),
-  model: keys<NativeModel>()(["info", "prepare", "generate", "dispose"]),
+  model: keys<NativeModel>()(["info", "prepare", "generate", "encode", "dispose"]),
+  encoded: keys<NativeEncoded>()(["bytes", "tokens", "timings", "dispose"]),
 } as const;
 
 /** A list of T's keys that must name every key exactly once (an omission is a type error). */

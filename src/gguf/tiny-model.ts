@@ -47,6 +47,8 @@ export interface WriteModelsOptions {
   text?: Partial<TextHparams>;
   /** Overrides on top of {@link TINY}.vision. */
   vision?: Partial<VisionHparams>;
+  /** The BPE vocabulary's merges (default 400; 0 spells every text a byte per token). */
+  merges?: number;
   /** Storage type of weight matrices (default "f32"); norms and biases are always F32. */
   type?: ModelFileType;
   /** Progress hook, called after each tensor is written. */
@@ -79,7 +81,10 @@ export async function writeQwen25VLModels(opts: WriteModelsOptions): Promise<Wri
   if (projectionDim !== text.nEmbd) {
     throw new Error(`vision projection dim ${projectionDim} must equal text n_embd ${text.nEmbd}`);
   }
-  const vocab = buildQwenVocab(text.vocabSize === undefined ? {} : { padTo: text.vocabSize });
+  const vocab = buildQwenVocab({
+    ...(text.vocabSize === undefined ? {} : { padTo: text.vocabSize }),
+    ...(opts.merges === undefined ? {} : { merges: opts.merges }),
+  });
 
   await mkdir(opts.dir, { recursive: true });
   const model = join(opts.dir, `${name}.gguf`);

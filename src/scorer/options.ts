@@ -61,10 +61,20 @@ export interface ScoreOptions extends FrameSamplingOptions {
   maxTokens?: number;
   /**
    * Constrain the output with a grammar: the thinking runs free (without "<"); after
-   * `maxThinkingTokens` tokens (default maxTokens − 96) it is closed for the model, and the three
-   * answer lines are forced.
+   * `maxThinkingTokens` tokens it is closed for the model. Once the thinking is closed (by the
+   * model or the budget) the three answer lines are forced and only their digits are drawn. The
+   * budget (default: all of maxTokens) is capped at maxTokens minus the tokens this model's
+   * tokenizer needs to write the answer, so the answer always fits; a maxTokens too small for that is
+   * ERR_INVALID_OPTION.
    */
   constrain?: boolean | { maxThinkingTokens?: number };
+  /**
+   * Chains of thought to draw (default 1). The video is encoded and the prompt prefilled once; the
+   * k chains share that memory and are decoded together. Sample i uses seed + i, so sample 0 is
+   * what `samples: 1` gives. Each dimension then gains mean/std of the soft scores, the majority
+   * score and its agreement, and the result keeps every sample. Think mode only.
+   */
+  samples?: number;
   /**
    * "think" (default): the model writes its chain of thought, then the answer, as in the reference.
    * "direct": no chain of thought — the thinking is prefilled as closed and the answer lines are
@@ -75,8 +85,8 @@ export interface ScoreOptions extends FrameSamplingOptions {
   mode?: "think" | "direct";
   /** Rejects the call with ERR_ABORTED when it fires. */
   signal?: AbortSignal;
-  /** Receives the generated text as it streams, token by token. */
-  onToken?: (text: string, tokenIndex: number) => void;
+  /** Receives the generated text as it streams, token by token (with `samples` > 1, each sample's, interleaved). */
+  onToken?: (text: string, tokenIndex: number, sample: number) => void;
   /** Receives phase progress: encode (frame pairs), prefill, generate (tokens of maxTokens). */
   onProgress?: (progress: ScoreProgress) => void;
   /** Bounds on decoding work. */
@@ -92,8 +102,8 @@ export interface ScoreProgress {
 
 const LOAD_DEFAULTS = { threads: 0, contextSize: 16384, batchSize: 2048, flashAttention: true } as const;
 const SAMPLING_DEFAULTS = { seed: 0, temperature: 0.7, topK: 50, topP: 1, maxTokens: 1024 } as const;
-/** Tokens the answer lines need after a thinking budget closes the thinking. */
-const ANSWER_RESERVE = 96;
+/** Most samples of one call. */
+export const MAX_SAMPLES = 64;
 /** Direct mode generates only the three digits. */
 const DIRECT_MAX_TOKENS = 8;
 
@@ -103,6 +113,9 @@ export const DIRECT_SEGMENTS: readonly string[] = [
   "\n(2) text-to-video alignment: ",
   "\n(3) physical/common-sense consistency: ",
 ];
+
+/** The answer of `constrain` after the closed thinking, forced segment by segment with a digit drawn after each. */
+export const ANSWER_SEGMENTS: readonly string[] = ["\n\n(1) visual quality: ", DIRECT_SEGMENTS[1]!, DIRECT_SEGMENTS[2]!];
 
 /**
  * The GBNF grammar of `constrain`: free thinking, then the three answer lines. (The thinking's length
@@ -125,7 +138,10 @@ export function nativeSampling(overrides: Partial<NativeSampling> = {}): NativeS
     grammar: "",
     forcedText: "",
     closeAfterTokens: 0,
+    openText: "",
     closeText: "",
+    answerSegments: [],
+    samples: 1,
     topLogits: 0,
     directSegments: [],
     ...overrides,
@@ -240,11 +256,13 @@ function samplingOf(o: ScoreOptions): { sampling: NativeSampling; mode: "think" 
   const topK = num(r, "topK", d.topK, (v) => Number.isInteger(v) && v >= 0 && v <= INT32_MAX, "an integer in [0, 2147483647]");
   const topP = num(r, "topP", d.topP, (v) => v > 0 && v <= 1, "a number in (0, 1]");
   const maxTokens = num(r, "maxTokens", d.maxTokens, (v) => Number.isInteger(v) && v >= 1 && v <= 65536, "an integer in [1, 65536]");
-  const base = nativeSampling({ seed, temperature, topK, topP, maxTokens });
+  const samples = num(r, "samples", 1, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_SAMPLES, `an integer in [1, ${MAX_SAMPLES}]`);
+  const base = nativeSampling({ seed, temperature, topK, topP, maxTokens, samples });
   if (o.mode !== undefined && o.mode !== "think" && o.mode !== "direct") throw invalidOption("mode", '"think" or "direct"', o.mode);
   const constrained = o.constrain !== undefined && o.constrain !== false;
   if (o.mode === "direct") {
     if (constrained) throw invalidOption("constrain", "unset in direct mode (the answer is already forced)", o.constrain);
+    if (samples > 1) throw invalidOption("samples", `1 in direct mode (nothing is drawn there: every sample would be the same)`, samples);
     return { sampling: { ...base, maxTokens: DIRECT_MAX_TOKENS, directSegments: [...DIRECT_SEGMENTS] }, mode: "direct" };
   }
   if (!constrained) return { sampling: base, mode: "think" };
@@ -253,9 +271,13 @@ function samplingOf(o: ScoreOptions): { sampling: NativeSampling; mode: "think" 
   const budget = o.constrain === true ? undefined : o.constrain.maxThinkingTokens;
   if (budget !== undefined && (!Number.isInteger(budget) || budget < 0 || budget > maxTokens))
     throw invalidOption("constrain.maxThinkingTokens", `an integer in [0, maxTokens = ${maxTokens}]`, budget);
-  // The budget counts from the start of the generation ("<think>" included).
-  const closeAfterTokens = Math.max(1, budget ?? maxTokens - ANSWER_RESERVE);
-  return { sampling: { ...base, grammar: answerGrammar(), closeAfterTokens, closeText: "</think>" }, mode: "think" };
+  // The budget counts from the start of the generation ("<think>" included); the engine caps it so
+  // that the answer, as this model's tokenizer writes it, fits in maxTokens.
+  const closeAfterTokens = budget ?? maxTokens;
+  return {
+    sampling: { ...base, grammar: answerGrammar(), closeAfterTokens, openText: "<think>", closeText: "</think>", answerSegments: [...ANSWER_SEGMENTS] },
+    mode: "think",
+  };
 }
 
 /** One score() or prepare() call's options, checked once, defaults applied. */
@@ -266,6 +288,12 @@ export interface ResolvedScore {
   sampling: NativeSampling;
   mode: "think" | "direct";
   limits: ResolvedLimits;
+}
+
+/** The prompt and sampling of a score() of an already encoded video. */
+export function resolvePromptOptions(options: ScoreOptions): { layout: ChatLayout; sampling: NativeSampling; mode: "think" | "direct" } {
+  const layout = layoutOf(options);
+  return { layout, ...samplingOf(options) };
 }
 
 /** @throws VideoScoreError ERR_INVALID_OPTION (or an input error) naming the first bad option. */

@@ -6,15 +6,16 @@
 import { availableParallelism } from "node:os";
 import { Cancellation, CANCEL_ABORTED, CANCEL_DISPOSED } from "../addon/cancel.js";
 import { invalidOption, VideoScoreError, withInputPath } from "../addon/errors.js";
-import type { NativeAddon, NativeModel, NativeModelInfo } from "../addon/interface.js";
+import type { NativeAddon, NativeEncoded, NativeEvent, NativeGenerateResult, NativeModel, NativeModelInfo } from "../addon/interface.js";
 import { loadAddon } from "../addon/loader.js";
 import { planChecked, type FramePlan } from "../video/frame-plan.js";
-import { openOptions } from "../video/limits.js";
-import { streamWith, type StreamedVideo } from "../video/sample.js";
+import type { FrameSamplingOptions } from "../video/frame-options.js";
+import { openOptions, resolveLimits, type VideoLimits } from "../video/limits.js";
+import { checkVideoInput, streamWith, type StreamedVideo } from "../video/sample.js";
 import { cancelOnExit } from "./exit-cancel.js";
 import { checkModelPair } from "./model-check.js";
-import { resolveLoadOptions, resolveScoreOptions, type LoadOptions, type ScoreOptions } from "./options.js";
-import { assembleResult, type ScoreResult } from "./result.js";
+import { resolveLoadOptions, resolvePromptOptions, resolveScoreOptions, type LoadOptions, type ScoreOptions, type ScoreProgress } from "./options.js";
+import { assembleResult, type ScoredFrames, type ScoreResult } from "./result.js";
 import type { ChatLayout } from "./prompt.js";
 
 /** What {@link VideoScorer.prepare} returns: the model input without generating. */
@@ -43,6 +44,82 @@ export type ScoreManyResult =
   | { video: string | Buffer; ok: true; result: ScoreResult }
   | { video: string | Buffer; ok: false; error: VideoScoreError };
 
+/** Options of {@link VideoScorer.encode}: how to sample the frames (the prompt comes with each score). */
+export interface EncodeOptions extends FrameSamplingOptions {
+  signal?: AbortSignal;
+  /** Receives phase progress: sample, encode (frame pairs). */
+  onProgress?: (progress: ScoreProgress) => void;
+  limits?: VideoLimits;
+}
+
+type VideoFacts = Omit<StreamedVideo, "feed" | "openMs" | "finished">;
+
+/**
+ * A video encoded and prefilled once ({@link VideoScorer.encode}) for any number of prompts:
+ * `score(encoded, { prompt })` skips sampling, the vision encoder and the video's prefill. It holds
+ * the KV cells of the chat before the video and the video (`bytes`, in native memory) until
+ * {@link dispose} (or garbage collection); the scorer keeps no copy, and disposing the scorer
+ * disposes it.
+ */
+export class EncodedVideo implements Disposable {
+  /** The frames the model saw. */
+  readonly frames: ScoredFrames;
+  /** Tokens of the prefix it holds (the chat before the video and the video). */
+  readonly tokens: number;
+  /** Of the encode call. */
+  readonly timings: { sampleMs: number; encodeMs: number; prefillMs: number; totalMs: number };
+  #native: NativeEncoded | null;
+
+  /** @internal */
+  constructor(
+    /** @internal */ readonly owner: VideoScorer,
+    native: NativeEncoded,
+    /** @internal */ readonly video: VideoFacts,
+    sampleMs: number,
+    totalMs: number,
+  ) {
+    this.#native = native;
+    this.tokens = native.tokens;
+    this.frames = {
+      count: video.plan.indices.length,
+      width: video.width,
+      height: video.height,
+      indices: video.plan.indices,
+      sourceWidth: video.sourceWidth,
+      sourceHeight: video.sourceHeight,
+      totalFrames: video.totalFrames,
+      nativeFps: video.nativeFps,
+    };
+    this.timings = { sampleMs, encodeMs: native.timings.encodeMs, prefillMs: native.timings.prefillMs, totalMs };
+  }
+
+  /** Bytes of native memory it holds (0 once disposed). */
+  get bytes(): number {
+    return this.#native?.bytes ?? 0;
+  }
+
+  get disposed(): boolean {
+    return this.#native === null;
+  }
+
+  /** @internal */
+  get native(): NativeEncoded {
+    if (!this.#native) throw new VideoScoreError("ERR_DISPOSED", "The encoded video was disposed; encode it again");
+    return this.#native;
+  }
+
+  /** Frees its memory; a score of it in flight finishes first. Later scores of it reject with ERR_DISPOSED. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = null;
+    this.owner.forget(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
 /** A promise chain that lets one generate run at a time: llama.cpp has one context per model. */
 class Serial {
   private tail: Promise<unknown> = Promise.resolve();
@@ -62,6 +139,7 @@ export class VideoScorer implements AsyncDisposable {
   private readonly addon: NativeAddon;
   private readonly serial = new Serial();
   private readonly inFlight = new Set<Cancellation>();
+  private readonly encoded = new Set<EncodedVideo>();
 
   private readonly pipeline: { overlap: boolean; decodeThreads: number };
 
@@ -136,15 +214,128 @@ export class VideoScorer implements AsyncDisposable {
    * Refuses a plan whose tokens cannot fit the context before any frame is decoded (decoding 5000
    * frames to learn that costs gigabytes). The engine checks again with the forced answer counted.
    */
-  private checkFits(model: NativeModel, layout: ChatLayout, plan: FramePlan, maxTokens: number): void {
+  private checkFits(model: NativeModel, layout: ChatLayout, plan: FramePlan, maxTokens: number, samples: number): void {
     const prompt = model.prepare({ ...layout, nframes: plan.nframes, width: plan.width, height: plan.height }).tokens.length;
     const n = model.info.contextSize;
-    if (prompt + maxTokens > n)
+    // The prompt's memory is shared by the samples; each adds its own generated tokens.
+    if (prompt + samples * maxTokens > n)
       throw new VideoScoreError(
         "ERR_CONTEXT_FULL",
-        `This video needs ${prompt} prompt tokens (${plan.nframes} frames of ${plan.width}x${plan.height}) + ${maxTokens} to generate, more than the context of ${n}; ` +
-          "load the scorer with a larger contextSize, or lower fps/nframes/maxPixels/maxTokens",
+        `This video needs ${prompt} prompt tokens (${plan.nframes} frames of ${plan.width}x${plan.height}) + ${samples > 1 ? `${samples} samples x ` : ""}${maxTokens} to generate, more than the context of ${n}; ` +
+          `load the scorer with a larger contextSize, or lower fps/nframes/maxPixels/maxTokens${samples > 1 ? "/samples" : ""}`,
       );
+  }
+
+  /** @internal */
+  forget(e: EncodedVideo): void {
+    this.encoded.delete(e);
+  }
+
+  /** The native event handler of one call: tokens decoded per sample, progress passed on; `finish` flushes. */
+  private events(options: Pick<ScoreOptions, "onToken" | "onProgress">): { onEvent?: (e: NativeEvent) => void; finish(): void } {
+    // One decoder per sample: their tokens interleave, and a character may span two tokens.
+    const decoders: InstanceType<typeof TextDecoder>[] = [];
+    const streamed: number[] = [];
+    const onEvent =
+      options.onToken || options.onProgress
+        ? (e: NativeEvent) => {
+            if (e.type === "token") {
+              const k = e.sample;
+              const s = (decoders[k] ??= new TextDecoder("utf-8")).decode(e.bytes, { stream: true });
+              streamed[k] ??= 0;
+              if (s) options.onToken?.(s, streamed[k]!, k);
+              streamed[k]!++;
+            } else if (e.phase !== "quantize") {
+              options.onProgress?.({ phase: e.phase, done: e.done, total: e.total });
+            }
+          }
+        : undefined;
+    return {
+      ...(onEvent ? { onEvent } : {}),
+      finish: () =>
+        decoders.forEach((d, k) => {
+          const tail = d.decode();
+          if (tail) options.onToken?.(tail, streamed[k]!, k);
+        }),
+    };
+  }
+
+  /**
+   * Samples and encodes a video and prefills the chat up to the end of the video, once, for any
+   * number of `score(encoded, { prompt })` calls (the prompt's text comes after the video in the chat).
+   * The result holds native memory (`bytes`) until its dispose().
+   * @throws VideoScoreError as score() does
+   */
+  async encode(video: string | Buffer, options: EncodeOptions = {}): Promise<EncodedVideo> {
+    const model = this.live();
+    const input = checkVideoInput(video);
+    const { layout, frames: frameOpts, limits } = resolveScoreOptions(video, { ...options, prompt: "" });
+    if (options.limits?.threads === undefined && this.pipeline.decodeThreads > 0) limits.threads = this.pipeline.decodeThreads;
+    const cancel = new Cancellation(options.signal);
+    this.inFlight.add(cancel);
+    const untrack = cancelOnExit(cancel);
+    const t0 = performance.now();
+    let stream: StreamedVideo | undefined;
+    let settledOk = false;
+    try {
+      options.onProgress?.({ phase: "sample", done: 0, total: 1 });
+      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, 0, 1));
+      stream = sampled;
+      if (!this.pipeline.overlap) await sampled.feed.done;
+      const { onEvent } = this.events(options);
+      const native = await this.serial.run(async () => {
+        cancel.throwIfRaised();
+        return model.encode({ beforeVideo: layout.beforeVideo, video: sampled.feed }, cancel.flag, onEvent);
+      });
+      const finished = await sampled.finished;
+      options.onProgress?.({ phase: "sample", done: 1, total: 1 });
+      const onPath = sampled.openMs + native.timings.frameWaitMs;
+      const { feed: _f, openMs: _o, finished: _d, ...facts } = sampled;
+      const e = new EncodedVideo(this, native, facts, Math.min(onPath, finished?.sampleTotalMs ?? onPath), performance.now() - t0);
+      this.encoded.add(e);
+      settledOk = true;
+      return e;
+    } catch (e) {
+      throw withInputPath(cancel.translate(e), input);
+    } finally {
+      if (stream) {
+        if (!settledOk) cancel.raise(CANCEL_ABORTED);
+        await stream.finished;
+        stream.feed.close();
+      }
+      this.inFlight.delete(cancel);
+      untrack();
+      cancel.dispose();
+    }
+  }
+
+  private async scoreEncoded(encoded: EncodedVideo, options: ScoreOptions): Promise<ScoreResult> {
+    const model = this.live();
+    if (encoded.owner !== this) throw invalidOption("video", "an EncodedVideo of this scorer", "one encoded by another scorer");
+    const { layout, sampling, mode } = resolvePromptOptions(options);
+    resolveLimits(options.limits);
+    const native = encoded.native;
+    const { width, height } = encoded.frames;
+    this.checkFits(model, layout, { ...encoded.video.plan, nframes: encoded.frames.count, width, height }, sampling.maxTokens, sampling.samples);
+    const cancel = new Cancellation(options.signal);
+    this.inFlight.add(cancel);
+    const untrack = cancelOnExit(cancel);
+    const t0 = performance.now();
+    try {
+      const ev = this.events(options);
+      const out: NativeGenerateResult = await this.serial.run(async () => {
+        cancel.throwIfRaised();
+        return model.generate({ ...layout, video: native, sampling }, cancel.flag, ev.onEvent);
+      });
+      ev.finish();
+      return assembleResult(out, encoded.video, { sampleMs: 0, sampleTotalMs: 0 }, performance.now() - t0, mode, sampling.seed);
+    } catch (e) {
+      throw cancel.translate(e);
+    } finally {
+      this.inFlight.delete(cancel);
+      untrack();
+      cancel.dispose();
+    }
   }
 
   /**
@@ -152,7 +343,8 @@ export class VideoScorer implements AsyncDisposable {
    * chain of thought and the three scores; soft scores come from the digit probabilities.
    * @throws VideoScoreError (see the README's table of codes)
    */
-  async score(video: string | Buffer, options: ScoreOptions): Promise<ScoreResult> {
+  async score(video: string | Buffer | EncodedVideo, options: ScoreOptions): Promise<ScoreResult> {
+    if (video instanceof EncodedVideo) return this.scoreEncoded(video, options);
     const model = this.live();
     const { input, layout, frames: frameOpts, sampling, mode, limits } = resolveScoreOptions(video, options);
     const { overlap, decodeThreads } = this.pipeline;
@@ -167,7 +359,7 @@ export class VideoScorer implements AsyncDisposable {
       options.onProgress?.({ phase: "sample", done: 0, total: 1 });
       // With overlap the decode runs on while the model works: frame pairs go to the vision encoder as
       // they come. Without, every frame is decoded before the model is asked for.
-      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, sampling.maxTokens));
+      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, sampling.maxTokens, sampling.samples));
       stream = sampled;
       void sampled.finished.then((f) => f && options.onProgress?.({ phase: "sample", done: 1, total: 1 }));
       let decodedFirst: Awaited<StreamedVideo["finished"]> = null;
@@ -175,34 +367,18 @@ export class VideoScorer implements AsyncDisposable {
         await sampled.feed.done; // rejects with the decode's error
         decodedFirst = await sampled.finished;
       }
-      const decoder = new TextDecoder("utf-8");
-      let streamed = 0;
+      const ev = this.events(options);
       const out = await this.serial.run(async () => {
         cancel.throwIfRaised();
-        return model.generate(
-          { ...layout, video: sampled.feed, sampling },
-          cancel.flag,
-          options.onToken || options.onProgress
-            ? (e) => {
-                if (e.type === "token") {
-                  const s = decoder.decode(e.bytes, { stream: true });
-                  if (s) options.onToken?.(s, streamed);
-                  streamed++;
-                } else if (e.phase !== "quantize") {
-                  options.onProgress?.({ phase: e.phase, done: e.done, total: e.total });
-                }
-              }
-            : undefined,
-        );
+        return model.generate({ ...layout, video: sampled.feed, sampling }, cancel.flag, ev.onEvent);
       });
-      const tail = decoder.decode();
-      if (tail) options.onToken?.(tail, streamed);
+      ev.finish();
       const finished = await sampled.finished;
       // Sampled first, all of it was on the call's path; overlapped, opening and the encoder's waits were.
       const onPath = decodedFirst ? decodedFirst.sampleTotalMs : sampled.openMs + out.timings.frameWaitMs;
       const sampleTotalMs = finished?.sampleTotalMs ?? onPath;
       const sampleMs = Math.min(onPath, sampleTotalMs);
-      const result = assembleResult(out, sampled, { sampleMs, sampleTotalMs }, performance.now() - t0, mode);
+      const result = assembleResult(out, sampled, { sampleMs, sampleTotalMs }, performance.now() - t0, mode, sampling.seed);
       settledOk = true;
       return result;
     } catch (e) {
@@ -266,6 +442,7 @@ export class VideoScorer implements AsyncDisposable {
   async dispose(): Promise<void> {
     if (!this.model) return;
     for (const c of this.inFlight) c.raise(CANCEL_DISPOSED);
+    for (const e of [...this.encoded]) e.dispose();
     const model = this.model;
     this.model = null;
     model.dispose();

@@ -1,0 +1,123 @@
+// Stable scores for less (issue 16), side by side in one run on one warm scorer:
+//   1. `samples: 4` (one encode + one prefill, 4 chains decoded together) vs 4 separate scores
+//      with seeds s..s+3 (goal: <= 0.5x the time);
+//   2. four prompts on one EncodedVideo (encode included) vs four scores of the file (goal <= 0.4x);
+//   3. the spread over 10 seeds (std) of the mean soft score with k = 1 vs k = 8.
+//
+//   npx tsx bench/samples.bench.ts [--runs 3] [--max-tokens 256] [--model m.gguf --mmproj p.gguf]
+//       [--gpu-layers -1] [--clip c.mp4] [--json out.json]
+// Without --model it writes the tiny random-weight model (bench/.out/tiny). bench/gpu/samples.sh runs
+// this file unchanged on a GPU machine.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { VideoScorer, type ScoreOptions, type ScoreResult } from "../src/index.js";
+import { writeQwen25VLModels } from "../src/gguf/tiny-model.js";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string" },
+    "max-tokens": { type: "string" },
+    model: { type: "string" },
+    mmproj: { type: "string" },
+    "gpu-layers": { type: "string" },
+    clip: { type: "string" },
+    json: { type: "string" },
+    seeds: { type: "string" },
+  },
+});
+const runs = Number(values.runs ?? 3);
+const maxTokens = Number(values["max-tokens"] ?? 256);
+const nSeeds = Number(values.seeds ?? 10);
+const out = join(import.meta.dirname, ".out");
+mkdirSync(out, { recursive: true });
+let clip = values.clip;
+if (!clip) {
+  clip = join(out, "score-720p-10s.mp4");
+  if (!existsSync(clip))
+    execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", "10",
+      "-c:v", "libx264", "-g", "30", "-pix_fmt", "yuv420p", clip]);
+}
+const models = values.model && values.mmproj ? { model: values.model, mmproj: values.mmproj } : await writeQwen25VLModels({ dir: join(out, "tiny"), seed: 1 });
+const gpuLayers = values["gpu-layers"] === undefined ? undefined : Number(values["gpu-layers"]);
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const std = (xs: number[]): number => {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
+};
+
+const scorer = await VideoScorer.load({ ...models, contextSize: 16384, ...(gpuLayers === undefined ? {} : { gpuLayers }) });
+const base: ScoreOptions = { prompt: "a test pattern", maxTokens };
+await scorer.score(clip, { ...base, maxTokens: 8 });
+
+// 1. samples: 4 vs four separate scores, interleaved run by run.
+const k = 4;
+const together: number[] = [];
+const separate: number[] = [];
+let one: ScoreResult | undefined;
+let four: ScoreResult | undefined;
+for (let r = 0; r < runs; r++) {
+  const seed = 100 * r;
+  let t0 = performance.now();
+  four = await scorer.score(clip, { ...base, seed, samples: k });
+  together.push(performance.now() - t0);
+  t0 = performance.now();
+  for (let i = 0; i < k; i++) one = await scorer.score(clip, { ...base, seed: seed + i });
+  separate.push(performance.now() - t0);
+}
+const t = four!.timings;
+const s1 = one!.timings;
+const ratio = median(together) / median(separate);
+console.log(`${models.model.split("/").pop()}, clip ${clip.split("/").pop()}, ${availableParallelism()} cores${gpuLayers ? `, gpuLayers ${gpuLayers}` : ""}, maxTokens ${maxTokens} (unconstrained, every chain runs to maxTokens or EOS), median of ${runs} interleaved runs\n`);
+console.log("| | ms | encode ms | prefill ms | generate ms | tokens computed |\n|---|---:|---:|---:|---:|---:|");
+console.log(`| samples: ${k} (one call) | ${median(together).toFixed(0)} | ${t.encodeMs.toFixed(0)} | ${t.prefillMs.toFixed(0)} | ${t.generateMs.toFixed(0)} | ${t.decodedTokens} |`);
+console.log(`| ${k} separate scores | ${median(separate).toFixed(0)} | ${(k * s1.encodeMs).toFixed(0)} | ${(k * s1.prefillMs).toFixed(0)} | ${(k * s1.generateMs).toFixed(0)} | ${k * s1.decodedTokens} |`);
+console.log(`\nsamples: ${k} takes ${ratio.toFixed(2)}x the time of ${k} separate scores (goal <= 0.5x); ${t.generatedTokens} tokens generated, ${(t.generatedTokens / (t.generateMs / 1000)).toFixed(0)} tok/s batched vs ${s1.tokensPerSecond.toFixed(0)} tok/s alone\n`);
+
+// 2. Four prompts on one EncodedVideo (encode included) vs four scores of the file, interleaved.
+const prompts = ["a test pattern", "a red square moving", "colour bars on a screen", "a clock counting seconds"];
+const enc: number[] = [];
+const files: number[] = [];
+let encBytes = 0;
+for (let r = 0; r < runs; r++) {
+  let t0 = performance.now();
+  const v = await scorer.encode(clip);
+  encBytes = v.bytes;
+  for (const [i, prompt] of prompts.entries()) await scorer.score(v, { ...base, prompt, seed: r + i });
+  v.dispose();
+  enc.push(performance.now() - t0);
+  t0 = performance.now();
+  for (const [i, prompt] of prompts.entries()) await scorer.score(clip, { ...base, prompt, seed: r + i });
+  files.push(performance.now() - t0);
+}
+const encRatio = median(enc) / median(files);
+console.log("| | ms |\n|---|---:|");
+console.log(`| encode + ${prompts.length} prompts on the EncodedVideo | ${median(enc).toFixed(0)} |`);
+console.log(`| ${prompts.length} scores of the file | ${median(files).toFixed(0)} |`);
+console.log(`\n${prompts.length} prompts on one EncodedVideo take ${encRatio.toFixed(2)}x the time of ${prompts.length} scores of the file (goal <= 0.4x); it holds ${(encBytes / 2 ** 20).toFixed(1)} MiB\n`);
+
+// 3. Spread of the mean soft score over seeds, k = 1 vs k = 8 (constrained so that every sample answers).
+const dims = ["visualQuality", "textAlignment", "physicalConsistency"] as const;
+const spread: Record<string, Record<string, number>> = {};
+for (const kk of [1, 8]) {
+  const means: Record<string, number[]> = { visualQuality: [], textAlignment: [], physicalConsistency: [] };
+  let unanswered = 0;
+  const t0 = performance.now();
+  for (let s = 0; s < nSeeds; s++) {
+    const r = await scorer.score(clip, { ...base, maxTokens: Math.max(maxTokens, 200), seed: 1000 * s, samples: kk, constrain: true });
+    unanswered += r.unanswered ?? (r.visualQuality.score === null ? 1 : 0);
+    for (const d of dims) means[d]!.push(kk === 1 ? r[d].soft! : r[d].mean!);
+  }
+  spread[`k=${kk}`] = { ...Object.fromEntries(dims.map((d) => [d, std(means[d]!)])), msPerCall: (performance.now() - t0) / nSeeds, unanswered };
+}
+console.log(`std over ${nSeeds} seeds of the (mean) soft score, constrain: true\n`);
+console.log("| | visual quality | text alignment | physical consistency | ms per call | unanswered |\n|---|---:|---:|---:|---:|---:|");
+for (const [name, v] of Object.entries(spread))
+  console.log(`| ${name} | ${v.visualQuality!.toFixed(3)} | ${v.textAlignment!.toFixed(3)} | ${v.physicalConsistency!.toFixed(3)} | ${v.msPerCall!.toFixed(0)} | ${v.unanswered} |`);
+await scorer.dispose();
+
+if (values.json)
+  writeFileSync(values.json, JSON.stringify({ maxTokens, runs, samples: { k, togetherMs: median(together), separateMs: median(separate), ratio, timings: t, solo: s1 }, encoded: { prompts: prompts.length, encodedMs: median(enc), fileMs: median(files), ratio: encRatio, bytes: encBytes }, spread }, null, 2));
