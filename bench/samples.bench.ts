@@ -5,7 +5,7 @@
 //   3. the spread over 10 seeds (std) of the mean soft score with k = 1 vs k = 8.
 //
 //   npx tsx bench/samples.bench.ts [--runs 3] [--max-tokens 256] [--model m.gguf --mmproj p.gguf]
-//       [--gpu-layers -1] [--clip c.mp4] [--json out.json]
+//       [--gpu-layers -1] [--threads n] [--seeds 10] [--clip c.mp4] [--json out.json]
 // Without --model it writes the tiny random-weight model (bench/.out/tiny). bench/gpu/samples.sh runs
 // this file unchanged on a GPU machine.
 import { execFileSync } from "node:child_process";
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     clip: { type: "string" },
     json: { type: "string" },
     seeds: { type: "string" },
+    threads: { type: "string" },
   },
 });
 const runs = Number(values.runs ?? 3);
@@ -42,6 +43,7 @@ if (!clip) {
 }
 const models = values.model && values.mmproj ? { model: values.model, mmproj: values.mmproj } : await writeQwen25VLModels({ dir: join(out, "tiny"), seed: 1 });
 const gpuLayers = values["gpu-layers"] === undefined ? undefined : Number(values["gpu-layers"]);
+const threads = values.threads === undefined ? undefined : Number(values.threads);
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const std = (xs: number[]): number => {
@@ -49,7 +51,7 @@ const std = (xs: number[]): number => {
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
 };
 
-const scorer = await VideoScorer.load({ ...models, contextSize: 16384, ...(gpuLayers === undefined ? {} : { gpuLayers }) });
+const scorer = await VideoScorer.load({ ...models, contextSize: 16384, ...(gpuLayers === undefined ? {} : { gpuLayers }), ...(threads === undefined ? {} : { threads }) });
 const base: ScoreOptions = { prompt: "a test pattern", maxTokens };
 await scorer.score(clip, { ...base, maxTokens: 8 });
 
@@ -71,7 +73,7 @@ for (let r = 0; r < runs; r++) {
 const t = four!.timings;
 const s1 = one!.timings;
 const ratio = median(together) / median(separate);
-console.log(`${models.model.split("/").pop()}, clip ${clip.split("/").pop()}, ${availableParallelism()} cores${gpuLayers ? `, gpuLayers ${gpuLayers}` : ""}, maxTokens ${maxTokens} (unconstrained, every chain runs to maxTokens or EOS), median of ${runs} interleaved runs\n`);
+console.log(`${models.model.split("/").pop()}, clip ${clip.split("/").pop()}, ${availableParallelism()} cores${threads ? `, threads ${threads}` : ""}${gpuLayers ? `, gpuLayers ${gpuLayers}` : ""}, maxTokens ${maxTokens} (unconstrained, every chain runs to maxTokens or EOS), median of ${runs} interleaved runs\n`);
 console.log("| | ms | encode ms | prefill ms | generate ms | tokens computed |\n|---|---:|---:|---:|---:|---:|");
 console.log(`| samples: ${k} (one call) | ${median(together).toFixed(0)} | ${t.encodeMs.toFixed(0)} | ${t.prefillMs.toFixed(0)} | ${t.generateMs.toFixed(0)} | ${t.decodedTokens} |`);
 console.log(`| ${k} separate scores | ${median(separate).toFixed(0)} | ${(k * s1.encodeMs).toFixed(0)} | ${(k * s1.prefillMs).toFixed(0)} | ${(k * s1.generateMs).toFixed(0)} | ${k * s1.decodedTokens} |`);
@@ -116,7 +118,7 @@ for (const kk of [1, 8]) {
 console.log(`std over ${nSeeds} seeds of the (mean) soft score, constrain: true\n`);
 console.log("| | visual quality | text alignment | physical consistency | ms per call | unanswered |\n|---|---:|---:|---:|---:|---:|");
 for (const [name, v] of Object.entries(spread))
-  console.log(`| ${name} | ${v.visualQuality!.toFixed(3)} | ${v.textAlignment!.toFixed(3)} | ${v.physicalConsistency!.toFixed(3)} | ${v.msPerCall!.toFixed(0)} | ${v.unanswered} |`);
+  console.log(`| ${name} | ${v.visualQuality!.toFixed(4)} | ${v.textAlignment!.toFixed(4)} | ${v.physicalConsistency!.toFixed(4)} | ${v.msPerCall!.toFixed(0)} | ${v.unanswered} |`);
 await scorer.dispose();
 
 if (values.json)

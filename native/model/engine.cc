@@ -21,7 +21,8 @@ using Clock = std::chrono::steady_clock;
 
 // Tokens per frame (after the 2x2 merge) the engine accepts: qwen-vl-utils' MAX_PIXELS / 28².
 constexpr int kMaxFrameTokens = 16384;
-// Samples of one call: sequence ids below LLAMA_MAX_SEQ (256), and a batch of one token each.
+// Samples of one call: sequence ids stay below LLAMA_MAX_SEQ (256), and one step (a token or a
+// forced answer segment per chain) stays within a batch.
 constexpr int kMaxSamples = 64;
 
 double MsSince(Clock::time_point t0) {
@@ -322,7 +323,6 @@ void Engine::PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames,
     t.prefillMs += MsSince(tp);
   }
   if (cb.onProgress) cb.onProgress(Phase::Encoding, prep.gridT, prep.gridT);
-
 }
 
 GenerateResult Engine::Generate(const ChatText& text, const FrameSource& frames, const SamplingParams& sp,

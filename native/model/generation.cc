@@ -14,7 +14,10 @@
 namespace vs2 {
 namespace {
 
-// Whether `s` does not end inside a multi-byte UTF-8 sequence.
+// Whether `s` does not end inside a multi-byte UTF-8 sequence, as llama.cpp's grammar decodes it:
+// by the lead byte's high nibble alone, so 0xF8..0xFF start 4-byte sequences there too. (Had this
+// said "boundary" after such a byte, a forced "</think>" would have been read as the rest of that
+// character and dropped, and the "answer" forced after it taken as more thinking.)
 bool EndsOnUtf8Boundary(const std::string& s) {
   int i = static_cast<int>(s.size()) - 1, cont = 0;
   while (i >= 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80 && cont < 3) {
@@ -23,7 +26,7 @@ bool EndsOnUtf8Boundary(const std::string& s) {
   }
   if (i < 0) return cont == 0;
   const unsigned char lead = static_cast<unsigned char>(s[i]);
-  const int need = lead < 0x80 ? 0 : (lead >> 5) == 0x6 ? 1 : (lead >> 4) == 0xE ? 2 : (lead >> 3) == 0x1E ? 3 : 0;
+  const int need = lead < 0x80 ? 0 : lead < 0xC0 ? 0 : lead < 0xE0 ? 1 : lead < 0xF0 ? 2 : 3;
   return cont >= need;
 }
 
@@ -83,6 +86,7 @@ struct Chain {
   // after it drawn (nextSegment counts the forced ones); after the last, free (newline, EOS).
   bool closed = false;
   size_t nextSegment = 0;
+  bool answeredLast = false;  // the last segment's digit is drawn: the rest is free (newline, EOS)
   std::vector<int32_t> pending;  // appended and accepted, to decode in the next batch
 };
 
@@ -173,8 +177,13 @@ void Engine::SampleLoop(const SamplingParams& sp, int32_t pos0, GenerateResult& 
         force(sample, c, core.substr(begun.size()));
       }
       c.nextSegment = 1;
-    } else if (drewDigit && c.nextSegment < sp.answerSegments.size()) {
-      force(sample, c, sp.answerSegments[c.nextSegment++]);
+    } else if (c.nextSegment <= sp.answerSegments.size() && !c.answeredLast) {
+      // The token just drawn follows a forced segment: the grammar allows only a digit there.
+      if (!drewDigit) throw Error("ERR_INTERNAL", "The grammar let a non-digit through at a score position");
+      if (c.nextSegment < sp.answerSegments.size())
+        force(sample, c, sp.answerSegments[c.nextSegment++]);
+      else
+        c.answeredLast = true;
     }
   };
 
