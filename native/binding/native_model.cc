@@ -14,6 +14,16 @@
 namespace vs2 {
 namespace {
 
+// The engine's callbacks, forwarding to the JS sink (none without one); `tokens`: tokens too, not only progress.
+ScoreCallbacks CallbacksFor(const std::shared_ptr<EventSink>& sink, bool tokens) {
+  ScoreCallbacks cb;
+  if (!sink) return cb;
+  if (tokens)
+    cb.onToken = [sink](int sample, const GeneratedToken& t, const std::string& piece) { sink->Push({true, -1, t.id, sample, piece}); };
+  cb.onProgress = [sink](Phase p, int done, int total) { sink->Push({false, static_cast<int32_t>(p), done, total, {}}); };
+  return cb;
+}
+
 ChatText ReadChatText(const Napi::Object& o) {
   return {ReadString(o, "beforeVideo"), ReadString(o, "afterVideo"), ReadString(o, "userText"), ReadString(o, "afterText")};
 }
@@ -223,14 +233,7 @@ class GenerateWorker : public PromiseWorker {
  protected:
   void Run() override {
     const CancelToken token = cancel.token();
-    ScoreCallbacks cb;
-    if (sink) {
-      auto s = sink;
-      cb.onToken = [s](int sample, const GeneratedToken& t, const std::string& piece) {
-        s->Push({true, -1, t.id, sample, piece});
-      };
-      cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
-    }
+    const ScoreCallbacks cb = CallbacksFor(sink, true);
     result_ = encoded ? engine_->Generate(text, *encoded, sampling, token, cb)
                       : engine_->Generate(text, input.Source(token), sampling, token, cb);
     input.Release();
@@ -340,11 +343,7 @@ class EncodeWorker : public PromiseWorker {
  protected:
   void Run() override {
     const CancelToken token = cancel.token();
-    ScoreCallbacks cb;
-    if (sink) {
-      auto s = sink;
-      cb.onProgress = [s](Phase p, int done, int total) { s->Push({false, static_cast<int32_t>(p), done, total, {}}); };
-    }
+    const ScoreCallbacks cb = CallbacksFor(sink, false);
     result_ = engine_->Encode(beforeVideo, input.Source(token), token, cb);
     input.Release();
   }

@@ -167,6 +167,12 @@ Engine::~Engine() {
   if (model_) llama_model_free(model_);
 }
 
+Engine::ActiveCall::ActiveCall(Engine& e, const CancelToken& cancel) : e_(e), lock_(e.mutex_) {
+  cancel.check();
+  e_.activeCancel_ = &cancel;
+  TakeLastLogErrors();
+}
+
 std::vector<int32_t> Engine::Tokenize(const std::string& text, bool parseSpecial) const {
   const auto len = static_cast<int32_t>(text.size());
   int32_t n = -llama_tokenize(vocab_, text.data(), len, nullptr, 0, false, parseSpecial);
@@ -337,14 +343,7 @@ GenerateResult Engine::Generate(const ChatText& text, const EncodedVideo& video,
 
 GenerateResult Engine::Generate(const ChatText& text, const FrameSource* frames, const EncodedVideo* encoded,
                                 const SamplingParams& sp, const CancelToken& cancel, const ScoreCallbacks& cb) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  cancel.check();
-  activeCancel_ = &cancel;
-  struct Reset {
-    Engine* e;
-    ~Reset() { e->activeCancel_ = nullptr; }
-  } reset{this};
-  TakeLastLogErrors();
+  ActiveCall call(*this, cancel);
 
   if (frames && (frames->count < 2 || !frames->get)) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
   if (encoded && (encoded->engine != this || encoded->beforeVideo != text.beforeVideo))
@@ -423,14 +422,7 @@ namespace vs2 {
 
 std::shared_ptr<const EncodedVideo> Engine::Encode(const std::string& beforeVideo, const FrameSource& frames,
                                                    const CancelToken& cancel, const ScoreCallbacks& cb) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  cancel.check();
-  activeCancel_ = &cancel;
-  struct Reset {
-    Engine* e;
-    ~Reset() { e->activeCancel_ = nullptr; }
-  } reset{this};
-  TakeLastLogErrors();
+  ActiveCall call(*this, cancel);
   if (frames.count < 2 || !frames.get) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
   PreparedPrompt prep = Prepare(ChatText{beforeVideo, "", "", ""}, frames.count, frames.width, frames.height);
   if (prep.videoEnd > static_cast<int64_t>(llama_n_ctx(ctx_)))

@@ -211,6 +211,17 @@ class Engine {
   int32_t videoPadToken_ = -1;
   EngineParams params_;
   ModelInfo info_;
+  // One call at a time: holds the engine's lock and makes `cancel` the one llama's abort callback
+  // reads, until the call ends; starts with no stale log errors.
+  class ActiveCall {
+   public:
+    ActiveCall(Engine& e, const CancelToken& cancel);
+    ~ActiveCall() { e_.activeCancel_ = nullptr; }
+
+   private:
+    Engine& e_;
+    std::lock_guard<std::mutex> lock_;
+  };
   std::mutex mutex_;
   const CancelToken* activeCancel_ = nullptr;  // read by llama's abort callback
   int32_t decoded_ = 0;                        // Timings::decodedTokens of the call in progress

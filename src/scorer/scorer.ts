@@ -120,6 +120,16 @@ export class EncodedVideo implements Disposable {
   }
 }
 
+/**
+ * When the model failed or never ran the decode may still be going: stop it, and let it end before
+ * the call settles. Then the frames go now rather than at garbage collection.
+ */
+async function endStream(stream: StreamedVideo, settledOk: boolean, cancel: Cancellation): Promise<void> {
+  if (!settledOk) cancel.raise(CANCEL_ABORTED);
+  await stream.finished;
+  stream.feed.close();
+}
+
 /** A promise chain that lets one generate run at a time: llama.cpp has one context per model. */
 class Serial {
   private tail: Promise<unknown> = Promise.resolve();
@@ -210,6 +220,21 @@ export class VideoScorer implements AsyncDisposable {
     }
   }
 
+  /** A call's cancellation, raised by dispose() and at process exit until `end` is called. */
+  private begin(signal?: AbortSignal): { cancel: Cancellation; end: () => void } {
+    const cancel = new Cancellation(signal);
+    this.inFlight.add(cancel);
+    const untrack = cancelOnExit(cancel);
+    return {
+      cancel,
+      end: () => {
+        this.inFlight.delete(cancel);
+        untrack();
+        cancel.dispose();
+      },
+    };
+  }
+
   /**
    * Refuses a plan whose tokens cannot fit the context before any frame is decoded (decoding 5000
    * frames to learn that costs gigabytes). The engine checks again with the forced answer counted.
@@ -271,9 +296,7 @@ export class VideoScorer implements AsyncDisposable {
     const input = checkVideoInput(video);
     const { layout, frames: frameOpts, limits } = resolveScoreOptions(video, { ...options, prompt: "" });
     if (options.limits?.threads === undefined && this.pipeline.decodeThreads > 0) limits.threads = this.pipeline.decodeThreads;
-    const cancel = new Cancellation(options.signal);
-    this.inFlight.add(cancel);
-    const untrack = cancelOnExit(cancel);
+    const { cancel, end } = this.begin(options.signal);
     const t0 = performance.now();
     let stream: StreamedVideo | undefined;
     let settledOk = false;
@@ -298,14 +321,8 @@ export class VideoScorer implements AsyncDisposable {
     } catch (e) {
       throw withInputPath(cancel.translate(e), input);
     } finally {
-      if (stream) {
-        if (!settledOk) cancel.raise(CANCEL_ABORTED);
-        await stream.finished;
-        stream.feed.close();
-      }
-      this.inFlight.delete(cancel);
-      untrack();
-      cancel.dispose();
+      if (stream) await endStream(stream, settledOk, cancel);
+      end();
     }
   }
 
@@ -317,9 +334,7 @@ export class VideoScorer implements AsyncDisposable {
     const native = encoded.native;
     const { width, height } = encoded.frames;
     this.checkFits(model, layout, { ...encoded.video.plan, nframes: encoded.frames.count, width, height }, sampling.maxTokens, sampling.samples);
-    const cancel = new Cancellation(options.signal);
-    this.inFlight.add(cancel);
-    const untrack = cancelOnExit(cancel);
+    const { cancel, end } = this.begin(options.signal);
     const t0 = performance.now();
     try {
       const ev = this.events(options);
@@ -332,9 +347,7 @@ export class VideoScorer implements AsyncDisposable {
     } catch (e) {
       throw cancel.translate(e);
     } finally {
-      this.inFlight.delete(cancel);
-      untrack();
-      cancel.dispose();
+      end();
     }
   }
 
@@ -349,9 +362,7 @@ export class VideoScorer implements AsyncDisposable {
     const { input, layout, frames: frameOpts, sampling, mode, limits } = resolveScoreOptions(video, options);
     const { overlap, decodeThreads } = this.pipeline;
     if (options.limits?.threads === undefined && decodeThreads > 0) limits.threads = decodeThreads;
-    const cancel = new Cancellation(options.signal);
-    this.inFlight.add(cancel);
-    const untrack = cancelOnExit(cancel);
+    const { cancel, end } = this.begin(options.signal);
     const t0 = performance.now();
     let stream: StreamedVideo | undefined;
     let settledOk = false;
@@ -384,16 +395,8 @@ export class VideoScorer implements AsyncDisposable {
     } catch (e) {
       throw withInputPath(cancel.translate(e), input);
     } finally {
-      if (stream) {
-        // When the model failed or never ran the decode may still be going: stop it, and let it end
-        // before the call settles. Then the frames go now rather than at garbage collection.
-        if (!settledOk) cancel.raise(CANCEL_ABORTED);
-        await stream.finished;
-        stream.feed.close();
-      }
-      this.inFlight.delete(cancel);
-      untrack();
-      cancel.dispose();
+      if (stream) await endStream(stream, settledOk, cancel);
+      end();
     }
   }
 
