@@ -78,6 +78,7 @@ if (cmd === "model") {
     batchSize: 2048,
     flashAttention: cuda,
     flashAttentionVision: cuda,
+    parallel: 1,
   });
   const p = model.prepare({ ...layout, nframes: v.frames.length, width: v.width, height: v.height });
   const cancel = new Int32Array(new SharedArrayBuffer(4));

@@ -44,6 +44,7 @@ Napi::Object ModelInfoToJs(Napi::Env env, const ModelInfo& m) {
   o.Set("digitTokens", digits);
   o.Set("visionOnGpu", m.visionOnGpu);
   o.Set("threads", m.threads);
+  o.Set("parallel", m.parallel);
   return o;
 }
 
@@ -170,6 +171,7 @@ Napi::Object TimingsToJs(Napi::Env env, const Timings& t) {
   tm.Set("promptTokens", t.promptTokens);
   tm.Set("generatedTokens", t.generatedTokens);
   tm.Set("decodedTokens", t.decodedTokens);
+  tm.Set("sharedSteps", t.sharedSteps);
   return tm;
 }
 
@@ -379,7 +381,7 @@ Napi::Value NativeModel::Encode(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
-// loadModel({ model, mmproj, gpuLayers, threads, contextSize, batchSize, flashAttention, flashAttentionVision })
+// loadModel({ model, mmproj, gpuLayers, threads, contextSize, batchSize, flashAttention, flashAttentionVision, parallel })
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = ReadObject(info[0], "loadModel() options");
@@ -392,6 +394,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   p.batchSize = ReadInt(o, "batchSize");
   p.flashAttention = ReadBool(o, "flashAttention");
   p.flashAttentionVision = ReadBool(o, "flashAttentionVision");
+  p.parallel = ReadInt(o, "parallel");
   auto* w = new LoadWorker(env, std::move(p));
   w->Queue();
   return w->Promise();

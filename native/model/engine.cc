@@ -24,6 +24,8 @@ constexpr int kMaxFrameTokens = 16384;
 // Samples of one call: sequence ids stay below LLAMA_MAX_SEQ (256), and one step (a token or a
 // forced answer segment per chain) stays within a batch.
 constexpr int kMaxSamples = 64;
+// Sequence ids a unified KV cache takes (llama.cpp's LLAMA_MAX_SEQ, not in its public header).
+constexpr int kMaxSeqs = 256;
 
 double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -42,11 +44,12 @@ struct OwnedBatch {
   std::vector<float> embd;
   std::vector<llama_pos> pos;
   std::vector<int32_t> nSeq;
-  std::vector<llama_seq_id> seq0{0};
+  std::vector<llama_seq_id> seq0{0};  // the sequence of every token
   std::vector<llama_seq_id*> seq;
   std::vector<int8_t> logits;
 
-  llama_batch View(int32_t n, bool isEmbd) {
+  llama_batch View(int32_t n, bool isEmbd, llama_seq_id id) {
+    seq0[0] = id;
     nSeq.assign(n, 1);
     seq.assign(n, seq0.data());
     logits.resize(n);
@@ -134,6 +137,10 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
                                       (why.empty() ? "" : ": " + why) + "; lower contextSize or free memory");
   }
   e->info_.contextSize = static_cast<int32_t>(llama_n_ctx(e->ctx_));
+  e->info_.parallel = std::clamp(params.parallel, 1, kMaxSeqs);
+  e->slots_ = std::make_unique<CallSlots>(e->info_.contextSize, e->info_.parallel, kMaxSeqs);
+  Engine* raw = e.get();
+  e->batcher_ = std::make_unique<StepBatcher>([raw](const std::vector<StepBatcher::Step*>& steps) { raw->RunStep(steps); });
 
   mtmd_context_params vp = mtmd_context_params_default();
   vp.use_gpu = params.gpuLayers != 0;
@@ -167,11 +174,41 @@ Engine::~Engine() {
   if (model_) llama_model_free(model_);
 }
 
-Engine::ActiveCall::ActiveCall(Engine& e, const CancelToken& cancel) : e_(e), lock_(e.mutex_) {
-  cancel.check();
-  e_.activeCancel_ = &cancel;
-  TakeLastLogErrors();
-}
+// A call's admission into the context (CallSlots) for its span: its sequences start empty, and are
+// emptied again when it ends, however it ends.
+class Engine::CallScope {
+ public:
+  CallScope(Engine& e, const CancelToken& cancel, int32_t cells, int32_t seqs) : call{cancel, {}, 0}, e_(e) {
+    cancel.check();
+    TakeLastLogErrors();
+    grant_ = e.slots_->Acquire(cells, seqs, cancel);
+    call.seqs = grant_.seqs;
+    ContextLock lock(e, nullptr);
+    // Alone, the cache is emptied as a whole, so a call's cells are laid out as they always were
+    // when it ran by itself: its results do not depend on what ran before it.
+    if (grant_.alone)
+      llama_memory_clear(llama_get_memory(e.ctx_), true);
+    else
+      Forget();
+  }
+  ~CallScope() {
+    {
+      ContextLock lock(e_, nullptr);
+      Forget();
+    }
+    e_.slots_->Release(grant_);
+  }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+  Call call;
+
+ private:
+  void Forget() {
+    for (int32_t s : call.seqs) llama_memory_seq_rm(llama_get_memory(e_.ctx_), s, -1, -1);
+  }
+  Engine& e_;
+  CallSlots::Grant grant_;
+};
 
 std::vector<int32_t> Engine::Tokenize(const std::string& text, bool parseSpecial) const {
   const auto len = static_cast<int32_t>(text.size());
@@ -236,8 +273,7 @@ PreparedPrompt Engine::Prepare(const ChatText& text, int nframes, int width, int
   return p;
 }
 
-void Engine::DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits,
-                          const CancelToken& cancel) {
+void Engine::DecodeTokens(Call& call, const std::vector<int32_t>& tokens, int32_t pos0, std::vector<float>* lastLogits) {
   const int32_t nBatch = static_cast<int32_t>(llama_n_batch(ctx_));
   OwnedBatch b;
   for (size_t i = 0; i < tokens.size(); i += nBatch) {
@@ -245,25 +281,34 @@ void Engine::DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool
     b.token.assign(tokens.begin() + i, tokens.begin() + i + n);
     b.pos.resize(n);
     for (int32_t k = 0; k < n; ++k) b.pos[k] = pos0 + static_cast<int32_t>(i) + k;
-    llama_batch batch = b.View(n, false);
+    llama_batch batch = b.View(n, false, call.seqs[0]);
+    const bool last = i + n == tokens.size();
     std::fill(b.logits.begin(), b.logits.end(), 0);
-    if (wantLastLogits && i + n == tokens.size()) b.logits[n - 1] = 1;
-    decoded_ += n;
+    if (lastLogits && last) b.logits[n - 1] = 1;
+    call.decoded += n;
+    ContextLock lock(*this, &call.cancel);
     int rc = llama_decode(ctx_, batch);
-    if (rc == 2) cancel.check();
+    if (rc == 2) call.cancel.check();
     if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
+    // Copied while the context is ours: the next decode, maybe another call's, overwrites it.
+    if (lastLogits && last) {
+      const float* l = llama_get_logits_ith(ctx_, -1);
+      lastLogits->assign(l, l + llama_vocab_n_tokens(vocab_));
+    }
   }
 }
 
 // Steps 1 and 2 of a score: the chat before the video, then each frame pair encoded and its
-// embeddings decoded at HF positions, into sequence 0 of a cleared cache.
-void Engine::PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames, Timings& t, const CancelToken& cancel,
+// embeddings decoded at HF positions, into the call's first sequence. The context is held for one
+// pair at a time (mtmd's output buffer is the next encode's), so concurrent calls take turns.
+void Engine::PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames, Timings& t, Call& call,
                           const ScoreCallbacks& cb) {
+  const CancelToken& cancel = call.cancel;
   const int W = frames.width, H = frames.height;
   // 1. text before the video
   auto t0 = Clock::now();
   std::vector<int32_t> before(prep.tokens.begin(), prep.tokens.begin() + prep.videoStart);
-  DecodeTokens(before, 0, false, cancel);
+  DecodeTokens(call, before, 0, nullptr);
   t.prefillMs += MsSince(t0);
 
   // 2. the video: encode one frame pair, then decode its embeddings at HF positions
@@ -279,6 +324,7 @@ void Engine::PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames,
     const uint8_t* second = frames.get(2 * g + 1);
     if (!first || !second) throw Error("ERR_INVALID_OPTION", "Frame pair " + std::to_string(g) + " has no pixels");
     t.frameWaitMs += MsSince(tw);
+    ContextLock lock(*this, &cancel);
     auto te = Clock::now();
     std::unique_ptr<mtmd_bitmap, BitmapDeleter> a(mtmd_bitmap_init(W, H, first));
     std::unique_ptr<mtmd_bitmap, BitmapDeleter> c(mtmd_bitmap_init(W, H, second));
@@ -319,9 +365,9 @@ void Engine::PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames,
         b.pos[n + k] = prep.posH[idx];
         b.pos[2 * n + k] = prep.posW[idx];
       }
-      llama_batch batch = b.View(n, true);
+      llama_batch batch = b.View(n, true, call.seqs[0]);
       std::fill(b.logits.begin(), b.logits.end(), 0);
-      decoded_ += n;
+      call.decoded += n;
       int rc = llama_decode(ctx_, batch);
       if (rc == 2) cancel.check();
       if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode of video tokens failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
@@ -343,8 +389,7 @@ GenerateResult Engine::Generate(const ChatText& text, const EncodedVideo& video,
 
 GenerateResult Engine::Generate(const ChatText& text, const FrameSource* frames, const EncodedVideo* encoded,
                                 const SamplingParams& sp, const CancelToken& cancel, const ScoreCallbacks& cb) {
-  ActiveCall call(*this, cancel);
-
+  cancel.check();
   if (frames && (frames->count < 2 || !frames->get)) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
   if (encoded && (encoded->engine != this || encoded->beforeVideo != text.beforeVideo))
     throw Error("ERR_INVALID_OPTION", "This encoded video was made by another scorer, or with other text before the video");
@@ -365,16 +410,17 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource* frames,
                                         "; load the scorer with a larger contextSize, or lower fps/maxPixels/maxTokens" +
                                         (sp.samples > 1 ? "/samples" : ""));
 
+  CallScope scope(*this, cancel, static_cast<int32_t>(needed), sp.samples);
+  Call& call = scope.call;
   GenerateResult result;
-  decoded_ = 0;
   result.timings.promptTokens = static_cast<int32_t>(prep.tokens.size() + forced.size());
-  llama_memory_clear(llama_get_memory(ctx_), true);
   if (frames) {
-    PrefillVideo(prep, *frames, result.timings, cancel, cb);
+    PrefillVideo(prep, *frames, result.timings, call, cb);
   } else {
     // The prefix as it was computed: the same cells, positions and values, so what follows is
     // computed exactly as after a fresh encode.
-    if (llama_state_seq_set_data(ctx_, encoded->state.data(), encoded->state.size(), 0) == 0)
+    ContextLock lock(*this, &cancel);
+    if (llama_state_seq_set_data(ctx_, encoded->state.data(), encoded->state.size(), call.seqs[0]) == 0)
       throw Error("ERR_INTERNAL", "Could not restore the encoded video into the context: " + TakeLastLogErrors());
   }
 
@@ -386,15 +432,15 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource* frames,
   std::vector<int32_t> after(prep.tokens.begin() + prep.videoEnd, prep.tokens.end());
   after.insert(after.end(), forced.begin(), forced.end());
   const int32_t afterPos0 = prep.posT[prep.videoEnd];
-  DecodeTokens(after, afterPos0, true, cancel);
+  std::vector<float> first;
+  DecodeTokens(call, after, afterPos0, &first);
   result.timings.prefillMs += MsSince(tp);
   if (cb.onProgress) cb.onProgress(Phase::Prefill, 1, 1);
 
   if (sp.topLogits > 0) {
-    const float* logits = llama_get_logits_ith(ctx_, -1);
-    const int32_t nVocab = llama_vocab_n_tokens(vocab_);
+    const int32_t nVocab = static_cast<int32_t>(first.size());
     std::vector<std::pair<int32_t, float>> all(nVocab);
-    for (int32_t k = 0; k < nVocab; ++k) all[k] = {k, logits[k]};
+    for (int32_t k = 0; k < nVocab; ++k) all[k] = {k, first[k]};
     const size_t n = std::min<size_t>(sp.topLogits, all.size());
     std::partial_sort(all.begin(), all.begin() + n, all.end(), [](auto& a, auto& b) { return a.second > b.second; });
     result.firstTopLogits.assign(all.begin(), all.begin() + n);
@@ -404,15 +450,15 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource* frames,
   int32_t pos = afterPos0 + static_cast<int32_t>(after.size());
   auto tg = Clock::now();
   if (sp.directSegments.empty()) {
-    SampleLoop(sp, pos, result, cancel, cb);
+    SampleLoop(sp, pos, first, result, call, cb);
   } else {
     TokenSampler sampler(vocab_, sp);
     result.samples.resize(1);
-    DirectLoop(sampler, sp.directSegments, pos, result.samples[0], cancel, cb);
+    DirectLoop(sampler, sp.directSegments, pos, std::move(first), result.samples[0], call, cb);
   }
   result.timings.generateMs = MsSince(tg);
   for (const auto& s : result.samples) result.timings.generatedTokens += static_cast<int32_t>(s.tokens.size());
-  result.timings.decodedTokens = decoded_;
+  result.timings.decodedTokens = call.decoded;
   return result;
 }
 
@@ -422,21 +468,24 @@ namespace vs2 {
 
 std::shared_ptr<const EncodedVideo> Engine::Encode(const std::string& beforeVideo, const FrameSource& frames,
                                                    const CancelToken& cancel, const ScoreCallbacks& cb) {
-  ActiveCall call(*this, cancel);
+  cancel.check();
   if (frames.count < 2 || !frames.get) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
   PreparedPrompt prep = Prepare(ChatText{beforeVideo, "", "", ""}, frames.count, frames.width, frames.height);
   if (prep.videoEnd > static_cast<int64_t>(llama_n_ctx(ctx_)))
     throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.videoEnd) + " tokens, more than the context of " +
                                         std::to_string(llama_n_ctx(ctx_)) + "; load the scorer with a larger contextSize, or lower fps/maxPixels");
   auto out = std::make_shared<EncodedVideo>();
-  decoded_ = 0;
-  llama_memory_clear(llama_get_memory(ctx_), true);
-  PrefillVideo(prep, frames, out->timings, cancel, cb);
+  CallScope scope(*this, cancel, prep.videoEnd, 1);
+  PrefillVideo(prep, frames, out->timings, scope.call, cb);
   out->timings.promptTokens = prep.videoEnd;
-  out->timings.decodedTokens = decoded_;
-  out->state.resize(llama_state_seq_get_size(ctx_, 0));
-  if (llama_state_seq_get_data(ctx_, out->state.data(), out->state.size(), 0) != out->state.size())
-    throw Error("ERR_INTERNAL", "Could not copy the encoded video out of the context: " + TakeLastLogErrors());
+  out->timings.decodedTokens = scope.call.decoded;
+  {
+    ContextLock lock(*this, &cancel);
+    const int32_t seq = scope.call.seqs[0];
+    out->state.resize(llama_state_seq_get_size(ctx_, seq));
+    if (llama_state_seq_get_data(ctx_, out->state.data(), out->state.size(), seq) != out->state.size())
+      throw Error("ERR_INTERNAL", "Could not copy the encoded video out of the context: " + TakeLastLogErrors());
+  }
   out->engine = this;
   out->beforeVideo = beforeVideo;
   out->tokens = prep.videoEnd;

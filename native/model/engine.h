@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "common/error.h"
+#include "model/call_slots.h"
+#include "model/step_batcher.h"
 
 struct llama_model;
 struct llama_context;
@@ -37,6 +39,7 @@ struct EngineParams {
   int batchSize = 0;    // tokens per llama_decode
   bool flashAttention = false;        // text model
   bool flashAttentionVision = false;  // vision encoder
+  int parallel = 1;  // calls in the context at once; their generation steps share each llama_decode
 };
 
 // The frames of one score: `count` frames of width x height in packed RGB24, each fetched when the
@@ -112,6 +115,7 @@ struct Timings {
   double frameWaitMs = 0;  // spent waiting for frames still being decoded
   int32_t promptTokens = 0, generatedTokens = 0;
   int32_t decodedTokens = 0;  // given to llama_decode, prompt included: what the samples share is counted once
+  int32_t sharedSteps = 0;    // generation steps decoded together with other calls' steps
 };
 
 // One chain of thought and its answer.
@@ -144,6 +148,7 @@ struct ModelInfo {
   std::array<int32_t, 5> digitTokens{};
   bool visionOnGpu = false;  // the vision encoder runs on a GPU (leaving the CPU to frame decoding)
   int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
+  int32_t parallel = 1;      // EngineParams::parallel
 };
 
 // The chat before the video and the video, encoded and prefilled once (Engine::Encode), for any
@@ -175,7 +180,9 @@ class Engine {
   // model's tokenizer writes it (SamplingParams::closeText and answerSegments).
   int32_t AnswerReserve(const SamplingParams& sampling) const;
 
-  // Encodes the frames, prefills, generates. Serialized: one call at a time per Engine.
+  // Encodes the frames, prefills, generates. Up to EngineParams::parallel calls run at once (more
+  // wait their turn, first come first): their prefills take turns, and their generation steps are
+  // decoded together.
   GenerateResult Generate(const ChatText& text, const FrameSource& frames,
                           const SamplingParams& sampling,
                           const CancelToken& cancel, const ScoreCallbacks& callbacks);
@@ -189,19 +196,43 @@ class Engine {
 
  private:
   Engine() = default;
+  // One call in the context: its cancel token, its chains' sequence ids (seqs[0] holds the prompt),
+  // and the tokens it gave llama_decode (Timings::decodedTokens).
+  struct Call {
+    const CancelToken& cancel;
+    std::vector<int32_t> seqs;
+    int32_t decoded = 0;
+  };
+  class CallScope;
+  // The llama context and the vision encoder, one user at a time (two at once would also fight over
+  // the CPU cores); `cancel` is what llama's abort callback reads meanwhile (none for a batched
+  // step, which carries other calls' tokens).
+  class ContextLock {
+   public:
+    ContextLock(Engine& e, const CancelToken* cancel) : e_(e), lock_(e.ctxMutex_) { e_.activeCancel_ = cancel; }
+    ~ContextLock() { e_.activeCancel_ = nullptr; }
+
+   private:
+    Engine& e_;
+    std::lock_guard<std::mutex> lock_;
+  };
+
   // parseSpecial: control-token strings become their tokens (our markup only, never user text).
   std::vector<int32_t> Tokenize(const std::string& text, bool parseSpecial = true) const;
   void FillCandidates(const float* logits, std::vector<::llama_token_data>& cand) const;
   void AppendToken(int sample, int32_t tok, SampleResult& result, const ScoreCallbacks& cb, const float* logits,
                    const ::llama_token_data_array* processed) const;
-  void SampleLoop(const SamplingParams& sp, int32_t pos, GenerateResult& result, const CancelToken& cancel,
-                  const ScoreCallbacks& cb);
-  void DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, SampleResult& result,
-                  const CancelToken& cancel, const ScoreCallbacks& cb);
-  void DecodeTokens(const std::vector<int32_t>& tokens, int32_t pos0, bool wantLastLogits, const CancelToken& cancel);
+  void SampleLoop(const SamplingParams& sp, int32_t pos, const std::vector<float>& first, GenerateResult& result,
+                  Call& call, const ScoreCallbacks& cb);
+  void DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, std::vector<float> logits,
+                  SampleResult& result, Call& call, const ScoreCallbacks& cb);
+  // Decodes text tokens into the call's first sequence; `lastLogits`: where the last one's go.
+  void DecodeTokens(Call& call, const std::vector<int32_t>& tokens, int32_t pos0, std::vector<float>* lastLogits);
+  // One round of the step batcher: every call's step in as few llama_decode calls as the batch allows.
+  void RunStep(const std::vector<StepBatcher::Step*>& steps);
   GenerateResult Generate(const ChatText& text, const FrameSource* frames, const EncodedVideo* encoded,
                           const SamplingParams& sampling, const CancelToken& cancel, const ScoreCallbacks& callbacks);
-  void PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames, Timings& timings, const CancelToken& cancel,
+  void PrefillVideo(const PreparedPrompt& prep, const FrameSource& frames, Timings& timings, Call& call,
                     const ScoreCallbacks& callbacks);
 
   llama_model* model_ = nullptr;
@@ -211,20 +242,10 @@ class Engine {
   int32_t videoPadToken_ = -1;
   EngineParams params_;
   ModelInfo info_;
-  // One call at a time: holds the engine's lock and makes `cancel` the one llama's abort callback
-  // reads, until the call ends; starts with no stale log errors.
-  class ActiveCall {
-   public:
-    ActiveCall(Engine& e, const CancelToken& cancel);
-    ~ActiveCall() { e_.activeCancel_ = nullptr; }
-
-   private:
-    Engine& e_;
-    std::lock_guard<std::mutex> lock_;
-  };
-  std::mutex mutex_;
+  std::mutex ctxMutex_;
   const CancelToken* activeCancel_ = nullptr;  // read by llama's abort callback
-  int32_t decoded_ = 0;                        // Timings::decodedTokens of the call in progress
+  std::unique_ptr<CallSlots> slots_;
+  std::unique_ptr<StepBatcher> batcher_;
 };
 
 

@@ -115,9 +115,11 @@ int32_t Engine::AnswerReserve(const SamplingParams& sp) const {
 }
 
 // Think mode: `samples` chains from one prefill, all decoded together, one token (or a forced
-// segment) per live chain per llama_decode. With one sample this is the plain sampling loop.
-void Engine::SampleLoop(const SamplingParams& sp, int32_t pos0, GenerateResult& out, const CancelToken& cancel,
-                        const ScoreCallbacks& cb) {
+// segment) per live chain per step; the steps of concurrent calls share a decode (StepBatcher).
+// With one sample and no other call this is the plain sampling loop.
+void Engine::SampleLoop(const SamplingParams& sp, int32_t pos0, const std::vector<float>& first, GenerateResult& out,
+                        Call& call, const ScoreCallbacks& cb) {
+  const CancelToken& cancel = call.cancel;
   const int32_t nVocab = llama_vocab_n_tokens(vocab_);
   const int32_t maxTokens = sp.maxTokens;
   const bool constrained = !sp.closeText.empty();
@@ -130,24 +132,22 @@ void Engine::SampleLoop(const SamplingParams& sp, int32_t pos0, GenerateResult& 
     closeAt = std::min(closeAt, maxTokens - reserve);
   }
   std::vector<std::unique_ptr<Chain>> chains;
-  const float* shared = llama_get_logits_ith(ctx_, -1);
   for (int32_t i = 0; i < sp.samples; ++i) {
     SamplingParams own = sp;
     own.seed = sp.seed + static_cast<uint32_t>(i);  // wraps like a uint32 seed
     auto c = std::make_unique<Chain>(vocab_, own);
     c->pos = pos0;
-    c->logits.assign(shared, shared + nVocab);
+    c->logits = first;
     c->result.stopReason = "max_tokens";
-    if (i > 0) llama_memory_seq_cp(llama_get_memory(ctx_), 0, i, -1, -1);
     chains.push_back(std::move(c));
   }
-  const int32_t nBatch = static_cast<int32_t>(llama_n_batch(ctx_));
-  llama_batch batch = llama_batch_init(nBatch, 0, 1);
-  struct BatchFree {
-    llama_batch& b;
-    ~BatchFree() { llama_batch_free(b); }
-  } freeBatch{batch};
+  if (sp.samples > 1) {
+    ContextLock lock(*this, &cancel);
+    for (int32_t i = 1; i < sp.samples; ++i) llama_memory_seq_cp(llama_get_memory(ctx_), call.seqs[0], call.seqs[i], -1, -1);
+  }
   std::vector<llama_token_data> cand(nVocab);
+  StepBatcher::Member member(*batcher_);
+  StepBatcher::Step step;
 
   auto force = [&](int sample, Chain& c, const std::string& text) {
     for (int32_t t : Tokenize(text)) {
@@ -187,10 +187,9 @@ void Engine::SampleLoop(const SamplingParams& sp, int32_t pos0, GenerateResult& 
     }
   };
 
-  for (int32_t step = 0;; ++step) {
+  for (;;) {
     cancel.check();
-    batch.n_tokens = 0;
-    std::vector<std::pair<Chain*, int32_t>> outputs;  // chain, batch index of its last token
+    step.entries.clear();
     int32_t longest = 0;
     for (int32_t i = 0; i < sp.samples; ++i) {
       Chain& c = *chains[i];
@@ -246,31 +245,15 @@ void Engine::SampleLoop(const SamplingParams& sp, int32_t pos0, GenerateResult& 
         c.pending.clear();
         continue;
       }
-      if (batch.n_tokens + static_cast<int32_t>(c.pending.size()) > nBatch)
-        throw Error("ERR_INTERNAL", "A generation step of " + std::to_string(batch.n_tokens + c.pending.size()) +
-                                        " tokens does not fit a batch of " + std::to_string(nBatch));
-      for (int32_t t : c.pending) {
-        const int32_t j = batch.n_tokens++;
-        batch.token[j] = t;
-        batch.pos[j] = c.pos++;
-        batch.n_seq_id[j] = 1;
-        batch.seq_id[j][0] = i;
-        batch.logits[j] = 0;
-      }
-      batch.logits[batch.n_tokens - 1] = 1;
-      outputs.emplace_back(&c, batch.n_tokens - 1);
+      if (c.pending.empty()) throw Error("ERR_INTERNAL", "A live chain has no token to decode");
+      for (int32_t t : c.pending) step.entries.push_back({t, c.pos++, call.seqs[i], nullptr});
+      step.entries.back().logits = &c.logits;
       c.pending.clear();
     }
     if (cb.onProgress && longest > 0) cb.onProgress(Phase::Generating, longest, maxTokens);
-    if (batch.n_tokens == 0) break;
-    decoded_ += batch.n_tokens;
-    int rc = llama_decode(ctx_, batch);
-    if (rc == 2) cancel.check();
-    if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
-    for (auto& [c, j] : outputs) {
-      const float* l = llama_get_logits_ith(ctx_, j);
-      c->logits.assign(l, l + nVocab);
-    }
+    if (step.entries.empty()) break;
+    call.decoded += static_cast<int32_t>(step.entries.size());
+    if (member.Submit(step) > 1) ++out.timings.sharedSteps;
   }
   out.samples.clear();
   for (auto& c : chains) out.samples.push_back(std::move(c->result));
@@ -278,15 +261,14 @@ void Engine::SampleLoop(const SamplingParams& sp, int32_t pos0, GenerateResult& 
 
 // Direct mode: the answer's text is forced segment by segment; after each segment the digit
 // distribution is read and its most probable digit (by the raw logits) is forced in turn.
-void Engine::DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, SampleResult& result,
-                        const CancelToken& cancel, const ScoreCallbacks& cb) {
+void Engine::DirectLoop(TokenSampler& s, const std::vector<std::string>& segments, int32_t pos, std::vector<float> logits,
+                        SampleResult& result, Call& call, const ScoreCallbacks& cb) {
   std::vector<llama_token_data> cand(llama_vocab_n_tokens(vocab_));
   // The first segment was prefilled with the prompt; its tokens are part of the answer text.
   for (int32_t t : Tokenize(segments[0])) AppendToken(0, t, result, cb, nullptr, nullptr);
   for (size_t i = 0; i < segments.size(); ++i) {
-    cancel.check();
-    const float* logits = llama_get_logits_ith(ctx_, -1);
-    FillCandidates(logits, cand);
+    call.cancel.check();
+    FillCandidates(logits.data(), cand);
     llama_token_data_array cur{cand.data(), cand.size(), -1, false};
     // Nothing is drawn here, so top-k/top-p would only zero digits that fall outside them: the
     // recorded distribution is the temperature-scaled softmax over the whole vocabulary.
@@ -295,7 +277,7 @@ void Engine::DirectLoop(TokenSampler& s, const std::vector<std::string>& segment
     for (int d = 1; d < 5; ++d)
       if (logits[info_.digitTokens[d]] > logits[info_.digitTokens[best]]) best = d;
     const int32_t digit = info_.digitTokens[best];
-    AppendToken(0, digit, result, cb, logits, &cur);
+    AppendToken(0, digit, result, cb, logits.data(), &cur);
     if (cb.onProgress) cb.onProgress(Phase::Generating, static_cast<int>(i + 1), static_cast<int>(segments.size()));
     std::vector<int32_t> next{digit};
     if (i + 1 < segments.size()) {
@@ -305,10 +287,49 @@ void Engine::DirectLoop(TokenSampler& s, const std::vector<std::string>& segment
     } else {
       break;
     }
-    DecodeTokens(next, pos, true, cancel);
+    DecodeTokens(call, next, pos, &logits);
     pos += static_cast<int32_t>(next.size());
   }
   result.stopReason = "eos";
+}
+
+void Engine::RunStep(const std::vector<StepBatcher::Step*>& steps) {
+  size_t total = 0;
+  for (const auto* st : steps) total += st->entries.size();
+  const int32_t nBatch = static_cast<int32_t>(llama_n_batch(ctx_));
+  const int32_t cap = static_cast<int32_t>(std::min<size_t>(total, static_cast<size_t>(nBatch)));
+  llama_batch batch = llama_batch_init(cap, 0, 1);
+  struct BatchFree {
+    llama_batch& b;
+    ~BatchFree() { llama_batch_free(b); }
+  } freeBatch{batch};
+  const int32_t nVocab = llama_vocab_n_tokens(vocab_);
+  std::vector<std::pair<std::vector<float>*, int32_t>> outputs;  // where, batch index
+  // Not cancellable midway: the decode carries other calls' tokens; a step is short.
+  ContextLock lock(*this, nullptr);
+  auto flush = [&] {
+    if (batch.n_tokens == 0) return;
+    const int rc = llama_decode(ctx_, batch);
+    if (rc != 0) throw Error("ERR_INTERNAL", "llama_decode failed (" + std::to_string(rc) + "): " + TakeLastLogErrors());
+    for (auto& [dst, j] : outputs) {
+      const float* l = llama_get_logits_ith(ctx_, j);
+      dst->assign(l, l + nVocab);
+    }
+    outputs.clear();
+    batch.n_tokens = 0;
+  };
+  for (const auto* st : steps)
+    for (const auto& e : st->entries) {
+      if (batch.n_tokens == cap) flush();
+      const int32_t j = batch.n_tokens++;
+      batch.token[j] = e.token;
+      batch.pos[j] = e.pos;
+      batch.n_seq_id[j] = 1;
+      batch.seq_id[j][0] = e.seq;
+      batch.logits[j] = e.logits != nullptr;
+      if (e.logits) outputs.emplace_back(e.logits, j);
+    }
+  flush();
 }
 
 }  // namespace vs2

@@ -115,6 +115,8 @@ export interface NativeModelInfo {
   visionOnGpu: boolean;
   /** CPU threads of llama.cpp and the vision encoder. */
   threads: number;
+  /** Calls in the context at once (the load option). */
+  parallel: number;
 }
 
 export interface NativePrepared {
@@ -193,6 +195,8 @@ export interface NativeTimings {
   generatedTokens: number;
   /** Tokens given to llama_decode, prompt included (the prefix the samples share counts once). */
   decodedTokens: number;
+  /** Generation steps decoded together with other calls' steps (parallel > 1). */
+  sharedSteps: number;
 }
 
 /** encode(): the chat before the video and the video's frames. */
@@ -262,6 +266,8 @@ export interface NativeLoadOptions {
   /** Text model. */
   flashAttention: boolean;
   flashAttentionVision: boolean;
+  /** Calls in the context at once (their generation steps share each decode). */
+  parallel: number;
 }
 
 /** quantize(): a text model GGUF into another type. */

@@ -41,6 +41,15 @@ export interface LoadOptions {
    * first and encodes after.
    */
   overlapSampling?: boolean;
+  /**
+   * Calls that generate at once (default 1, at most 64): up to this many concurrent `score()` calls
+   * (of different videos, or prompts on one `EncodedVideo`) are in the model's context together;
+   * their prefills take turns and their generation steps are decoded together, one token of every
+   * call per decode. They share the `contextSize` cells: a call starts when its prompt +
+   * samples × maxTokens fits beside the calls running, otherwise it waits its turn. Calls start in
+   * call order and settle as they finish. See docs/parallel.md for the memory and the thread pool.
+   */
+  parallel?: number;
 }
 
 /** Options of one {@link VideoScorer.score} call. */
@@ -100,7 +109,9 @@ export interface ScoreProgress {
   total: number;
 }
 
-const LOAD_DEFAULTS = { threads: 0, contextSize: 16384, batchSize: 2048, flashAttention: true } as const;
+const LOAD_DEFAULTS = { threads: 0, contextSize: 16384, batchSize: 2048, flashAttention: true, parallel: 1 } as const;
+/** Most calls in the context at once: sequence ids are 256, and a call of 64 samples takes 64. */
+export const MAX_PARALLEL = 64;
 const SAMPLING_DEFAULTS = { seed: 0, temperature: 0.7, topK: 50, topP: 1, maxTokens: 1024 } as const;
 /** Most samples of one call. */
 export const MAX_SAMPLES = 64;
@@ -222,6 +233,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoad {
   if (o.gpu !== undefined && o.gpu !== "auto" && o.gpu !== "cuda" && o.gpu !== "cpu")
     throw invalidOption("gpu", '"auto", "cuda" or "cpu"', o.gpu);
   const fa = flashAttentionOption(o.flashAttention);
+  const parallel = num(o, "parallel", LOAD_DEFAULTS.parallel, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_PARALLEL, `an integer in [1, ${MAX_PARALLEL}]`);
   if (o.overlapSampling !== undefined && typeof o.overlapSampling !== "boolean")
     throw invalidOption("overlapSampling", "a boolean", o.overlapSampling);
   return {
@@ -234,6 +246,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoad {
       batchSize,
       flashAttention: fa.text,
       flashAttentionVision: fa.vision,
+      parallel,
     },
     gpu: options.gpu,
     overlapSampling: options.overlapSampling,

@@ -78,6 +78,8 @@ export interface ScoreTimings {
   generatedTokens: number;
   /** Tokens the model computed, prompt included: with `samples` the shared prompt counts once. */
   decodedTokens: number;
+  /** Generation steps decoded together with other calls' (load option `parallel` > 1); 0 alone. */
+  sharedSteps: number;
   tokensPerSecond: number;
 }
 
@@ -194,6 +196,7 @@ export function assembleResult(
       promptTokens: out.timings.promptTokens,
       generatedTokens: out.timings.generatedTokens,
       decodedTokens: out.timings.decodedTokens,
+      sharedSteps: out.timings.sharedSteps,
       tokensPerSecond: genMs > 0 ? (out.timings.generatedTokens * 1000) / genMs : 0,
     },
   };

@@ -130,24 +130,58 @@ async function endStream(stream: StreamedVideo, settledOk: boolean, cancel: Canc
   stream.feed.close();
 }
 
-/** A promise chain that lets one generate run at a time: llama.cpp has one context per model. */
-class Serial {
-  private tail: Promise<unknown> = Promise.resolve();
+/**
+ * Lets `size` native calls into the model at once, in call order (the engine admits as many; its
+ * context is shared by them). `idle()` resolves when none is running or waiting.
+ */
+class Gate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly settled = new Set<Promise<unknown>>();
+  constructor(private readonly size: number) {}
+
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
+    const p = this.acquire().then(async () => {
+      try {
+        return await fn();
+      } finally {
+        this.running--;
+        this.waiting.shift()?.();
+      }
+    });
+    const tracked = p.catch(() => undefined);
+    this.settled.add(tracked);
+    void tracked.then(() => this.settled.delete(tracked));
+    return p;
+  }
+
+  async idle(): Promise<void> {
+    while (this.settled.size > 0) await Promise.all([...this.settled]);
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < this.size && this.waiting.length === 0) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.waiting.push(() => {
+        this.running++;
+        resolve();
+      }),
+    );
   }
 }
 
 /**
  * Scores AI-generated videos like VideoScore2. One scorer holds one model; concurrent `score()` calls
- * are safe: video sampling runs in parallel, generation runs one call at a time in call order.
+ * are safe: video sampling runs in parallel, and the model takes them in call order, one at a time
+ * or, with the load option `parallel`, that many at once with their generation batched.
  */
 export class VideoScorer implements AsyncDisposable {
   private model: NativeModel | null;
   private readonly addon: NativeAddon;
-  private readonly serial = new Serial();
+  private readonly gate: Gate;
   private readonly inFlight = new Set<Cancellation>();
   private readonly encoded = new Set<EncodedVideo>();
 
@@ -155,6 +189,7 @@ export class VideoScorer implements AsyncDisposable {
 
   private constructor(addon: NativeAddon, model: NativeModel, pipeline: { overlap: boolean; decodeThreads: number }) {
     this.pipeline = pipeline;
+    this.gate = new Gate(model.info.parallel);
     this.addon = addon;
     this.model = model;
   }
@@ -306,7 +341,7 @@ export class VideoScorer implements AsyncDisposable {
       stream = sampled;
       if (!this.pipeline.overlap) await sampled.feed.done;
       const { onEvent } = this.events(options);
-      const native = await this.serial.run(async () => {
+      const native = await this.gate.run(async () => {
         cancel.throwIfRaised();
         return model.encode({ beforeVideo: layout.beforeVideo, video: sampled.feed }, cancel.flag, onEvent);
       });
@@ -338,7 +373,7 @@ export class VideoScorer implements AsyncDisposable {
     const t0 = performance.now();
     try {
       const ev = this.events(options);
-      const out: NativeGenerateResult = await this.serial.run(async () => {
+      const out: NativeGenerateResult = await this.gate.run(async () => {
         cancel.throwIfRaised();
         return model.generate({ ...layout, video: native, sampling }, cancel.flag, ev.onEvent);
       });
@@ -379,7 +414,7 @@ export class VideoScorer implements AsyncDisposable {
         decodedFirst = await sampled.finished;
       }
       const ev = this.events(options);
-      const out = await this.serial.run(async () => {
+      const out = await this.gate.run(async () => {
         cancel.throwIfRaised();
         return model.generate({ ...layout, video: sampled.feed, sampling }, cancel.flag, ev.onEvent);
       });
@@ -402,20 +437,20 @@ export class VideoScorer implements AsyncDisposable {
 
   /**
    * Scores many videos through one queue; each item settles on its own (a failure does not stop the
-   * others). With concurrency > 1, sampling of the next videos overlaps generation of the current one;
+   * others). With concurrency > parallel, sampling of the next videos overlaps generation of the current ones;
    * memory holds at most `concurrency` videos' frames.
    */
   async scoreMany(
     items: readonly ScoreManyItem[],
     options: {
       signal?: AbortSignal;
-      /** Items in flight at once (sampled ahead while one generates); default 2. */
+      /** Items in flight at once (sampled ahead while the model works); default the load option `parallel` + 1. */
       concurrency?: number;
       onResult?: (r: ScoreManyResult, index: number) => void;
     } = {},
   ): Promise<ScoreManyResult[]> {
     if (!Array.isArray(items)) throw invalidOption("items", "an array", items);
-    const concurrency = options.concurrency ?? 2;
+    const concurrency = options.concurrency ?? this.live().info.parallel + 1;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw invalidOption("concurrency", "an integer >= 1", concurrency);
     const results = new Array<ScoreManyResult>(items.length);
     let next = 0;
@@ -450,7 +485,7 @@ export class VideoScorer implements AsyncDisposable {
     this.model = null;
     model.dispose();
     // Let the running job notice its flag and settle before we report done.
-    await this.serial.run(async () => undefined);
+    await this.gate.idle();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

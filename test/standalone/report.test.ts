@@ -33,7 +33,7 @@ function dim(score: number, probs: number[]): ReportDimension {
   return { score, soft: ((best + 1) * (probs[best] as number)) / total, expected: probs.reduce((a, p, i) => a + (i + 1) * p, 0) / total, probs };
 }
 
-const timings = (ms: number) => ({ sampleMs: 40, sampleTotalMs: 90, encodeMs: 300, prefillMs: 500, generateMs: ms, totalMs: ms + 840, promptTokens: 565, generatedTokens: 120, decodedTokens: 684, tokensPerSecond: 30 });
+const timings = (ms: number) => ({ sampleMs: 40, sampleTotalMs: 90, encodeMs: 300, prefillMs: 500, generateMs: ms, totalMs: ms + 840, promptTokens: 565, generatedTokens: 120, decodedTokens: 684, sharedSteps: 0, tokensPerSecond: 30 });
 
 function clips(): ReportClip[] {
   const mk = (name: string, vq: number[], ta: number[], pc: number[], hue: number, ms: number, rationale: string): ReportClip => ({
