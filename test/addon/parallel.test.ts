@@ -1,0 +1,173 @@
+// parallel: concurrent score() calls on one scorer in one context, their generation steps decoded
+// together (issue 16, part 3). Solo results are the reference, and no call may disturb another.
+//
+// How close "equal" can be: with flash attention off, ggml's CPU kernels give a row of a batch the
+// same floats whatever else is in the batch, but the attention sums over a call's cells in the
+// order they lie in the shared cache, and batched, a call's generated tokens lie between the other
+// calls' cells. The logits then move in their last bits: greedy chains keep every token (0
+// divergences in 32 batched calls here), sampled ones can part after a while (2 of 32 at token 18),
+// and p(1..5) move by < 1e-5. These tests compare greedy chains token for token and the digit
+// probabilities within those bounds.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VideoScorer, type ScoreOptions, type ScoreResult } from "../../src/index.js";
+import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
+import { ensureFile, ffmpeg } from "../fixtures/videos.js";
+import { join } from "node:path";
+
+const SOURCES = ["testsrc2", "smptebars", "mandelbrot", "rgbtestsrc"];
+let clips: string[];
+let models: { model: string; mmproj: string };
+const EXACT = { contextSize: 8192, threads: 2, flashAttention: { text: false } } as const;
+let solo: VideoScorer;
+let par: VideoScorer;
+
+const opts = (i: number, extra: Partial<ScoreOptions> = {}): ScoreOptions => ({
+  prompt: `a moving pattern, take ${i}`,
+  maxTokens: 40 + 10 * i,
+  seed: 11 + i,
+  temperature: 0,
+  ...extra,
+});
+const digits = (r: ScoreResult) => [r.visualQuality, r.textAlignment, r.physicalConsistency].map((d) => d.probs ?? []);
+/** The largest |p(d) batched - p(d) solo| over the answers' digits. */
+function worstProbDiff(a: ScoreResult[], b: ScoreResult[]): number {
+  let worst = 0;
+  a.forEach((r, i) => digits(r).forEach((p, d) => p.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - digits(b[i]!)[d]![k]!))))));
+  return worst;
+}
+
+beforeAll(async () => {
+  models = await tinyModels();
+  clips = await Promise.all(
+    SOURCES.map((src, i) =>
+      ensureFile(join(FIXTURE_DIR, "parallel", `clip${i}.mp4`), (tmp) =>
+        ffmpeg(["-f", "lavfi", "-i", `${src}=size=224x224:rate=10`, "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p", tmp]),
+      ),
+    ),
+  );
+  solo = await VideoScorer.load({ ...models, ...EXACT });
+  par = await VideoScorer.load({ ...models, ...EXACT, parallel: 4 });
+});
+
+afterAll(async () => {
+  await solo?.dispose();
+  await par?.dispose();
+});
+
+async function soloRuns(o: (i: number) => ScoreOptions): Promise<ScoreResult[]> {
+  const out: ScoreResult[] = [];
+  for (let i = 0; i < clips.length; i++) out.push(await solo.score(clips[i]!, o(i)));
+  return out;
+}
+
+describe("parallel: concurrent calls generate in the same batches", () => {
+  it("each batched greedy call equals its solo run, with samples and a constrained answer read from batched steps", async () => {
+    expect(par.info.parallel).toBe(4);
+    const variants: ((i: number) => ScoreOptions)[] = [
+      (i) => opts(i),
+      (i) => opts(i, { samples: 1 + (i % 2), constrain: { maxThinkingTokens: 12 }, maxTokens: 120 }),
+    ];
+    for (const o of variants) {
+      const alone = await soloRuns(o);
+      const together = await Promise.all(clips.map((c, i) => par.score(c, o(i))));
+      for (let i = 0; i < clips.length; i++) {
+        expect(together[i]!.tokens).toEqual(alone[i]!.tokens);
+        expect(together[i]!.samples?.map((s) => s.tokens)).toEqual(alone[i]!.samples?.map((s) => s.tokens));
+        // They were decoded with the others (solo, never).
+        expect(together[i]!.timings.sharedSteps).toBeGreaterThan(0);
+        expect(alone[i]!.timings.sharedSteps).toBe(0);
+      }
+      expect(worstProbDiff(together, alone)).toBeLessThan(1e-5);
+    }
+  });
+
+  it("sampled batched calls: p(1..5) within 1e-5 of solo without flash attention, 1e-3 with it", async () => {
+    // Direct mode reads p(1..5) at the three score positions of a prompt whose cells lie among the
+    // other calls'. ggml's CPU flash attention also takes another path for a batch than for one
+    // token, so with it the logits move more.
+    await using fa = await VideoScorer.load({ ...models, contextSize: 8192, threads: 2, parallel: 4 });
+    await using faSolo = await VideoScorer.load({ ...models, contextSize: 8192, threads: 2 });
+    const o = (i: number) => opts(i, { mode: "direct", temperature: 0.7 });
+    for (const [s, p, bound] of [[solo, par, 1e-5], [faSolo, fa, 1e-3]] as const) {
+      const alone: ScoreResult[] = [];
+      for (let i = 0; i < clips.length; i++) alone.push(await s.score(clips[i]!, o(i)));
+      const together = await Promise.all(clips.map((c, i) => p.score(c, o(i))));
+      expect(worstProbDiff(together, alone)).toBeLessThan(bound);
+    }
+  });
+
+  it("parallel: 1 takes calls one at a time, never batched", async () => {
+    const rs = await Promise.all(clips.map((c, i) => solo.score(c, opts(i, { maxTokens: 8 }))));
+    for (const r of rs) expect(r.timings.sharedSteps).toBe(0);
+  });
+
+  it("aborting one of four batched calls leaves the other three unchanged", async () => {
+    const alone = await soloRuns((i) => opts(i));
+    const ctl = new AbortController();
+    let seen = 0;
+    const settled = await Promise.allSettled(
+      clips.map((c, i) =>
+        par.score(c, { ...opts(i), ...(i === 1 ? { signal: ctl.signal, onToken: () => void (++seen === 5 && ctl.abort()) } : {}) }),
+      ),
+    );
+    expect(settled[1]).toMatchObject({ status: "rejected", reason: { code: "ERR_ABORTED" } });
+    for (const i of [0, 2, 3]) {
+      expect(settled[i]!.status).toBe("fulfilled");
+      expect((settled[i] as PromiseFulfilledResult<ScoreResult>).value.tokens).toEqual(alone[i]!.tokens);
+    }
+    // And the scorer goes on.
+    expect((await par.score(clips[1]!, opts(1))).tokens).toEqual(alone[1]!.tokens);
+  });
+
+  it("a call that fails after its prefill does not disturb the batched others", async () => {
+    const alone = await soloRuns((i) => opts(i));
+    // constrain with too small a maxTokens is refused in the generation loop, once the prompt is in.
+    const settled = await Promise.allSettled(clips.map((c, i) => par.score(c, i === 2 ? opts(i, { constrain: true, maxTokens: 5 }) : opts(i))));
+    expect(settled[2]).toMatchObject({ status: "rejected", reason: { code: "ERR_INVALID_OPTION" } });
+    for (const i of [0, 1, 3]) expect((settled[i] as PromiseFulfilledResult<ScoreResult>).value.tokens).toEqual(alone[i]!.tokens);
+  });
+
+  it("calls that do not fit the context together wait their turn, and each equals its solo run", async () => {
+    const base = opts(0, { nframes: 2 });
+    const prompt = (await solo.prepare(clips[0]!, base)).tokens.length;
+    await using tight = await VideoScorer.load({ ...models, ...EXACT, contextSize: 2 * prompt + 64, parallel: 3 });
+    // One call fits; two do not: the calls must run one by one.
+    const maxTokens = Math.ceil(tight.info.contextSize / 2) - prompt + 8;
+    expect(prompt + maxTokens).toBeLessThanOrEqual(tight.info.contextSize);
+    expect(2 * (prompt + maxTokens)).toBeGreaterThan(tight.info.contextSize);
+    const o = (i: number) => ({ ...base, maxTokens, seed: 5 + i, temperature: 0.7 });
+    const together = await Promise.all([0, 1, 2].map((i) => tight.score(clips[0]!, o(i))));
+    for (let i = 0; i < 3; i++) {
+      expect(together[i]!.timings.sharedSteps).toBe(0);
+      expect(together[i]!.tokens).toEqual((await solo.score(clips[0]!, o(i))).tokens);
+    }
+  });
+
+  it("prompts on one EncodedVideo, batched, equal the same prompts on the file", async () => {
+    using encoded = await par.encode(clips[3]!);
+    const o = (i: number) => opts(i, { prompt: ["a fox", "a city at night", "a red ball", "waves"][i]! });
+    const together = await Promise.all([0, 1, 2, 3].map((i) => par.score(encoded, o(i))));
+    for (let i = 0; i < 4; i++) {
+      expect(together[i]!.tokens).toEqual((await solo.score(clips[3]!, o(i))).tokens);
+      expect(together[i]!.timings.sharedSteps).toBeGreaterThan(0);
+    }
+  });
+
+  it("dispose with batched calls running rejects each with ERR_DISPOSED, and a new scorer works", async () => {
+    const s = await VideoScorer.load({ ...models, ...EXACT, parallel: 4 });
+    let tokens = 0;
+    let disposed: Promise<void> | undefined;
+    const calls = clips.map((c, i) => s.score(c, { ...opts(i, { maxTokens: 400 }), onToken: () => void (++tokens === 20 && (disposed = s.dispose())) }));
+    const settled = await Promise.allSettled(calls);
+    await disposed;
+    for (const r of settled) expect(r).toMatchObject({ status: "rejected", reason: { code: "ERR_DISPOSED" } });
+    await using again = await VideoScorer.load({ ...models, ...EXACT, parallel: 4 });
+    const r = await again.score(clips[0]!, opts(0));
+    expect(r.tokens).toEqual((await solo.score(clips[0]!, opts(0))).tokens);
+  });
+
+  it("refuses a parallel outside [1, 64]", async () => {
+    for (const parallel of [0, 65, 1.5, "2"])
+      await expect(VideoScorer.load({ ...models, parallel } as never)).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+  });
+});
