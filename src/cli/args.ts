@@ -50,12 +50,16 @@ model and scoring:
   --seed <n>              sampling seed (default 0)
   --temperature <t>       sampling temperature (default 0.7; 0 = greedy)
   --max-tokens <n>        most tokens to generate (default 1024)
+  --samples <k>           k chains of thought from one encode and prefill (default 1); each score is
+                          their mean, with std, majority and agreement (think mode only)
   --constrain             force the answer format with a grammar (thinking free, then the 3 lines)
   --max-thinking-tokens <n>  with --constrain: most tokens of thinking
   --gpu-layers <n>        layers to offload to the GPU (-1 = all; CUDA build only)
   --gpu auto|cuda|cpu     which build of the addon to use (default auto)
   --threads <n>           CPU threads (default: one per core)
   --context-size <n>      KV cache tokens (default 16384)
+  --parallel <n>          videos in the model at once, their generation decoded together (default 1;
+                          they share --context-size; docs/parallel.md)
 
 output:
   --format <f>            table (default) | json | jsonl | csv   (eval: table | json)
@@ -72,8 +76,8 @@ queue (score, eval: enqueue on Redis and collect what workers score; docs/queue.
 worker:
   --allow-root <dir>      a folder whose files jobs may name (repeatable; default: the current folder);
                           anything else, also through ../ or a symlink, fails with ERR_INPUT_NOT_ALLOWED
-  --concurrency <n>       jobs held at once (default 1; more only samples ahead: one model generates
-                          one clip at a time)
+  --concurrency <n>       jobs held at once (default 1; more than --parallel only samples ahead: the
+                          model generates --parallel clips at a time)
   --lock-duration <ms>    a job of a worker that stops answering is taken again after about this
                           long (default 30000)
 
@@ -139,6 +143,8 @@ const OPTIONS = {
   nframes: { type: "string" },
   "max-pixels": { type: "string" },
   seed: { type: "string" },
+  samples: { type: "string" },
+  parallel: { type: "string" },
   temperature: { type: "string" },
   "max-tokens": { type: "string" },
   constrain: { type: "boolean" },

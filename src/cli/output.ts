@@ -5,7 +5,7 @@
 import { AtomicFile, type OutputWriteError } from "./output-files.js";
 import { csvLine } from "../eval/csv.js";
 import { workMs } from "../eval/report.js";
-import { answerMissing, noAnswerReason, type ScoreResult } from "../scorer/result.js";
+import { answerMissing, noAnswerReason, type DimensionScore, type ScoreResult } from "../scorer/result.js";
 
 export { answerMissing, noAnswerReason };
 
@@ -54,6 +54,11 @@ export const CSV_HEADER = [
   "rationale",
 ];
 
+/** With --samples: the majority score and the mean soft score stand for the samples; else the one score. */
+function shown(d: DimensionScore): { score: number | null; soft: number | null } {
+  return d.mean === undefined ? { score: d.score, soft: d.soft } : { score: d.majority ?? null, soft: d.mean ?? null };
+}
+
 const num = (v: number | null | undefined, digits = 6) => (v === null || v === undefined || !Number.isFinite(v) ? "" : Number(v.toFixed(digits)));
 
 /** The CSV fields of one outcome, in {@link CSV_HEADER} order. */
@@ -61,7 +66,7 @@ export function toCSVFields(o: Outcome): unknown[] {
   const r = o.result;
   const dims = DIM_KEYS.flatMap(([key]) => {
     const d = r?.[key];
-    return d ? [d.score ?? "", num(d.soft), num(d.expected), d.probs ? d.probs.map((p) => num(p)).join(" ") : ""] : ["", "", "", ""];
+    return d ? [shown(d).score ?? "", num(shown(d).soft), num(d.expected), d.probs ? d.probs.map((p) => num(p)).join(" ") : ""] : ["", "", "", ""];
   });
   return [
     o.video,
@@ -106,13 +111,16 @@ export function formatTable(outcomes: readonly Outcome[], note?: string): string
       lines.push(`${cell(o.video, nameW)}  NO ANSWER: ${noAnswerReason(r)}; it ended with: "${tail}"`);
       continue;
     }
-    const softs = DIM_KEYS.map(([k]) => r[k].soft);
+    const softs = DIM_KEYS.map(([k]) => shown(r[k]).soft);
     const avg = softs.every((s) => s !== null) ? (softs as number[]).reduce((a, b) => a + b, 0) / 3 : null;
     const probs = DIM_KEYS.map(([k]) => (r[k].probs ? r[k].probs!.map((p) => Math.round(p * 100)).join(",") : "—")).join(" / ");
     lines.push(
       [
         cell(o.video, nameW),
-        ...DIM_KEYS.map(([k]) => cell(`${r[k].score ?? "—"}  ${r[k].soft === null ? "  —  " : r[k].soft!.toFixed(3)}`, 10, true)),
+        ...DIM_KEYS.map(([k]) => {
+          const d = shown(r[k]);
+          return cell(`${d.score ?? "—"}  ${d.soft === null ? "  —  " : d.soft.toFixed(3)}`, 10, true);
+        }),
         cell(avg === null ? "—" : avg.toFixed(3), 6, true),
         cell(`${(workMs(r.timings) / 1000).toFixed(1)} s`, 8, true),
         `  ${probs}`,

@@ -66,10 +66,13 @@ export function scoreOptionsFrom(values: CliValues, opts: { random: boolean; def
     nframes: intOpt(values, "nframes", 2),
     maxPixels: intOpt(values, "max-pixels", 1),
     seed: intOpt(values, "seed", 0),
+    samples: intOpt(values, "samples", 1),
     temperature: numOpt(values, "temperature", 0),
     maxTokens: intOpt(values, "max-tokens", 1) ?? (opts.random ? 256 : undefined),
   };
   if (o.fps !== undefined && o.nframes !== undefined) throw new UsageError("give --fps or --nframes, not both");
+  if (mode === "direct" && (o.samples as number | undefined ?? 1) > 1)
+    throw new UsageError("--samples does not apply to --mode direct (nothing is drawn there: every sample would be the same)");
   if (values.constrain) o.constrain = maxThinking !== undefined ? { maxThinkingTokens: maxThinking } : true;
   else if (opts.random && mode === "think") o.constrain = { maxThinkingTokens: 120 }; // random weights rarely write an answer unaided
   if (mode === "direct") o.mode = "direct";
@@ -83,6 +86,7 @@ export function loadOptionsFrom(values: CliValues): Omit<LoadOptions, "model" | 
     gpuLayers: intOpt(values, "gpu-layers", -1),
     threads: intOpt(values, "threads", 0),
     contextSize: intOpt(values, "context-size", 256),
+    parallel: intOpt(values, "parallel", 1),
     gpu: enumOpt(values, "gpu", ["auto", "cuda", "cpu"] as const, (process.env.VIDEOSCORE2_GPU as "auto" | "cuda" | "cpu" | undefined) ?? "auto"),
   };
 }
@@ -153,8 +157,8 @@ export async function runBatch(
       tickOutcome(opts.progress, o);
       opts.onOutcome?.(o);
     };
-    // `concurrency` is passed for scorers that take it; older ones ignore it.
-    await scorer.scoreMany(many, { signal: opts.signal, onResult, concurrency: 2 } as Parameters<VideoScorer["scoreMany"]>[1]);
+    // scoreMany's default concurrency keeps the model's `parallel` calls busy and samples one ahead.
+    await scorer.scoreMany(many, { signal: opts.signal, onResult });
   }
   return out;
 }
@@ -195,7 +199,7 @@ export interface QueueTarget {
 }
 
 /** Flags that load a model: with --redis they are the workers' (`videoscore2 worker`), not the producer's. */
-const WORKER_SIDE = ["model", "mmproj", "gpu-layers", "gpu", "threads", "context-size"] as const;
+const WORKER_SIDE = ["model", "mmproj", "gpu-layers", "gpu", "threads", "context-size", "parallel"] as const;
 
 /** --redis [--queue] when given (and then no load flags); --queue alone is a mistake. */
 export function queueTarget(values: CliValues): QueueTarget | undefined {

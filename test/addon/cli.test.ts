@@ -101,6 +101,28 @@ describe("usage and exit codes", () => {
     expect(rec!.noAnswer).toMatch(/raise maxTokens/);
   });
 
+  it("--samples k scores each clip by k chains (the mean and the majority shown), --parallel n batches clips", async () => {
+    const env = { VIDEOSCORE2_MODEL: models.model, VIDEOSCORE2_MMPROJ: models.mmproj };
+    const args = ["score", clipA, clipB, "--prompt", "x", "--constrain", "--max-thinking-tokens", "8", "--max-tokens", "120", "--threads", "2", "--context-size", "8192"];
+    const json = await run([...args, "--samples", "3", "--parallel", "2", "--format", "json", "--quiet"], env);
+    expect(json.code).toBe(0);
+    const recs = JSON.parse(json.stdout) as { visualQuality: { mean: number; majority: number }; samples: unknown[]; timings: { sharedSteps: number } }[];
+    expect(recs).toHaveLength(2);
+    for (const r of recs) {
+      expect(r.samples).toHaveLength(3);
+      expect(r.visualQuality.mean).toBeGreaterThan(0);
+    }
+    // Both clips were in the model together.
+    expect(recs.some((r) => r.timings.sharedSteps > 0)).toBe(true);
+    const csv = await run([...args, "--samples", "3", "--format", "csv", "--quiet"], env);
+    const row = csv.stdout.trim().split("\n")[1]!.split(",");
+    const header = csv.stdout.split("\n")[0]!.split(",");
+    expect(Number(row[header.indexOf("visual_quality_soft")])).toBeCloseTo(recs[0]!.visualQuality.mean, 5);
+    const bad = await run(["score", clipA, "--prompt", "x", "--samples", "2", "--mode", "direct"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--samples does not apply to --mode direct/);
+  });
+
   it("score refuses to run without a model (the random one is only for demo)", async () => {
     const r = await run(["score", clipA, "--prompt", "x"]);
     expect(r.code).toBe(2);

@@ -13,8 +13,8 @@ import { checkOutputs } from "../output-files.js";
 import { openRunner, queueTarget, RANDOM_WARNING, resolveModel, scoreOptionsFrom, writeReport, type BatchItem } from "../scoring.js";
 
 const SCORE_OPTIONS = [
-  "prompt", "prompts", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "temperature", "max-tokens",
-  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "format", "out", "report", "quiet", "recursive", "redis", "queue",
+  "prompt", "prompts", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "samples", "temperature", "max-tokens",
+  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "parallel", "format", "out", "report", "quiet", "recursive", "redis", "queue",
 ] as const;
 
 const SAMPLE_PROMPT = "a colourful test pattern with a moving gradient and a ticking counter";
