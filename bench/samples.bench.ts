@@ -2,10 +2,12 @@
 //   1. `samples: 4` (one encode + one prefill, 4 chains decoded together) vs 4 separate scores
 //      with seeds s..s+3 (goal: <= 0.5x the time);
 //   2. four prompts on one EncodedVideo (encode included) vs four scores of the file (goal <= 0.4x);
-//   3. the spread over 10 seeds (std) of the mean soft score with k = 1 vs k = 8.
+//   3. the spread over 10 seeds (std) of the mean soft score with k = 1 vs k = 8;
+//   4. four concurrent videos on a scorer loaded with `parallel: 4` vs `parallel: 1` (throughput),
+//      and four prompts on one EncodedVideo scored concurrently with `parallel: 4`.
 //
 //   npx tsx bench/samples.bench.ts [--runs 3] [--max-tokens 256] [--model m.gguf --mmproj p.gguf]
-//       [--gpu-layers -1] [--threads n] [--seeds 10] [--clip c.mp4] [--json out.json]
+//       [--gpu-layers -1] [--threads n] [--seeds 10] [--clip c.mp4] [--json out.json] [--sections 1,2,3,4]
 // Without --model it writes the tiny random-weight model (bench/.out/tiny). bench/gpu/samples.sh runs
 // this file unchanged on a GPU machine.
 import { execFileSync } from "node:child_process";
@@ -27,8 +29,11 @@ const { values } = parseArgs({
     json: { type: "string" },
     seeds: { type: "string" },
     threads: { type: "string" },
+    sections: { type: "string" },
   },
 });
+const report: Record<string, unknown> = {};
+const sections = new Set((values.sections ?? "1,2,3,4").split(",").map(Number));
 const runs = Number(values.runs ?? 3);
 const maxTokens = Number(values["max-tokens"] ?? 256);
 const nSeeds = Number(values.seeds ?? 10);
@@ -51,10 +56,12 @@ const std = (xs: number[]): number => {
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
 };
 
-const scorer = await VideoScorer.load({ ...models, contextSize: 16384, ...(gpuLayers === undefined ? {} : { gpuLayers }), ...(threads === undefined ? {} : { threads }) });
+const loadOpts = { ...models, ...(gpuLayers === undefined ? {} : { gpuLayers }), ...(threads === undefined ? {} : { threads }) };
+const scorer = await VideoScorer.load({ ...loadOpts, contextSize: 16384 });
 const base: ScoreOptions = { prompt: "a test pattern", maxTokens };
 await scorer.score(clip, { ...base, maxTokens: 8 });
 
+if (sections.has(1)) {
 // 1. samples: 4 vs four separate scores, interleaved run by run.
 const k = 4;
 const together: number[] = [];
@@ -78,7 +85,11 @@ console.log("| | ms | encode ms | prefill ms | generate ms | tokens computed |\n
 console.log(`| samples: ${k} (one call) | ${median(together).toFixed(0)} | ${t.encodeMs.toFixed(0)} | ${t.prefillMs.toFixed(0)} | ${t.generateMs.toFixed(0)} | ${t.decodedTokens} |`);
 console.log(`| ${k} separate scores | ${median(separate).toFixed(0)} | ${(k * s1.encodeMs).toFixed(0)} | ${(k * s1.prefillMs).toFixed(0)} | ${(k * s1.generateMs).toFixed(0)} | ${k * s1.decodedTokens} |`);
 console.log(`\nsamples: ${k} takes ${ratio.toFixed(2)}x the time of ${k} separate scores (goal <= 0.5x); ${t.generatedTokens} tokens generated, ${(t.generatedTokens / (t.generateMs / 1000)).toFixed(0)} tok/s batched vs ${s1.tokensPerSecond.toFixed(0)} tok/s alone\n`);
+  report.samples = { k, togetherMs: median(together), separateMs: median(separate), ratio, timings: t, solo: s1 };
+}
 
+const prompts4 = ["a test pattern", "a red square moving", "colour bars on a screen", "a clock counting seconds"];
+if (sections.has(2)) {
 // 2. Four prompts on one EncodedVideo (encode included) vs four scores of the file, interleaved.
 const prompts = ["a test pattern", "a red square moving", "colour bars on a screen", "a clock counting seconds"];
 const enc: number[] = [];
@@ -100,7 +111,10 @@ console.log("| | ms |\n|---|---:|");
 console.log(`| encode + ${prompts.length} prompts on the EncodedVideo | ${median(enc).toFixed(0)} |`);
 console.log(`| ${prompts.length} scores of the file | ${median(files).toFixed(0)} |`);
 console.log(`\n${prompts.length} prompts on one EncodedVideo take ${encRatio.toFixed(2)}x the time of ${prompts.length} scores of the file (goal <= 0.4x); it holds ${(encBytes / 2 ** 20).toFixed(1)} MiB\n`);
+  report.encoded = { prompts: prompts.length, encodedMs: median(enc), fileMs: median(files), ratio: encRatio, bytes: encBytes };
+}
 
+if (sections.has(3)) {
 // 3. Spread of the mean soft score over seeds, k = 1 vs k = 8 (constrained so that every sample answers).
 const dims = ["visualQuality", "textAlignment", "physicalConsistency"] as const;
 const spread: Record<string, Record<string, number>> = {};
@@ -119,7 +133,53 @@ console.log(`std over ${nSeeds} seeds of the (mean) soft score, constrain: true\
 console.log("| | visual quality | text alignment | physical consistency | ms per call | unanswered |\n|---|---:|---:|---:|---:|---:|");
 for (const [name, v] of Object.entries(spread))
   console.log(`| ${name} | ${v.visualQuality!.toFixed(4)} | ${v.textAlignment!.toFixed(4)} | ${v.physicalConsistency!.toFixed(4)} | ${v.msPerCall!.toFixed(0)} | ${v.unanswered} |`);
+  report.spread = spread;
+}
+
+// 4. Four concurrent videos, parallel: 4 vs parallel: 1 (each with room for all four), interleaved;
+//    and four prompts on one EncodedVideo, concurrently with parallel: 4.
+const par: Record<string, unknown> = {};
+report.parallel = par;
+if (sections.has(4)) {
+  const sources = ["testsrc2", "smptebars", "rgbtestsrc", "mandelbrot"];
+  const clips = sources.map((src, i) => {
+    const f = join(out, `par-${i}-720p-10s.mp4`);
+    if (i === 0) return clip!;
+    if (!existsSync(f))
+      execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", `${src}=size=1280x720:rate=30`, "-t", "10", "-c:v", "libx264", "-g", "30", "-pix_fmt", "yuv420p", f]);
+    return f;
+  });
+  const one = await VideoScorer.load({ ...loadOpts, contextSize: 40960, parallel: 1 });
+  const four = await VideoScorer.load({ ...loadOpts, contextSize: 40960, parallel: 4 });
+  await four.score(clip, { ...base, maxTokens: 8 });
+  const all = (s: VideoScorer) => Promise.all(clips.map((c, i) => s.score(c, { ...base, seed: i })));
+  const t1: number[] = [];
+  const t4: number[] = [];
+  const te: number[] = [];
+  let shared = 0;
+  for (let r = 0; r < runs; r++) {
+    let t0 = performance.now();
+    await all(one);
+    t1.push(performance.now() - t0);
+    t0 = performance.now();
+    shared = (await all(four)).reduce((a, x) => a + x.timings.sharedSteps, 0);
+    t4.push(performance.now() - t0);
+    t0 = performance.now();
+    const v = await four.encode(clip);
+    await Promise.all(prompts4.map((prompt, i) => four.score(v, { ...base, prompt, seed: r + i })));
+    v.dispose();
+    te.push(performance.now() - t0);
+  }
+  await one.dispose();
+  await four.dispose();
+  Object.assign(par, { parallel1Ms: median(t1), parallel4Ms: median(t4), encodedParallel4Ms: median(te), sharedSteps: shared });
+  console.log("| 4 videos at once | ms | videos/min |\n|---|---:|---:|");
+  console.log(`| parallel: 1 | ${median(t1).toFixed(0)} | ${(240000 / median(t1)).toFixed(1)} |`);
+  console.log(`| parallel: 4 | ${median(t4).toFixed(0)} | ${(240000 / median(t4)).toFixed(1)} |`);
+  console.log(`\nparallel: 4 gives ${(median(t1) / median(t4)).toFixed(2)}x the throughput of parallel: 1 (${shared} steps shared in the last run)`);
+  console.log(`encode + ${prompts4.length} concurrent prompts on the EncodedVideo with parallel: 4: ${median(te).toFixed(0)} ms\n`);
+}
+
 await scorer.dispose();
 
-if (values.json)
-  writeFileSync(values.json, JSON.stringify({ maxTokens, runs, samples: { k, togetherMs: median(together), separateMs: median(separate), ratio, timings: t, solo: s1 }, encoded: { prompts: prompts.length, encodedMs: median(enc), fileMs: median(files), ratio: encRatio, bytes: encBytes }, spread }, null, 2));
+if (values.json) writeFileSync(values.json, JSON.stringify({ maxTokens, runs, ...report }, null, 2));

@@ -201,7 +201,7 @@ step_reference() {
 }
 
 step_samples() {
-  # Issue 16's benchmark (bench/samples.bench.ts) unchanged, every layer on the GPU: samples: 4 vs 4
+  # Issue 16's benchmark (bench/samples.bench.ts) unchanged, every layer on the GPU: parallel: 4 vs 1 for four videos, samples: 4 vs 4
   # scores, 4 prompts on one EncodedVideo vs 4 scores, the spread with k = 1 vs 8. The tiny model by
   # default; SAMPLES_MODEL and SAMPLES_MMPROJ name another pair (e.g. the 7B one the model step wrote).
   local gpu=cuda model=()
