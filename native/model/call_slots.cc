@@ -13,20 +13,18 @@ bool CallSlots::Fits(int32_t cells, int32_t seqs) const {
 
 CallSlots::Grant CallSlots::Acquire(int32_t cells, int32_t seqs, const CancelToken& cancel) {
   std::unique_lock<std::mutex> lk(m_);
-  int ticket = 0;
-  const void* me = &ticket;
-  auto it = queue_.insert(queue_.end(), me);
+  const auto me = queue_.emplace(queue_.end());
   // Our cancel flag is shared memory set by JavaScript, with no way to wake us: poll it.
-  while (queue_.front() != me || !Fits(cells, seqs)) {
+  while (queue_.begin() != me || !Fits(cells, seqs)) {
     if (cancel.cancelled()) {
-      queue_.erase(it);
+      queue_.erase(me);
       cv_.notify_all();  // the next in line may fit now
       lk.unlock();
       cancel.check();
     }
     cv_.wait_for(lk, std::chrono::milliseconds(20));
   }
-  queue_.erase(it);
+  queue_.erase(me);
   Grant g;
   g.cells = cells;
   g.alone = calls_ == 0;
@@ -49,11 +47,6 @@ void CallSlots::Release(const Grant& g) {
   usedCells_ -= g.cells;
   --calls_;
   cv_.notify_all();
-}
-
-int32_t CallSlots::calls() const {
-  std::lock_guard<std::mutex> lk(m_);
-  return calls_;
 }
 
 }  // namespace vs2

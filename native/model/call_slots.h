@@ -32,18 +32,16 @@ class CallSlots {
   Grant Acquire(int32_t cells, int32_t seqs, const CancelToken& cancel);
   void Release(const Grant& g);
 
-  int32_t calls() const;  // admitted now
-
  private:
   bool Fits(int32_t cells, int32_t seqs) const;
 
   const int32_t cells_, maxCalls_;
-  mutable std::mutex m_;
+  std::mutex m_;
   std::condition_variable cv_;
   int32_t usedCells_ = 0, calls_ = 0;
   std::vector<bool> seqUsed_;
   int32_t freeSeqs_;
-  std::list<const void*> queue_;  // waiting calls, first come first
+  std::list<char> queue_;  // one entry per waiting call, first come first: its place in line
 };
 
 }  // namespace vs2

@@ -33,17 +33,10 @@ export interface DimensionScore {
   answered?: number;
 }
 
-/** One chain of thought of a `samples` > 1 call. */
-export interface SampleScore {
+/** One chain of thought of a `samples` > 1 call: its scores, rationale, text and tokens as a result has them. */
+export interface SampleScore extends Pick<ScoreResult, Dimension | "rationale" | "text" | "tokens" | "stopReason"> {
   /** seed + i for sample i. */
   seed: number;
-  visualQuality: DimensionScore;
-  textAlignment: DimensionScore;
-  physicalConsistency: DimensionScore;
-  rationale: string;
-  text: string;
-  tokens: number[];
-  stopReason: "eos" | "max_tokens";
 }
 
 /** The frames the model saw. */

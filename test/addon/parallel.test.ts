@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VideoScorer, type ScoreOptions, type ScoreResult } from "../../src/index.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
-import { ensureFile, ffmpeg } from "../fixtures/videos.js";
+import { h264Clip } from "../fixtures/videos.js";
 import { join } from "node:path";
 
 const SOURCES = ["testsrc2", "smptebars", "mandelbrot", "rgbtestsrc"];
@@ -39,11 +39,7 @@ function worstProbDiff(a: ScoreResult[], b: ScoreResult[]): number {
 beforeAll(async () => {
   models = await tinyModels();
   clips = await Promise.all(
-    SOURCES.map((src, i) =>
-      ensureFile(join(FIXTURE_DIR, "parallel", `clip${i}.mp4`), (tmp) =>
-        ffmpeg(["-f", "lavfi", "-i", `${src}=size=224x224:rate=10`, "-frames:v", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p", tmp]),
-      ),
-    ),
+    SOURCES.map((src, i) => h264Clip(join(FIXTURE_DIR, "parallel", `clip${i}.mp4`), ["-f", "lavfi", "-i", `${src}=size=224x224:rate=10`, "-frames:v", "20"])),
   );
   solo = await VideoScorer.load({ ...models, ...EXACT });
   par = await VideoScorer.load({ ...models, ...EXACT, parallel: 4 });

@@ -1,24 +1,14 @@
 // samples: k chains of thought from one encode and one prefill (issue 16), and the constrained answer
 // that always fits, checked with a tokenizer that writes it a byte per token.
-import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EncodedVideo, VideoScorer, type ScoreResult } from "../../src/index.js";
 import { writeQwen25VLModels } from "../../src/gguf/tiny-model.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
+import { h264Clip } from "../fixtures/videos.js";
 
 const dir = join(FIXTURE_DIR, "scorer");
-function clip(name: string, args: string[]): string {
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, name);
-  if (!existsSync(out)) {
-    const tmp = `${out}.tmp.mp4`;
-    execFileSync("ffmpeg", ["-loglevel", "error", "-y", ...args, "-c:v", "libx264", "-pix_fmt", "yuv420p", tmp]);
-    copyFileSync(tmp, out);
-  }
-  return out;
-}
 
 /** The tiny model with no BPE merges: every text is one token per byte, "</think>" is 8 tokens. */
 async function byteVocabModels(): Promise<{ model: string; mmproj: string }> {
@@ -36,7 +26,7 @@ const FAST = { prompt: "a red square moving", maxTokens: 24 };
 const DIMS = ["visualQuality", "textAlignment", "physicalConsistency"] as const;
 
 beforeAll(async () => {
-  small = clip("small.mp4", ["-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20"]);
+  small = await h264Clip(join(dir, "small.mp4"), ["-f", "lavfi", "-i", "testsrc2=size=224x224:rate=10", "-frames:v", "20"]);
   scorer = await VideoScorer.load({ ...(await tinyModels()), contextSize: 8192, threads: 2 });
 });
 
