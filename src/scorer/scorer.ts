@@ -130,6 +130,25 @@ async function endStream(stream: StreamedVideo, settledOk: boolean, cancel: Canc
   stream.feed.close();
 }
 
+type Finished = Awaited<StreamedVideo["finished"]>;
+
+/** Without overlap every frame is decoded before the model is asked for: waits for that (rejects with the decode's error). */
+async function decodeFirst(sampled: StreamedVideo, overlap: boolean): Promise<Finished> {
+  if (overlap) return null;
+  await sampled.feed.done;
+  return sampled.finished;
+}
+
+/**
+ * The call's wait on sampling and sampling's own time. Sampled first, all of it was on the call's
+ * path; overlapped, opening and the encoder's waits for frames were.
+ */
+function sampleTimes(sampled: StreamedVideo, frameWaitMs: number, first: Finished, finished: Finished): { sampleMs: number; sampleTotalMs: number } {
+  const onPath = first ? first.sampleTotalMs : sampled.openMs + frameWaitMs;
+  const sampleTotalMs = finished?.sampleTotalMs ?? onPath;
+  return { sampleMs: Math.min(onPath, sampleTotalMs), sampleTotalMs };
+}
+
 /**
  * Lets `size` native calls into the model at once, in call order (the engine admits as many; its
  * context is shared by them). `idle()` resolves when none is running or waiting.
@@ -339,7 +358,7 @@ export class VideoScorer implements AsyncDisposable {
       options.onProgress?.({ phase: "sample", done: 0, total: 1 });
       const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, 0, 1));
       stream = sampled;
-      if (!this.pipeline.overlap) await sampled.feed.done;
+      const first = await decodeFirst(sampled, this.pipeline.overlap);
       const { onEvent } = this.events(options);
       const native = await this.gate.run(async () => {
         cancel.throwIfRaised();
@@ -347,9 +366,9 @@ export class VideoScorer implements AsyncDisposable {
       });
       const finished = await sampled.finished;
       options.onProgress?.({ phase: "sample", done: 1, total: 1 });
-      const onPath = sampled.openMs + native.timings.frameWaitMs;
+      const { sampleMs } = sampleTimes(sampled, native.timings.frameWaitMs, first, finished);
       const { feed: _f, openMs: _o, finished: _d, ...facts } = sampled;
-      const e = new EncodedVideo(this, native, facts, Math.min(onPath, finished?.sampleTotalMs ?? onPath), performance.now() - t0);
+      const e = new EncodedVideo(this, native, facts, sampleMs, performance.now() - t0);
       this.encoded.add(e);
       settledOk = true;
       return e;
@@ -408,11 +427,7 @@ export class VideoScorer implements AsyncDisposable {
       const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, sampling.maxTokens, sampling.samples));
       stream = sampled;
       void sampled.finished.then((f) => f && options.onProgress?.({ phase: "sample", done: 1, total: 1 }));
-      let decodedFirst: Awaited<StreamedVideo["finished"]> = null;
-      if (!overlap) {
-        await sampled.feed.done; // rejects with the decode's error
-        decodedFirst = await sampled.finished;
-      }
+      const first = await decodeFirst(sampled, overlap);
       const ev = this.events(options);
       const out = await this.gate.run(async () => {
         cancel.throwIfRaised();
@@ -420,11 +435,7 @@ export class VideoScorer implements AsyncDisposable {
       });
       ev.finish();
       const finished = await sampled.finished;
-      // Sampled first, all of it was on the call's path; overlapped, opening and the encoder's waits were.
-      const onPath = decodedFirst ? decodedFirst.sampleTotalMs : sampled.openMs + out.timings.frameWaitMs;
-      const sampleTotalMs = finished?.sampleTotalMs ?? onPath;
-      const sampleMs = Math.min(onPath, sampleTotalMs);
-      const result = assembleResult(out, sampled, { sampleMs, sampleTotalMs }, performance.now() - t0, mode, sampling.seed);
+      const result = assembleResult(out, sampled, sampleTimes(sampled, out.timings.frameWaitMs, first, finished), performance.now() - t0, mode, sampling.seed);
       settledOk = true;
       return result;
     } catch (e) {
