@@ -103,7 +103,7 @@ describe("usage and exit codes", () => {
 
   it("--samples k scores each clip by k chains (the mean and the majority shown), --parallel n batches clips", async () => {
     const env = { VIDEOSCORE2_MODEL: models.model, VIDEOSCORE2_MMPROJ: models.mmproj };
-    const args = ["score", clipA, clipB, "--prompt", "x", "--constrain", "--max-thinking-tokens", "8", "--max-tokens", "120", "--threads", "2", "--context-size", "8192"];
+    const args = ["score", clipA, clipB, "--prompt", "x", "--constrain", "--max-thinking-tokens", "100", "--max-tokens", "200", "--threads", "2", "--context-size", "8192"];
     const json = await run([...args, "--samples", "3", "--parallel", "2", "--format", "json", "--quiet"], env);
     expect(json.code).toBe(0);
     const recs = JSON.parse(json.stdout) as { visualQuality: { mean: number; majority: number }; samples: unknown[]; timings: { sharedSteps: number } }[];

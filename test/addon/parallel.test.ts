@@ -59,9 +59,11 @@ async function soloRuns(o: (i: number) => ScoreOptions): Promise<ScoreResult[]> 
 describe("parallel: concurrent calls generate in the same batches", () => {
   it("each batched greedy call equals its solo run, with samples and a constrained answer read from batched steps", async () => {
     expect(par.info.parallel).toBe(4);
+    // Long enough generations that each call is still generating when the last one arrives (the
+    // calls reach the model a vision encode and a prefill apart): every call must share steps.
     const variants: ((i: number) => ScoreOptions)[] = [
-      (i) => opts(i),
-      (i) => opts(i, { samples: 1 + (i % 2), constrain: { maxThinkingTokens: 12 }, maxTokens: 120 }),
+      (i) => opts(i, { maxTokens: 200 + 10 * i }),
+      (i) => opts(i, { samples: 1 + (i % 2), constrain: { maxThinkingTokens: 150 }, maxTokens: 240 }),
     ];
     for (const o of variants) {
       const alone = await soloRuns(o);
