@@ -1,0 +1,136 @@
+/**
+ * Reading the results journal of `videoscore2 eval` (src/eval/journal.ts writes it): its header
+ * line, its entries, and what a crash can leave (a last line cut short). Anything else that is not
+ * what we write is an error naming the line: the file is left as it was.
+ */
+import { VideoScoreError } from "../addon/errors.js";
+import type { Dimension } from "../scorer/parse.js";
+import { readRegularText } from "./input-file.js";
+
+/** The `format` of a journal's first line. */
+export const JOURNAL_FORMAT = "videoscore2-eval-journal";
+
+/** The first line: what made the scores. */
+export interface JournalHeader {
+  format: typeof JOURNAL_FORMAT;
+  version: 1;
+  /** The benchmark layout the journal belongs to. */
+  benchmark: string;
+  /** The options that change a score (model files, template, frames, sampling). */
+  options: Record<string, unknown>;
+}
+
+/** One dimension's scores, every kind, so `--score` can change without scoring again. */
+export interface JournalScore {
+  score: number | null;
+  soft: number | null;
+  expected: number | null;
+}
+
+/** One settled video. */
+export interface JournalEntry {
+  id: string;
+  video: string;
+  prompt: string;
+  ok: boolean;
+  scores?: Record<Dimension, JournalScore>;
+  /** The generated text. */
+  output?: string;
+  error?: { code: string; message: string };
+}
+
+/** What a journal file holds. */
+export interface JournalContents {
+  header: JournalHeader | null;
+  entries: Map<string, JournalEntry>;
+  /** Bytes of complete lines (what is kept when a cut last line is dropped). */
+  goodBytes: number;
+  /** A last line cut short was found (and is not in `entries`). */
+  cut: boolean;
+  /** The last complete line lacks its newline. */
+  needsNewline: boolean;
+}
+
+export function journalError(path: string, msg: string): never {
+  throw new VideoScoreError("ERR_INVALID_OPTION", `${path}: ${msg}`, { path });
+}
+
+/** Whether text begins like a journal. */
+export function looksLikeJournal(text: string): boolean {
+  return text.trimStart().startsWith("{") && text.slice(0, 300).includes(`"format":"${JOURNAL_FORMAT}"`);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Why a parsed first line is not our header; null when it is one. */
+function headerProblem(v: unknown): string | null {
+  if (!isObject(v) || v.format !== JOURNAL_FORMAT) return `its first line is not a journal header (no "format": "${JOURNAL_FORMAT}")`;
+  if (v.version !== 1) return `its header has version ${JSON.stringify(v.version)}; this version of videoscore2 reads version 1`;
+  if (typeof v.benchmark !== "string" || !isObject(v.options)) return "its header lacks the benchmark or the options";
+  return null;
+}
+
+const NOT_A_JOURNAL = "it is left as it was: give --journal a new path, or move the file away";
+
+/**
+ * Parses a journal's text. A last line that is not JSON is reported as cut (a crash mid-write);
+ * a file cut within its first line counts as cut only where its text is the start of `fresh`, the
+ * header this run would write. Anything else that is not a journal is an error, as is any bad line.
+ */
+export function parseJournal(text: string, path: string, fresh?: string): JournalContents {
+  const out: JournalContents = { header: null, entries: new Map(), goodBytes: 0, cut: false, needsNewline: false };
+  if (text === "") return out;
+  const lines = text.split("\n");
+  let bytes = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const last = i === lines.length - 1;
+    if (last && line === "") break;
+    let v: unknown;
+    let parsed = true;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      parsed = false;
+    }
+    if (i === 0) {
+      const problem = parsed ? headerProblem(v) : "its first line is not JSON";
+      if (problem) {
+        // A crash while the header was written leaves the start of the same header.
+        if (last && fresh !== undefined && fresh.startsWith(text)) {
+          out.cut = true;
+          return out;
+        }
+        return journalError(path, `not a videoscore2 eval journal (${problem}); ${NOT_A_JOURNAL}`);
+      }
+      out.header = v as JournalHeader;
+    } else {
+      if (!parsed) {
+        if (last) {
+          out.cut = true;
+          break;
+        }
+        return journalError(path, `line ${i + 1} of the journal is not JSON; remove it or use another --journal`);
+      }
+      const e = v as JournalEntry;
+      if (!e || typeof e.id !== "string") return journalError(path, `line ${i + 1} of the journal has no id`);
+      out.entries.set(e.id, e);
+    }
+    bytes += Buffer.byteLength(line) + (last ? 0 : 1);
+    if (last) out.needsNewline = true;
+    out.goodBytes = bytes;
+  }
+  return out;
+}
+
+/** Reads a journal (a regular file, links followed: it is only read); a missing file is empty. */
+export function readJournal(path: string): JournalContents {
+  let text: string;
+  try {
+    text = readRegularText(path, "the journal");
+  } catch (e) {
+    if (e instanceof VideoScoreError && e.code === "ERR_INPUT_NOT_FOUND") return parseJournal("", path);
+    throw e;
+  }
+  return parseJournal(text, path);
+}

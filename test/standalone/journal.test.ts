@@ -1,0 +1,117 @@
+// The results journal of `eval` against files it must not destroy (issue 31): a file that is not a
+// journal, a symbolic link, a FIFO; and what it must still repair: a last line cut by a crash.
+import { execFileSync } from "node:child_process";
+import { lstatSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { VideoScoreError } from "../../src/addon/errors.js";
+import { Journal, JOURNAL_FORMAT, readJournal } from "../../src/eval/journal.js";
+
+const dir = mkdtempSync(join(tmpdir(), "vs2-journal-"));
+const header = { benchmark: "vsb2", options: { model: "/m.gguf", seed: 1, template: "benchmark" } };
+const dims = (v: unknown) => ({ visualQuality: v, textAlignment: v, physicalConsistency: v });
+const entry = (id: string, score = 3) => ({ id, video: `${id}.mp4`, prompt: "p", ok: true, scores: dims({ score, soft: score + 0.1, expected: score }) as never });
+
+function refusal(fn: () => unknown): VideoScoreError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(VideoScoreError);
+    return e as VideoScoreError;
+  }
+  throw new Error("expected the journal to be refused");
+}
+
+describe("a file that is not a journal is refused and left as it was", () => {
+  for (const [name, text] of [
+    ["one line, no newline, not JSON", "SECRET=abc"],
+    ["several lines of text", "line one\nline two\n"],
+    ["JSON that is not a journal header", '{"format":"something-else","x":1}\n{"id":"a"}\n'],
+    ["a JSON array", "[1,2,3]"],
+    ["a journal header of another version", `{"format":"${JOURNAL_FORMAT}","version":2,"benchmark":"vsb2","options":{}}\n`],
+  ] as const) {
+    it(name, () => {
+      const path = join(dir, `${name.replace(/\W+/g, "-")}.txt`);
+      writeFileSync(path, text);
+      const e = refusal(() => Journal.open(path, header));
+      expect(e.code).toBe("ERR_INVALID_OPTION");
+      expect(e.message).toContain(path);
+      expect(e.message).toMatch(/not a videoscore2 eval journal .*left as it was/);
+      expect(readFileSync(path, "utf8")).toBe(text);
+    });
+  }
+
+  it("only the start of the header this run writes counts as a journal cut as it was created", () => {
+    const path = join(dir, "cut-header.jsonl");
+    Journal.open(path, header).close();
+    const line = readFileSync(path, "utf8");
+    const cut = line.slice(0, -5); // past the options: "…seed":1,"templ…
+    writeFileSync(path, cut);
+    // The start of another run's header is not this run's to redo.
+    refusal(() => Journal.open(path, { ...header, options: { ...header.options, seed: 2 } }));
+    expect(readFileSync(path, "utf8")).toBe(cut);
+    const j = Journal.open(path, header);
+    j.close();
+    expect(j.repaired).toBe(false);
+    expect(readFileSync(path, "utf8")).toBe(line);
+    writeFileSync(path, `${line.slice(0, 30)}x`);
+    refusal(() => Journal.open(path, header));
+    expect(readFileSync(path, "utf8")).toBe(`${line.slice(0, 30)}x`);
+  });
+
+  it("a real journal's cut last line is still dropped and the rest kept", () => {
+    const path = join(dir, "cut-last.jsonl");
+    const j = Journal.open(path, header);
+    j.append(entry("a"));
+    j.close();
+    const good = readFileSync(path, "utf8");
+    writeFileSync(path, `${good}{"id":"b","vi`);
+    const k = Journal.open(path, header);
+    expect(k.repaired).toBe(true);
+    k.append(entry("b"));
+    k.close();
+    expect(readFileSync(path, "utf8")).toBe(`${good}${JSON.stringify(entry("b"))}\n`);
+  });
+
+  it("an empty file becomes a journal (nothing in it to lose)", () => {
+    const path = join(dir, "empty.jsonl");
+    writeFileSync(path, "");
+    Journal.open(path, header).close();
+    expect(readJournal(path).header).toMatchObject({ format: JOURNAL_FORMAT, ...header });
+  });
+});
+
+describe("a symbolic link is refused, never written through", () => {
+  it("a link to a file that is not a journal: both stay as they were", () => {
+    const target = join(dir, "notes.txt");
+    writeFileSync(target, "SECRET=abc");
+    const link = join(dir, "bench.json.journal.jsonl");
+    symlinkSync(target, link);
+    const e = refusal(() => Journal.open(link, header));
+    expect(e.code).toBe("ERR_INVALID_OPTION");
+    expect(e.message).toMatch(/is a symbolic link to .*notes\.txt; eval does not write through links/);
+    expect(readFileSync(target, "utf8")).toBe("SECRET=abc");
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe(target);
+  });
+
+  it("a link to a real journal: refused too, the journal unchanged", () => {
+    const real = join(dir, "real.jsonl");
+    const j = Journal.open(real, header);
+    j.append(entry("a"));
+    j.close();
+    const before = readFileSync(real, "utf8");
+    const link = join(dir, "to-real.jsonl");
+    symlinkSync(real, link);
+    expect(refusal(() => Journal.open(link, header)).message).toMatch(/symbolic link/);
+    expect(readFileSync(real, "utf8")).toBe(before);
+  });
+
+  it("a dangling link: refused, nothing created where it points", () => {
+    const link = join(dir, "dangling.jsonl");
+    symlinkSync(join(dir, "nowhere", "x.jsonl"), link);
+    expect(refusal(() => Journal.open(link, header)).message).toMatch(/symbolic link/);
+    expect(() => lstatSync(join(dir, "nowhere"))).toThrow();
+  });
+});
