@@ -3,15 +3,14 @@
  * (a JSON array with `video_name` and `v/t/p_score_model`, as `eval_rm.py` writes it). Where that
  * layout also carries the human scores (VideoScore-Bench-v2, VideoPhy2), it is the benchmark too.
  */
-import { readFileSync } from "node:fs";
-import { VideoScoreError } from "../addon/errors.js";
 import type { Dimension } from "../scorer/parse.js";
 import { parseRecords } from "./bench-file.js";
 import { asNumber, benchError, field, videoId } from "./benchmarks/fields.js";
 import type { Benchmark, BenchmarkName, ModelScores } from "./benchmarks/types.js";
 import { videophy2Benchmark } from "./benchmarks/videophy2.js";
 import { vsb2Benchmark } from "./benchmarks/vsb2.js";
-import { looksLikeJournal, readJournal, type JournalEntry } from "./journal.js";
+import { readRegularText } from "./input-file.js";
+import { looksLikeJournal, parseJournal, type JournalEntry } from "./journal-read.js";
 import { METRIC_DIMENSIONS } from "./metrics.js";
 
 /** Which of a result's scores the metrics use. */
@@ -43,15 +42,9 @@ export interface ResultScores {
 
 /** Reads the scores of a journal or a reference results file. */
 export function readResultScores(path: string, kind: ScoreKind): ResultScores {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new VideoScoreError(code === "ENOENT" ? "ERR_INPUT_NOT_FOUND" : "ERR_INPUT_UNREADABLE", `${path}: ${(e as Error).message}`, { path, cause: e });
-  }
+  const text = readRegularText(path, "the results file");
   if (looksLikeJournal(text)) {
-    const j = readJournal(path);
+    const j = parseJournal(text, path);
     return { scores: new Map([...j.entries.values()].map((e) => [e.id, entryScores(e, kind)])), source: "journal", records: null };
   }
   const records = parseRecords(text, path);

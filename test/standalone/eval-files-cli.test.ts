@@ -1,6 +1,7 @@
 // `videoscore2 eval` against hostile files at its journal and input paths (issue 31): what it must
 // refuse, and leave as it was, before any model is loaded. No addon and no model are needed: the
 // model paths are never opened, because each case ends before scoring (or has nothing to score).
+import { execFileSync } from "node:child_process";
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,5 +59,70 @@ describe("eval refuses a symlinked journal, explicit or default (it does not wri
     expect(r.stderr).toMatch(/link\.jsonl: the journal is a symbolic link/);
     expect(readFileSync(real, "utf8")).toBe(before);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+});
+
+describe("every file the CLI reads must be a regular file (a FIFO would block the read forever)", () => {
+  /** A run that must end on its own; one still blocked after 20 s is killed and fails. */
+  async function ends(args: string[]) {
+    const { child, done } = startCli(args);
+    const t = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const r = await done;
+    clearTimeout(t);
+    expect(r.signal, `still running after 20 s: ${args.join(" ")}`).toBeNull();
+    noStack(r.stderr);
+    return r;
+  }
+  const fifo = (name: string) => {
+    const p = join(dir, name);
+    execFileSync("mkfifo", [p]);
+    return p;
+  };
+
+  it("the journal: --journal <fifo> and a FIFO at the default path", async () => {
+    const f = fifo("j.fifo");
+    const r = await ends(["eval", bench, "--journal", f, ...noModel]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${f}: the journal is a FIFO (named pipe), not a regular file`);
+    fifo("b.json.journal.jsonl");
+    const d = await ends(["eval", bench, ...noModel]);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/b\.json\.journal\.jsonl: the journal is a FIFO/);
+    const k = await ends(["eval", bench, "--journal", "/dev/null", ...noModel]);
+    expect(k.code).toBe(2);
+    expect(k.stderr).toContain("/dev/null: the journal is a character device");
+  });
+
+  it("the benchmark file, the pair file and --from-results", async () => {
+    const b = fifo("bench.json");
+    const r = await ends(["eval", b, ...noModel]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${b}: the benchmark file is a FIFO (named pipe), not a regular file`);
+
+    const list = join(dir, "t2vqa.txt");
+    writeFileSync(list, "a.mp4|p|50\nb.mp4|p|60\n");
+    const pf = fifo("pref.json");
+    const p = await ends(["eval", list, "--pair-file", pf, ...noModel]);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toContain(`${pf}: the pair file is a FIFO`);
+
+    const res = fifo("results.json");
+    const q = await ends(["eval", bench, "--from-results", res]);
+    expect(q.code).toBe(2);
+    expect(q.stderr).toContain(`${res}: the results file is a FIFO`);
+    const folder = await ends(["eval", bench, "--from-results", dir]);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(`${dir}: the results file is a folder, not a regular file`);
+  });
+
+  it("score --prompts <fifo>, and info --model <fifo>", async () => {
+    const p = fifo("prompts.json");
+    const r = await ends(["score", join(dir, "a.mp4"), "--prompts", p, ...noModel]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--prompts ${p}: the prompts file is a FIFO`);
+    const m = fifo("model.gguf");
+    const i = await ends(["info", "--model", m, "--format", "json"]);
+    expect(i.code).toBe(1);
+    expect(JSON.parse(i.stdout).model.error).toContain(`${m}: the GGUF file is a FIFO`);
   });
 });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { packageRoot } from "../../addon/loader.js";
 import { VideoScoreError } from "../../addon/errors.js";
 import { readGGUF } from "../../gguf/reader.js";
+import { checkRegularFile } from "../../eval/input-file.js";
 import type { GGUFValue } from "../../gguf/types.js";
 import { versions } from "../../index.js";
 import { allowOnly, enumOpt, EXIT, type CliValues } from "../args.js";
@@ -30,6 +31,8 @@ function show(v: GGUFValue): unknown {
 }
 
 async function ggufSummary(path: string, all: boolean): Promise<Record<string, unknown>> {
+  // A FIFO would block the header read forever.
+  checkRegularFile(path, "the GGUF file");
   const f = await readGGUF(path);
   const meta: Record<string, unknown> = {};
   for (const [k, v] of f.metadata) if (all || KEY_PATTERNS.some((re) => re.test(k))) meta[k] = show(v);
