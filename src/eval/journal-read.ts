@@ -4,7 +4,7 @@
  * what we write is an error naming the line: the file is left as it was.
  */
 import { VideoScoreError } from "../addon/errors.js";
-import type { Dimension } from "../scorer/parse.js";
+import { DIMENSIONS, type Dimension } from "../scorer/parse.js";
 import { readRegularText } from "./input-file.js";
 
 /** The `format` of a journal's first line. */
@@ -70,6 +70,31 @@ function headerProblem(v: unknown): string | null {
   return null;
 }
 
+const numOrNull = (v: unknown) => v === null || (typeof v === "number" && Number.isFinite(v));
+const show = (v: unknown) => (v === undefined ? "missing" : JSON.stringify(v)?.slice(0, 60));
+
+/**
+ * Why a parsed line is not an entry as eval writes it; null when it is one. Everything read later
+ * (the metrics, `--out`'s results layout) may then rely on the shape.
+ */
+export function entryProblem(v: unknown): string | null {
+  if (!isObject(v)) return "it is not a JSON object";
+  if (typeof v.id !== "string" || v.id === "") return "it has no id";
+  for (const k of ["video", "prompt"] as const) if (typeof v[k] !== "string") return `its ${k} is ${show(v[k])}, not a string`;
+  if (typeof v.ok !== "boolean") return `its ok is ${show(v.ok)}, not true or false`;
+  if (v.output !== undefined && typeof v.output !== "string") return `its output is ${show(v.output)}, not a string`;
+  if (v.ok) {
+    if (!isObject(v.scores)) return `it is ok but its scores are ${show(v.scores)}`;
+    for (const d of DIMENSIONS) {
+      const s = v.scores[d];
+      if (!isObject(s)) return `scores.${d} is ${show(s)}, not {score, soft, expected}`;
+      for (const k of ["score", "soft", "expected"] as const) if (!numOrNull(s[k])) return `scores.${d}.${k} is ${show(s[k])}, not a number or null`;
+    }
+  } else if (!isObject(v.error) || typeof v.error.code !== "string" || typeof v.error.message !== "string")
+    return `it failed but its error is ${show(v.error)}, not {code, message}`;
+  return null;
+}
+
 const NOT_A_JOURNAL = "it is left as it was: give --journal a new path, or move the file away";
 
 /**
@@ -112,8 +137,9 @@ export function parseJournal(text: string, path: string, fresh?: string): Journa
         }
         return journalError(path, `line ${i + 1} of the journal is not JSON; remove it or use another --journal`);
       }
+      const problem = entryProblem(v);
+      if (problem) return journalError(path, `line ${i + 1} of the journal is not an entry as eval writes it: ${problem}; remove the line or use another --journal`);
       const e = v as JournalEntry;
-      if (!e || typeof e.id !== "string") return journalError(path, `line ${i + 1} of the journal has no id`);
       out.entries.set(e.id, e);
     }
     bytes += Buffer.byteLength(line) + (last ? 0 : 1);

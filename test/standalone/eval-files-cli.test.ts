@@ -126,3 +126,22 @@ describe("every file the CLI reads must be a regular file (a FIFO would block th
     expect(JSON.parse(i.stdout).model.error).toContain(`${m}: the GGUF file is a FIFO`);
   });
 });
+
+describe("a journal line of the wrong shape", () => {
+  it("ok: true with null scores, then --out: exit 2 naming the line, no TypeError", async () => {
+    const journal = join(dir, "nulls.jsonl");
+    // The header this command writes: the benchmark, the model paths and the default template.
+    const header = { format: "videoscore2-eval-journal", version: 1, benchmark: "vsb2", options: { model: noModel[1], mmproj: noModel[3], template: "benchmark" } };
+    const nulls = { visualQuality: null, textAlignment: null, physicalConsistency: null };
+    writeFileSync(journal, `${JSON.stringify(header)}\n${JSON.stringify({ id: "a", video: "a.mp4", prompt: "p", ok: true, scores: nulls })}\n`);
+    const out = join(dir, "results.json");
+    const r = await run(["eval", bench, "--journal", journal, "--out", out, ...noModel]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${journal}: line 2 of the journal is not an entry as eval writes it: scores.visualQuality is null`);
+    expect(r.stderr).not.toMatch(/TypeError/);
+    noStack(r.stderr);
+    const q = await run(["eval", bench, "--from-results", journal]);
+    expect(q.code).toBe(2);
+    expect(q.stderr).toContain("line 2 of the journal is not an entry");
+  });
+});

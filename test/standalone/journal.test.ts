@@ -115,3 +115,41 @@ describe("a symbolic link is refused, never written through", () => {
     expect(() => lstatSync(join(dir, "nowhere"))).toThrow();
   });
 });
+
+describe("a line that is not an entry as eval writes it is refused, naming the line", () => {
+  const good = entry("a");
+  for (const [name, bad, why] of [
+    ["ok with null scores", { ...good, scores: dims(null) }, /scores\.visualQuality is null, not \{score, soft, expected\}/],
+    ["ok without scores", { ...good, scores: undefined }, /it is ok but its scores are missing/],
+    ["a score that is a string", { ...good, scores: { ...good.scores, textAlignment: { score: "3", soft: 3, expected: 3 } } }, /scores\.textAlignment\.score is "3"/],
+    ["ok that is not a boolean", { ...good, ok: "yes" }, /its ok is "yes"/],
+    ["a failure without its error", { id: "a", video: "a.mp4", prompt: "p", ok: false }, /it failed but its error is missing/],
+    ["no video", { id: "a", prompt: "p", ok: false, error: { code: "E", message: "m" } }, /its video is missing/],
+    ["a number", 42, /not a JSON object/],
+  ] as const) {
+    it(name, () => {
+      const path = join(dir, `shape-${name.replace(/\W+/g, "-")}.jsonl`);
+      const j = Journal.open(path, header);
+      j.append(entry("b"));
+      j.close();
+      writeFileSync(path, `${readFileSync(path, "utf8")}${JSON.stringify(bad)}\n${JSON.stringify(entry("c"))}\n`);
+      const before = readFileSync(path, "utf8");
+      for (const f of [() => readJournal(path), () => Journal.open(path, header)]) {
+        const e = refusal(f);
+        expect(e.code).toBe("ERR_INVALID_OPTION");
+        expect(e.message).toContain(`${path}: line 3 of the journal is not an entry as eval writes it`);
+        expect(e.message).toMatch(why);
+      }
+      expect(readFileSync(path, "utf8")).toBe(before);
+    });
+  }
+
+  it("what eval writes passes: null scores of a dimension the model did not answer, a failure with its error", () => {
+    const path = join(dir, "shape-good.jsonl");
+    const j = Journal.open(path, header);
+    j.append({ ...entry("a"), scores: dims({ score: null, soft: null, expected: null }) as never, output: "text" });
+    j.append({ id: "b", video: "b.mp4", prompt: "p", ok: false, error: { code: "ERR_DECODE", message: "bad" } });
+    j.close();
+    expect([...readJournal(path).entries.keys()]).toEqual(["a", "b"]);
+  });
+});
