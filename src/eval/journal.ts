@@ -8,7 +8,7 @@
  * not a journal is refused and left as it was, and so is a symbolic link (it is not written
  * through, wherever it points) and anything that is not a regular file (a FIFO would block).
  */
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, writeSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { fileKind } from "./input-file.js";
 import { journalError, parseJournal, type JournalEntry, type JournalHeader, JOURNAL_FORMAT } from "./journal-read.js";
@@ -69,9 +69,45 @@ function refuseLink(path: string): never {
   );
 }
 
+/**
+ * A write to the journal failed (a full disk, an I/O error): nothing torn is left in it, and
+ * `kept` says how many entries it holds. The command reports it in one line, exit 1.
+ */
+export class JournalWriteError extends Error {
+  constructor(
+    readonly path: string,
+    /** Entries the journal holds, all complete. */
+    readonly kept: number,
+    cause: unknown,
+  ) {
+    const e = cause as NodeJS.ErrnoException;
+    super(`--journal ${path}: cannot write it (${e?.code ? `${e.code}: ` : ""}${e?.message?.replace(/^[A-Z]+: /, "") ?? String(cause)})`, { cause });
+    this.name = "JournalWriteError";
+  }
+}
+
+/** How the journal writes; tests put a full or stuttering disk here. */
+export interface JournalIO {
+  /** As fs.writeSync(fd, buffer, offset, length, position): the bytes written, maybe fewer than asked. */
+  write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
+}
+
+const FS_IO: JournalIO = { write: (fd, b, off, len, pos) => writeSync(fd, b, off, len, pos) };
+
 // O_NOFOLLOW: a link put in place after the check is refused (ELOOP), not written through.
 // O_NONBLOCK: a FIFO put in place after the check does not block the open.
 const OPEN_FLAGS = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** Writes all of `b` at `at`, continuing short writes; returns the end. */
+function writeAll(io: JournalIO, fd: number, b: Uint8Array, at: number): number {
+  for (let done = 0; done < b.length; ) {
+    const n = io.write(fd, b, done, b.length - done, at + done);
+    // A write that makes no progress would loop forever; the OS says ENOSPC only on the next.
+    if (!(n > 0)) throw Object.assign(new Error("no space left on device (a write made no progress)"), { code: "ENOSPC" });
+    done += n;
+  }
+  return at + b.length;
+}
 
 /** An open journal: what it held, and appends. */
 export class Journal {
@@ -84,7 +120,14 @@ export class Journal {
   /** Where the next line goes: the end of the last complete line. */
   private size: number;
 
-  private constructor(fd: number, size: number, entries: Map<string, JournalEntry>, repaired: boolean) {
+  private constructor(
+    readonly path: string,
+    private readonly io: JournalIO,
+    fd: number,
+    size: number,
+    entries: Map<string, JournalEntry>,
+    repaired: boolean,
+  ) {
     this.fd = fd;
     this.size = size;
     this.entries = entries;
@@ -97,8 +140,9 @@ export class Journal {
    * options, a file that is not a journal, a symbolic link and anything but a regular file, and
    * drops a last line cut by a crash.
    * @throws VideoScoreError ERR_INVALID_OPTION naming the path and why
+   * @throws JournalWriteError when the header cannot be written (a new journal is then removed)
    */
-  static open(path: string, header: Omit<JournalHeader, "format" | "version">): Journal {
+  static open(path: string, header: Omit<JournalHeader, "format" | "version">, io: JournalIO = FS_IO): Journal {
     const full: JournalHeader = { format: JOURNAL_FORMAT, version: 1, ...header };
     const headerLine = `${JSON.stringify(full)}\n`;
     const st = lstatOrNull(path);
@@ -129,23 +173,46 @@ export class Journal {
       if (!c.header) {
         // New, empty, or cut within the header this run writes: nothing to keep.
         ftruncateSync(fd, 0);
-        writeSync(fd, headerLine, 0);
-        size = Buffer.byteLength(headerLine);
+        try {
+          size = writeAll(io, fd, Buffer.from(headerLine), 0);
+        } catch (e) {
+          if (st) ftruncateSync(fd, 0);
+          else rmSync(path, { force: true });
+          throw new JournalWriteError(path, 0, e);
+        }
       } else {
         ftruncateSync(fd, c.goodBytes);
         size = c.goodBytes;
-        if (c.needsNewline) size += writeSync(fd, "\n", size);
+        try {
+          if (c.needsNewline) size = writeAll(io, fd, Buffer.from("\n"), size);
+        } catch (e) {
+          ftruncateSync(fd, c.goodBytes);
+          throw new JournalWriteError(path, c.entries.size, e);
+        }
       }
-      return new Journal(fd, size, c.entries, c.cut && c.header !== null);
+      return new Journal(path, io, fd, size, c.entries, c.cut && c.header !== null);
     } catch (e) {
       closeSync(fd);
       throw e;
     }
   }
 
-  /** Appends one settled video (one write, so a crash cuts at most this line). */
+  /**
+   * Appends one settled video. The line is written whole (a short write is continued), so a crash
+   * cuts at most this line; a failed write is taken back, so no torn line is left either.
+   * @throws JournalWriteError
+   */
   append(e: JournalEntry): void {
-    this.size += writeSync(this.fd, `${JSON.stringify(e)}\n`, this.size);
+    try {
+      this.size = writeAll(this.io, this.fd, Buffer.from(`${JSON.stringify(e)}\n`), this.size);
+    } catch (err) {
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        /* the next open drops a cut last line anyway */
+      }
+      throw new JournalWriteError(this.path, this.entries.size, err);
+    }
     this.entries.set(e.id, e);
   }
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { Journal } from "../../src/eval/journal.js";
-import { startCli } from "../fixtures/cli.js";
+import { ROOT, startCli } from "../fixtures/cli.js";
 
 const dir = join(tmpdir(), `vs2-eval-files-${process.pid}`);
 const run = (args: string[]) => startCli(args).done;
@@ -143,5 +143,25 @@ describe("a journal line of the wrong shape", () => {
     const q = await run(["eval", bench, "--from-results", journal]);
     expect(q.code).toBe(2);
     expect(q.stderr).toContain("line 2 of the journal is not an entry");
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)("a journal on a full filesystem", () => {
+  it("no room for the header: exit 1, one line naming the journal and that nothing was kept, no file left", async () => {
+    // A 16 KiB tmpfs of our own (a private mount namespace, as root), filled up.
+    const d = join(dir, "full");
+    mkdirSync(d);
+    const tsx = join(ROOT, "node_modules", "tsx", "dist", "loader.mjs");
+    const script = [
+      `mount -t tmpfs -o size=16k none ${d}`,
+      `cat /dev/zero > ${d}/filler 2>/dev/null`,
+      `${process.execPath} --import ${tsx} src/cli/main.ts eval ${bench} --journal ${d}/j.jsonl ${noModel.join(" ")} 2>${dir}/stderr; echo "rc=$?"`,
+      `ls -A ${d}`,
+    ].join("; ");
+    const out = execFileSync("unshare", ["-m", "sh", "-c", script], { cwd: ROOT, env: { ...process.env, VIDEOSCORE2_QUIET: "1" }, encoding: "utf8" });
+    expect(out).toContain("rc=1");
+    expect(out).not.toContain("j.jsonl"); // not left behind
+    const lines = readFileSync(join(dir, "stderr"), "utf8").trim().split("\n");
+    expect(lines).toEqual([`videoscore2: --journal ${d}/j.jsonl: cannot write it (ENOSPC: no space left on device, write); nothing was scored or kept`]);
   });
 });

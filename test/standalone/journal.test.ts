@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { VideoScoreError } from "../../src/addon/errors.js";
-import { Journal, JOURNAL_FORMAT, readJournal } from "../../src/eval/journal.js";
+import { existsSync, writeSync } from "node:fs";
+import { Journal, JOURNAL_FORMAT, JournalWriteError, readJournal, type JournalIO } from "../../src/eval/journal.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vs2-journal-"));
 const header = { benchmark: "vsb2", options: { model: "/m.gguf", seed: 1, template: "benchmark" } };
@@ -121,7 +122,7 @@ describe("a line that is not an entry as eval writes it is refused, naming the l
   for (const [name, bad, why] of [
     ["ok with null scores", { ...good, scores: dims(null) }, /scores\.visualQuality is null, not \{score, soft, expected\}/],
     ["ok without scores", { ...good, scores: undefined }, /it is ok but its scores are missing/],
-    ["a score that is a string", { ...good, scores: { ...good.scores, textAlignment: { score: "3", soft: 3, expected: 3 } } }, /scores\.textAlignment\.score is "3"/],
+    ["a score that is a string", { ...good, scores: { ...(good.scores as object), textAlignment: { score: "3", soft: 3, expected: 3 } } }, /scores\.textAlignment\.score is "3"/],
     ["ok that is not a boolean", { ...good, ok: "yes" }, /its ok is "yes"/],
     ["a failure without its error", { id: "a", video: "a.mp4", prompt: "p", ok: false }, /it failed but its error is missing/],
     ["no video", { id: "a", prompt: "p", ok: false, error: { code: "E", message: "m" } }, /its video is missing/],
@@ -151,5 +152,67 @@ describe("a line that is not an entry as eval writes it is refused, naming the l
     j.append({ id: "b", video: "b.mp4", prompt: "p", ok: false, error: { code: "ERR_DECODE", message: "bad" } });
     j.close();
     expect([...readJournal(path).entries.keys()]).toEqual(["a", "b"]);
+  });
+});
+
+describe("a full disk: the write fails whole, nothing torn is left, and the error says what is kept", () => {
+  const enospc = () => Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+  /** A disk with room for `room` more bytes, written at most `chunk` bytes a call. */
+  const disk = (room: number, chunk = Infinity): JournalIO => ({
+    write(fd, b, off, len, pos) {
+      if (room <= 0) throw enospc();
+      const n = Math.min(len, room, chunk);
+      room -= n;
+      return writeSync(fd, b, off, n, pos);
+    },
+  });
+  function writeError(fn: () => unknown): JournalWriteError {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(JournalWriteError);
+      return e as JournalWriteError;
+    }
+    throw new Error("expected a JournalWriteError");
+  }
+
+  it("no room for the header: a new journal is not left behind", () => {
+    const path = join(dir, "full-header.jsonl");
+    const e = writeError(() => Journal.open(path, header, disk(20)));
+    expect(e.message).toMatch(new RegExp(`^--journal ${path}: cannot write it \\(ENOSPC: no space left on device`));
+    expect(e.kept).toBe(0);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it("short writes are continued: every line whole", () => {
+    const path = join(dir, "short-writes.jsonl");
+    const j = Journal.open(path, header, disk(Infinity, 7));
+    for (const id of ["a", "b", "c"]) j.append(entry(id));
+    j.close();
+    expect([...readJournal(path).entries.keys()]).toEqual(["a", "b", "c"]);
+    expect(readJournal(path).cut).toBe(false);
+  });
+
+  it("room for a few entries: the failing line is taken back, the rest kept and resumable", () => {
+    const path = join(dir, "full-later.jsonl");
+    const line = Buffer.byteLength(`${JSON.stringify(entry("a"))}\n`);
+    const headerBytes = Buffer.byteLength(`${JSON.stringify({ format: JOURNAL_FORMAT, version: 1, ...header })}\n`);
+    const j = Journal.open(path, header, disk(headerBytes + 2 * line + 10, 16));
+    j.append(entry("a"));
+    j.append(entry("b"));
+    const e = writeError(() => j.append(entry("c")));
+    j.close();
+    expect(e.kept).toBe(2);
+    expect(e.message).toContain(`--journal ${path}: cannot write it (ENOSPC`);
+    const back = readJournal(path);
+    expect(back.cut).toBe(false); // no torn line: the 10 bytes of "c" that fitted were taken back
+    expect([...back.entries.keys()]).toEqual(["a", "b"]);
+    expect(readFileSync(path, "utf8").endsWith("\n")).toBe(true);
+  });
+
+  it("a write that makes no progress is an error, not a loop", () => {
+    const path = join(dir, "no-progress.jsonl");
+    const e = writeError(() => Journal.open(path, header, { write: () => 0 }));
+    expect(e.message).toMatch(/ENOSPC/);
   });
 });

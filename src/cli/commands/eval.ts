@@ -8,7 +8,7 @@ import { dirname, resolve } from "node:path";
 import { loadBenchmark, BENCHMARK_LABELS, BENCHMARK_NAMES, type Benchmark, type BenchmarkName, type BenchEvaluation, type ModelScores } from "../../eval/benchmarks/index.js";
 import type { BenchItem } from "../../eval/bench-file.js";
 import { referenceResult } from "../../eval/bench-file.js";
-import { Journal, type JournalEntry } from "../../eval/journal.js";
+import { Journal, JournalWriteError, type JournalEntry } from "../../eval/journal.js";
 import { METRIC_DIMENSIONS, REFERENCE_TIE_THRESHOLD, resolveTieThreshold, SCORE_RANGE, type TieThreshold } from "../../eval/metrics.js";
 import { benchmarkFromResults, entryScores, readResultScores, type ScoreKind } from "../../eval/results.js";
 import { allowOnly, enumOpt, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
@@ -240,7 +240,16 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       [["--journal", jp], ["--out", values.out], ["--report", values.report]],
       [["the benchmark file", benchFile], ["--pair-file", values["pair-file"]], ...bench.videos.map((v) => ["video", v.video] as [string, string])],
     );
-    const journal = usage(() => Journal.open(jp, { benchmark: bench.name, options: { ...("url" in m ? { queue: `${m.url}/${m.queue}` } : { model: resolve(m.model), mmproj: resolve(m.mmproj) }), ...base } }));
+    let journal: Journal;
+    try {
+      journal = Journal.open(jp, { benchmark: bench.name, options: { ...("url" in m ? { queue: `${m.url}/${m.queue}` } : { model: resolve(m.model), mmproj: resolve(m.mmproj) }), ...base } });
+    } catch (e) {
+      if (e instanceof JournalWriteError) {
+        ctx.stderr.write(`videoscore2: ${e.message}; nothing was scored or kept\n`);
+        return EXIT.fatal;
+      }
+      throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+    }
     const videos = limit !== undefined ? bench.videos.slice(0, limit) : bench.videos;
     const todo = videos.filter((v) => !journal.entries.has(v.id));
     fromJournal = videos.length - todo.length;
@@ -250,6 +259,10 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       ctx.stderr.write(`journal ${jp}: ${fromJournal} videos already scored, ${todo.length} to score\n`);
     }
     const outcomes: Outcome[] = [];
+    // A journal that cannot be written stops the run: nothing more scored could be kept.
+    const stop = new AbortController();
+    let journalFailure: JournalWriteError | null = null;
+    let notKept = 0;
     try {
       if (todo.length > 0) {
         if (!values.quiet) ctx.stderr.write("url" in m ? `scoring on queue "${m.queue}" at ${m.url} …\n` : `loading ${m.model} + ${m.mmproj} …\n`);
@@ -257,12 +270,23 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
         const progress = new Progress(todo.length, ctx.stderr, !values.quiet);
         try {
           const all = await runner.run(todo.map((v) => ({ video: v.video, prompt: v.prompt })), base, {
-            signal: ctx.signal,
+            signal: AbortSignal.any([ctx.signal, stop.signal]),
             progress,
             log: (line) => progress.log(line),
             onOutcome: (o) => {
               outcomes.push(o);
-              journal.append(journalEntry(o, todo[o.index]!.id));
+              if (journalFailure) {
+                notKept++;
+                return;
+              }
+              try {
+                journal.append(journalEntry(o, todo[o.index]!.id));
+              } catch (e) {
+                if (!(e instanceof JournalWriteError)) throw e;
+                journalFailure = e;
+                notKept++;
+                stop.abort();
+              }
             },
           });
           interrupted = ctx.signal.aborted && all.some((o) => o === undefined);
@@ -273,6 +297,14 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       }
     } finally {
       journal.close();
+    }
+    if (journalFailure) {
+      const f: JournalWriteError = journalFailure;
+      ctx.stderr.write(
+        `videoscore2: ${f.message}; it keeps ${f.kept} of the ${videos.length} videos (${fromJournal} from before this run, ${f.kept - fromJournal} scored now), ` +
+          `${notKept} scored in this run could not be kept, ${videos.length - f.kept} left to score: free some space and rerun the command to resume\n`,
+      );
+      return EXIT.fatal;
     }
     const entries = journal.entries;
     scores = new Map(videos.filter((v) => entries.has(v.id)).map((v) => [v.id, entryScores(entries.get(v.id)!, kind)]));
