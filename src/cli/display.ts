@@ -28,6 +28,18 @@ export function displayLines(s: string): string {
 }
 
 /**
+ * An error message as the command prints it. The few messages that span lines indent their
+ * continuation lines (or open them with "("): only such a line break is kept, so a newline in a
+ * quoted file name cannot start a line of its own at the left margin (a forged "videoscore2: …").
+ */
+export function displayMessage(s: string): string {
+  const parts = s.split("\n");
+  let out = displayText(parts[0] ?? "");
+  for (const p of parts.slice(1)) out += /^(\s\s|\()/.test(p) ? `\n${displayText(p)}` : `\\n${displayText(p)}`;
+  return out;
+}
+
+/**
  * The first line of a message, with the names it quotes escaped first: a newline inside a quoted
  * file name must not end the line there.
  */

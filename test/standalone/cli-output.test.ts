@@ -1,6 +1,11 @@
 // The human-readable output of the CLI against file names that hold newlines, escape sequences
 // and bidi controls (issue 31): one table row per video, nothing the terminal would obey.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { workerEventLine } from "../../src/cli/commands/worker.js";
+import { Progress } from "../../src/cli/progress.js";
+import { startCli } from "../fixtures/cli.js";
 import { displayLines, displayText, firstLine } from "../../src/cli/display.js";
 import { formatTable, type Outcome } from "../../src/cli/output.js";
 import type { ScoreResult } from "../../src/scorer/result.js";
@@ -61,5 +66,48 @@ describe("display helpers", () => {
     expect(displayText("a\nb\r\t\x00\x7f\x9b\u2028\u061c\u200f\u2066x")).toBe("a\\nb\\r\\t\\x00\\x7f\\x9b\\u2028\\u061c\\u200f\\u2066x");
     expect(displayLines("line 1\nline \x1b[2J2")).toBe("line 1\nline \\x1b[2J2");
     expect(firstLine("x\ny.mp4: bad\nmore", "x\ny.mp4")).toBe("x\\ny.mp4: bad");
+  });
+});
+
+describe("progress, worker log lines and error messages", () => {
+  const hostile = "clips/a\nforged [9/9] ok \x1b]8;;http://x\x07\u202e.mp4";
+  const RAW_LINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+  it("a progress line per item, whatever the name holds (plain and terminal modes)", () => {
+    for (const tty of [false, true]) {
+      let out = "";
+      const p = new Progress(2, { write: (s: string) => (out += s), isTTY: tty, columns: 400 }, true, tty);
+      p.working(hostile);
+      p.tick(hostile, "failed", `ERR_DECODE: ${firstLine(`${hostile}: bad`, hostile)}`);
+      p.log(`queue: ${hostile}`);
+      p.finish();
+      // The terminal mode's own redraw codes are the only escapes written.
+      const text = out.replace(/\r\x1b\[2K/g, "");
+      expect(text, `tty ${tty}`).not.toMatch(RAW_LINE);
+      // (on a terminal the bar is redrawn in place: the failure is still one whole line after it)
+      expect(text).toContain(`[1/2] FAILED    clips/a\\nforged [9/9] ok \\x1b]8;;http://x\\x07\\u202e.mp4  ERR_DECODE: clips/a\\nforged [9/9] ok \\x1b]8;;http://x\\x07\\u202e.mp4: bad\n`);
+      expect(text).toContain("queue: clips/a\\nforged");
+    }
+  });
+
+  it("worker log lines", () => {
+    const lines = [
+      workerEventLine({ type: "start", jobId: "7", video: `/data/${hostile}`, attempt: 1 }),
+      workerEventLine({ type: "completed", jobId: "7", video: `/data/${hostile}`, ms: 1500 }),
+      workerEventLine({ type: "failed", jobId: "7", video: `/data/${hostile}`, code: "ERR_DECODE", message: `/data/${hostile}: bad\nmore`, willRetry: false }),
+    ];
+    for (const l of lines) expect(l).not.toMatch(/[\n\x1b\x07\u202e]/);
+    // basename() of a name with "/" in it: the last part, escaped.
+    expect(lines[0]).toBe("start 7 x\\x07\\u202e.mp4 (attempt 1)");
+    expect(lines[1]).toBe("done 7 x\\x07\\u202e.mp4 1.5 s");
+    expect(lines[2]).toMatch(/^failed 7 .*: ERR_DECODE: \/data\/clips\/a\\nforged .*\.mp4: bad$/);
+  });
+
+  it("the command's error messages (a bench file named with a newline and an OSC sequence)", async () => {
+    const name = join(tmpdir(), "b\n\x1b]0;owned\x07.json");
+    const r = await startCli(["eval", name, "--model", "/m", "--mmproj", "/mm"]).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/\x1b|\x07/);
+    expect(r.stderr.split("\n")[0]).toContain("b\\n\\x1b]0;owned\\x07.json: ENOENT");
   });
 });

@@ -14,6 +14,7 @@ import { benchmarkFromResults, entryScores, readResultScores, type ScoreKind } f
 import { allowOnly, enumOpt, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
 import type { Outcome } from "../output.js";
 import { Progress } from "../progress.js";
+import { displayText } from "../display.js";
 import { openRunner, queueTarget, resolveModel, scoreOptionsFrom, writeReport } from "../scoring.js";
 
 const EVAL_OPTIONS = [
@@ -97,7 +98,7 @@ export function formatReport(r: EvalReport): string {
   const dims = (f: (x: (typeof d)["visualQuality"]) => number | null) => METRIC_DIMENSIONS.map((k) => pct(f(d[k])));
   const c = r.counts;
   const lines = [
-    `${r.file}: ${r.label} (${r.benchmark}, ${r.detected ? "layout found from its columns" : "--benchmark"}) · model score: ${r.score}`,
+    `${displayText(r.file)}: ${r.label} (${r.benchmark}, ${r.detected ? "layout found from its columns" : "--benchmark"}) · model score: ${r.score}`,
     `videos: ${c.scored} scored, ${c.failed} failed${c.pending ? `, ${c.pending} not scored` : ""}${c.fromJournal ? ` (${c.fromJournal} from the journal)` : ""} · ` +
       `${c.unit}: ${c.measured} measured of ${c.total}, ${c.skipped} skipped · ${r.seconds.toFixed(1)} s`,
     row("", ["visual", "align", "phys", "avg", "overall"]),
@@ -172,6 +173,8 @@ function clean(v: unknown): unknown {
 
 export async function evalCommand(values: CliValues, positionals: string[], ctx: { signal: AbortSignal; stderr: NodeJS.WriteStream }): Promise<number> {
   const t0 = performance.now();
+  /** One line to stderr; the paths in it are shown escaped (src/cli/display.ts). */
+  const say = (s: string) => ctx.stderr.write(`${displayText(s)}\n`);
   allowOnly(values, "eval", EVAL_OPTIONS);
   const fromResults = values["from-results"];
   if (positionals.length > 1 || (positionals.length === 0 && fromResults === undefined))
@@ -245,7 +248,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       journal = Journal.open(jp, { benchmark: bench.name, options: { ...("url" in m ? { queue: `${m.url}/${m.queue}` } : { model: resolve(m.model), mmproj: resolve(m.mmproj) }), ...base } });
     } catch (e) {
       if (e instanceof JournalWriteError) {
-        ctx.stderr.write(`videoscore2: ${e.message}; nothing was scored or kept\n`);
+        say(`videoscore2: ${e.message}; nothing was scored or kept`);
         return EXIT.fatal;
       }
       throw e instanceof UsageError ? e : new UsageError((e as Error).message);
@@ -254,9 +257,9 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
     const todo = videos.filter((v) => !journal.entries.has(v.id));
     fromJournal = videos.length - todo.length;
     if (!values.quiet) {
-      ctx.stderr.write(`${benchFile}: ${BENCHMARK_LABELS[bench.name]} (${bench.name}${detected ? ", found from its columns" : ""}), ${bench.videos.length} videos\n`);
-      if (journal.repaired) ctx.stderr.write(`${jp}: its last line was cut (a crash?); that video is scored again\n`);
-      ctx.stderr.write(`journal ${jp}: ${fromJournal} videos already scored, ${todo.length} to score\n`);
+      say(`${benchFile}: ${BENCHMARK_LABELS[bench.name]} (${bench.name}${detected ? ", found from its columns" : ""}), ${bench.videos.length} videos`);
+      if (journal.repaired) say(`${jp}: its last line was cut (a crash?); that video is scored again`);
+      say(`journal ${jp}: ${fromJournal} videos already scored, ${todo.length} to score`);
     }
     const outcomes: Outcome[] = [];
     // A journal that cannot be written stops the run: nothing more scored could be kept.
@@ -265,7 +268,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
     let notKept = 0;
     try {
       if (todo.length > 0) {
-        if (!values.quiet) ctx.stderr.write("url" in m ? `scoring on queue "${m.queue}" at ${m.url} …\n` : `loading ${m.model} + ${m.mmproj} …\n`);
+        if (!values.quiet) say("url" in m ? `scoring on queue "${m.queue}" at ${m.url} …` : `loading ${m.model} + ${m.mmproj} …`);
         const runner = await openRunner(values, m);
         const progress = new Progress(todo.length, ctx.stderr, !values.quiet);
         try {
@@ -300,9 +303,9 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
     }
     if (journalFailure) {
       const f: JournalWriteError = journalFailure;
-      ctx.stderr.write(
+      say(
         `videoscore2: ${f.message}; it keeps ${f.kept} of the ${videos.length} videos (${fromJournal} from before this run, ${f.kept - fromJournal} scored now), ` +
-          `${notKept} scored in this run could not be kept, ${videos.length - f.kept} left to score: free some space and rerun the command to resume\n`,
+          `${notKept} scored in this run could not be kept, ${videos.length - f.kept} left to score: free some space and rerun the command to resume`,
       );
       return EXIT.fatal;
     }

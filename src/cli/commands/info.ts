@@ -8,6 +8,7 @@ import { packageRoot } from "../../addon/loader.js";
 import { VideoScoreError } from "../../addon/errors.js";
 import { readGGUF } from "../../gguf/reader.js";
 import { checkRegularFile } from "../../eval/input-file.js";
+import { displayText } from "../display.js";
 import type { GGUFValue } from "../../gguf/types.js";
 import { versions } from "../../index.js";
 import { allowOnly, enumOpt, EXIT, type CliValues } from "../args.js";
@@ -55,7 +56,7 @@ function printObject(o: Record<string, unknown>, indent = ""): void {
     if (v && typeof v === "object" && !Array.isArray(v)) {
       process.stdout.write(`${indent}${k}:\n`);
       printObject(v as Record<string, unknown>, `${indent}  `);
-    } else process.stdout.write(`${indent}${k}: ${Array.isArray(v) ? JSON.stringify(v) : String(v)}\n`);
+    } else process.stdout.write(`${indent}${k}: ${displayText(Array.isArray(v) ? JSON.stringify(v) : String(v))}\n`);
   }
 }
 
