@@ -49,7 +49,24 @@ export interface JournalContents {
   cut: boolean;
   /** The last complete line lacks its newline. */
   needsNewline: boolean;
+  /** Videos with two entries that disagree: the first is kept (1-based line numbers). */
+  conflicts: JournalConflict[];
 }
+
+/** Two entries for one video with different results. */
+export interface JournalConflict {
+  id: string;
+  keptLine: number;
+  droppedLine: number;
+}
+
+/** The warning for a conflict, naming both lines and which is kept. */
+export function conflictWarning(path: string, c: JournalConflict): string {
+  return `${path}: video ${c.id} has two entries that disagree (lines ${c.keptLine} and ${c.droppedLine}); line ${c.keptLine}, the first, is used: delete the line you do not want`;
+}
+
+/** What of an entry is its result (two runs write the same video with other text around it). */
+const resultOf = (e: JournalEntry) => JSON.stringify([e.ok, e.scores ?? null, e.error?.code ?? null]);
 
 export function journalError(path: string, msg: string): never {
   throw new VideoScoreError("ERR_INVALID_OPTION", `${path}: ${msg}`, { path });
@@ -103,7 +120,8 @@ const NOT_A_JOURNAL = "it is left as it was: give --journal a new path, or move 
  * header this run would write. Anything else that is not a journal is an error, as is any bad line.
  */
 export function parseJournal(text: string, path: string, fresh?: string): JournalContents {
-  const out: JournalContents = { header: null, entries: new Map(), goodBytes: 0, cut: false, needsNewline: false };
+  const out: JournalContents = { header: null, entries: new Map(), goodBytes: 0, cut: false, needsNewline: false, conflicts: [] };
+  const lineOf = new Map<string, number>();
   if (text === "") return out;
   const lines = text.split("\n");
   let bytes = 0;
@@ -140,7 +158,14 @@ export function parseJournal(text: string, path: string, fresh?: string): Journa
       const problem = entryProblem(v);
       if (problem) return journalError(path, `line ${i + 1} of the journal is not an entry as eval writes it: ${problem}; remove the line or use another --journal`);
       const e = v as JournalEntry;
-      out.entries.set(e.id, e);
+      const had = out.entries.get(e.id);
+      // Two runs on one journal at once can both score a video; the first entry stays in use.
+      if (had) {
+        if (resultOf(had) !== resultOf(e)) out.conflicts.push({ id: e.id, keptLine: lineOf.get(e.id)!, droppedLine: i + 1 });
+      } else {
+        out.entries.set(e.id, e);
+        lineOf.set(e.id, i + 1);
+      }
     }
     bytes += Buffer.byteLength(line) + (last ? 0 : 1);
     if (last) out.needsNewline = true;

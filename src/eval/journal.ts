@@ -11,7 +11,7 @@
 import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { fileKind } from "./input-file.js";
-import { journalError, parseJournal, type JournalEntry, type JournalHeader, JOURNAL_FORMAT } from "./journal-read.js";
+import { journalError, parseJournal, type JournalConflict, type JournalEntry, type JournalHeader, JOURNAL_FORMAT } from "./journal-read.js";
 
 export * from "./journal-read.js";
 
@@ -116,6 +116,8 @@ export class Journal {
   readonly resumed: number;
   /** A cut last line was dropped. */
   readonly repaired: boolean;
+  /** Videos with two entries that disagree (the first is used); the command warns of each. */
+  conflicts: JournalConflict[] = [];
   private fd: number;
   /** Where the next line goes: the end of the last complete line. */
   private size: number;
@@ -190,7 +192,9 @@ export class Journal {
           throw new JournalWriteError(path, c.entries.size, e);
         }
       }
-      return new Journal(path, io, fd, size, c.entries, c.cut && c.header !== null);
+      const j = new Journal(path, io, fd, size, c.entries, c.cut && c.header !== null);
+      j.conflicts = c.conflicts;
+      return j;
     } catch (e) {
       closeSync(fd);
       throw e;

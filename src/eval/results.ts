@@ -10,7 +10,7 @@ import type { Benchmark, BenchmarkName, ModelScores } from "./benchmarks/types.j
 import { videophy2Benchmark } from "./benchmarks/videophy2.js";
 import { vsb2Benchmark } from "./benchmarks/vsb2.js";
 import { readRegularText } from "./input-file.js";
-import { looksLikeJournal, parseJournal, type JournalEntry } from "./journal-read.js";
+import { conflictWarning, looksLikeJournal, parseJournal, type JournalEntry } from "./journal-read.js";
 import { METRIC_DIMENSIONS } from "./metrics.js";
 
 /** Which of a result's scores the metrics use. */
@@ -38,6 +38,8 @@ export interface ResultScores {
   source: "journal" | "reference";
   /** The records of the reference layout (to use as the benchmark when no file is given). */
   records: Record<string, unknown>[] | null;
+  /** What the command should warn of (a journal's entries that disagree). */
+  warnings: string[];
 }
 
 /** Reads the scores of a journal or a reference results file. */
@@ -45,7 +47,7 @@ export function readResultScores(path: string, kind: ScoreKind): ResultScores {
   const text = readRegularText(path, "the results file");
   if (looksLikeJournal(text)) {
     const j = parseJournal(text, path);
-    return { scores: new Map([...j.entries.values()].map((e) => [e.id, entryScores(e, kind)])), source: "journal", records: null };
+    return { scores: new Map([...j.entries.values()].map((e) => [e.id, entryScores(e, kind)])), source: "journal", records: null, warnings: j.conflicts.map((c) => conflictWarning(path, c)) };
   }
   const records = parseRecords(text, path);
   const scores = new Map<string, ModelScores | null>();
@@ -63,7 +65,7 @@ export function readResultScores(path: string, kind: ScoreKind): ResultScores {
     }
     scores.set(videoId(String(name)), ok ? s : null);
   });
-  return { scores, source: "reference", records };
+  return { scores, source: "reference", records, warnings: [] };
 }
 
 /**

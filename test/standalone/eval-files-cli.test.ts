@@ -165,3 +165,18 @@ describe.skipIf(process.getuid?.() !== 0)("a journal on a full filesystem", () =
     expect(lines).toEqual([`videoscore2: --journal ${d}/j.jsonl: cannot write it (ENOSPC: no space left on device, write); nothing was scored or kept`]);
   });
 });
+
+describe("a journal with two entries for one video that disagree", () => {
+  it("eval --from-results warns naming both lines and which is used", async () => {
+    const journal = join(dir, "twice.jsonl");
+    const j = Journal.open(journal, { benchmark: "vsb2", options: {} });
+    const e = (score: number) => ({ id: "a", video: "a.mp4", prompt: "p", ok: true, scores: Object.fromEntries(["visualQuality", "textAlignment", "physicalConsistency"].map((d) => [d, { score, soft: score, expected: score }])) as never });
+    j.append(e(3));
+    j.append(e(5));
+    j.close();
+    const r = await run(["eval", bench, "--from-results", journal, "--format", "json", "--score", "hard"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`warning: ${journal}: video a has two entries that disagree (lines 2 and 3); line 2, the first, is used`);
+    expect(JSON.parse(r.stdout).metrics.dimensions.visualQuality.accuracy).toBe(1); // 3 = the human's 3
+  });
+});

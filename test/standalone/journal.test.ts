@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { VideoScoreError } from "../../src/addon/errors.js";
 import { existsSync, writeSync } from "node:fs";
+import { readResultScores } from "../../src/eval/results.js";
 import { Journal, JOURNAL_FORMAT, JournalWriteError, readJournal, type JournalIO } from "../../src/eval/journal.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vs2-journal-"));
@@ -214,5 +215,27 @@ describe("a full disk: the write fails whole, nothing torn is left, and the erro
     const path = join(dir, "no-progress.jsonl");
     const e = writeError(() => Journal.open(path, header, { write: () => 0 }));
     expect(e.message).toMatch(/ENOSPC/);
+  });
+});
+
+describe("two entries for one video", () => {
+  it("that disagree: the first is used, and the conflict names both lines", () => {
+    const path = join(dir, "conflict.jsonl");
+    const j = Journal.open(path, header);
+    j.append(entry("a", 3));
+    j.append(entry("b", 2));
+    j.append(entry("a", 5));
+    j.append(entry("b", 2)); // the same result again: no conflict
+    j.close();
+    const c = readJournal(path);
+    expect(c.entries.get("a")?.scores?.visualQuality.score).toBe(3);
+    expect(c.conflicts).toEqual([{ id: "a", keptLine: 2, droppedLine: 4 }]);
+    const k = Journal.open(path, header);
+    k.close();
+    expect(k.conflicts).toEqual(c.conflicts);
+    expect(k.entries.get("a")?.scores?.visualQuality.score).toBe(3);
+    const r = readResultScores(path, "hard");
+    expect(r.scores.get("a")?.visualQuality).toBe(3);
+    expect(r.warnings).toEqual([`${path}: video a has two entries that disagree (lines 2 and 4); line 2, the first, is used: delete the line you do not want`]);
   });
 });

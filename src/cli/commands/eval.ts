@@ -8,7 +8,7 @@ import { dirname, resolve } from "node:path";
 import { loadBenchmark, BENCHMARK_LABELS, BENCHMARK_NAMES, type Benchmark, type BenchmarkName, type BenchEvaluation, type ModelScores } from "../../eval/benchmarks/index.js";
 import type { BenchItem } from "../../eval/bench-file.js";
 import { referenceResult } from "../../eval/bench-file.js";
-import { Journal, JournalWriteError, type JournalEntry } from "../../eval/journal.js";
+import { conflictWarning, Journal, JournalWriteError, type JournalEntry } from "../../eval/journal.js";
 import { METRIC_DIMENSIONS, REFERENCE_TIE_THRESHOLD, resolveTieThreshold, SCORE_RANGE, type TieThreshold } from "../../eval/metrics.js";
 import { benchmarkFromResults, entryScores, readResultScores, type ScoreKind } from "../../eval/results.js";
 import { allowOnly, enumOpt, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
@@ -216,6 +216,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
 
   if (fromResults !== undefined) {
     const res = usage(() => readResultScores(fromResults, kind));
+    for (const w of res.warnings) say(`warning: ${w}`);
     if (file !== undefined) {
       const loaded = await usageAsync(() => loadBenchmark(file, { benchmark: asked, videosDir: values.videos, pairFile: values["pair-file"] }));
       bench = loaded.benchmark;
@@ -253,6 +254,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       }
       throw e instanceof UsageError ? e : new UsageError((e as Error).message);
     }
+    for (const c of journal.conflicts) say(`warning: ${conflictWarning(jp, c)}`);
     const videos = limit !== undefined ? bench.videos.slice(0, limit) : bench.videos;
     const todo = videos.filter((v) => !journal.entries.has(v.id));
     fromJournal = videos.length - todo.length;
