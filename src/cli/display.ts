@@ -48,3 +48,37 @@ export function firstLine(message: string, ...names: readonly string[]): string 
   for (const n of names) if (n && n !== displayText(n)) s = s.split(n).join(displayText(n));
   return displayText(s.split("\n")[0] ?? "");
 }
+
+/** Whether bytes are valid UTF-8 (what a JS string can name exactly). */
+export function isUTF8(b: Uint8Array): boolean {
+  return Buffer.from(Buffer.from(b).toString("utf8")).equals(Buffer.from(b));
+}
+
+/**
+ * A file name's bytes as text: valid UTF-8 as it reads (escaped as {@link displayText} does), each
+ * byte that is not part of valid UTF-8 as `\xNN`, so the name shown is the name on disk.
+ */
+export function displayBytes(bytes: Uint8Array): string {
+  const b = Buffer.from(bytes);
+  let out = "";
+  let run = 0; // start of the current run of valid UTF-8
+  let i = 0;
+  const flush = (end: number) => {
+    if (end > run) out += displayText(b.subarray(run, end).toString("utf8"));
+  };
+  while (i < b.length) {
+    const lead = b[i] as number;
+    const len = lead < 0x80 ? 1 : lead >= 0xc2 && lead < 0xe0 ? 2 : lead >= 0xe0 && lead < 0xf0 ? 3 : lead >= 0xf0 && lead < 0xf5 ? 4 : 0;
+    // Overlong forms and surrogates do not survive a round trip through a string.
+    if (len > 0 && i + len <= b.length && isUTF8(b.subarray(i, i + len))) {
+      i += len;
+      continue;
+    }
+    flush(i);
+    out += `\\x${lead.toString(16).padStart(2, "0")}`;
+    i++;
+    run = i;
+  }
+  flush(i);
+  return out;
+}

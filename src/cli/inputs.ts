@@ -7,6 +7,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve, sep } from "node
 import { parseRecords, VIDEO_EXTENSIONS } from "../eval/bench-file.js";
 import { readRegularText } from "../eval/input-file.js";
 import { UsageError } from "./args.js";
+import { displayBytes, displayText, isUTF8 } from "./display.js";
 
 const GLOB_CHARS = /[*?[]/;
 
@@ -39,21 +40,40 @@ export function segmentRegExp(seg: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-function listDir(dir: string): { name: string; dir: boolean; file: boolean }[] {
+/** A folder entry; `badName`: the name is not valid UTF-8 (shown with \xNN), so no string path opens it. */
+interface DirEntry {
+  name: string;
+  dir: boolean;
+  file: boolean;
+  badName?: string;
+}
+
+/** A file or folder whose name is not valid UTF-8: found by a scan, but no path string names it. */
+export interface UnnamableFile {
+  /** The path as shown: the folder, then the name with each invalid byte as \xNN. */
+  shown: string;
+  dir: boolean;
+}
+
+function listDir(dir: string): DirEntry[] {
   try {
-    return readdirSync(dir, { withFileTypes: true }).map((d) => {
+    // As bytes: a name that is not UTF-8 would come back with U+FFFD in it, a path to no file.
+    return readdirSync(dir, { withFileTypes: true, encoding: "buffer" }).map((d) => {
+      const raw = d.name as unknown as Buffer;
+      const name = raw.toString("utf8");
+      if (!isUTF8(raw)) return { name, dir: d.isDirectory(), file: !d.isDirectory(), badName: displayBytes(raw) };
       let isDir = d.isDirectory();
       let isFile = d.isFile();
       if (d.isSymbolicLink()) {
         try {
-          const s = statSync(join(dir, d.name));
+          const s = statSync(join(dir, name));
           isDir = s.isDirectory();
           isFile = s.isFile();
         } catch {
           /* dangling link */
         }
       }
-      return { name: d.name, dir: isDir, file: isFile };
+      return { name, dir: isDir, file: isFile };
     });
   } catch {
     return [];
@@ -64,7 +84,7 @@ function listDir(dir: string): { name: string; dir: boolean; file: boolean }[] {
  * Expands a glob with `*`, `?`, `[…]` within one path segment and `**` for any number of folders.
  * Names starting with "." match only a segment that starts with "." too. Returns files, sorted.
  */
-export function expandGlob(pattern: string): string[] {
+export function expandGlob(pattern: string, unnamable?: UnnamableFile[]): string[] {
   const norm = pattern.split(sep).join("/");
   const absolute = norm.startsWith("/");
   const segs = norm.split("/").filter((s, i) => s !== "" || i === 0);
@@ -82,7 +102,10 @@ export function expandGlob(pattern: string): string[] {
     const last = i === rest.length - 1;
     if (seg === "**") {
       walk(dir, i + 1); // zero folders
-      for (const e of listDir(dir)) if (e.dir && !e.name.startsWith(".")) walk(prefix(dir, e.name), i);
+      for (const e of listDir(dir))
+        if (!e.dir || e.name.startsWith(".")) continue;
+        else if (e.badName !== undefined) unnamable?.push({ shown: prefix(displayText(dir), e.badName), dir: true });
+        else walk(prefix(dir, e.name), i);
       return;
     }
     const re = segmentRegExp(seg);
@@ -90,7 +113,9 @@ export function expandGlob(pattern: string): string[] {
       if (e.name.startsWith(".") && !seg.startsWith(".")) continue;
       if (!re.test(e.name)) continue;
       const p = prefix(dir, e.name);
-      if (last) {
+      if (e.badName !== undefined) {
+        if ((last && e.file) || (!last && e.dir)) unnamable?.push({ shown: prefix(displayText(dir), e.badName), dir: e.dir });
+      } else if (last) {
         if (e.file) out.add(p);
       } else if (e.dir) walk(p, i + 1);
     }
@@ -99,15 +124,20 @@ export function expandGlob(pattern: string): string[] {
   return [...out].sort(byName);
 }
 
-/** The video files of a folder (sorted by name, numbers in names compared as numbers). */
-export function videosInDir(dir: string, recursive: boolean): string[] {
+/**
+ * The video files of a folder (sorted by name, numbers in names compared as numbers). Files and
+ * (with `recursive`) folders whose names are not valid UTF-8 go to `unnamable` instead.
+ */
+export function videosInDir(dir: string, recursive: boolean, unnamable?: UnnamableFile[]): string[] {
   const out: string[] = [];
   const entries = listDir(dir).sort((a, b) => byName(a.name, b.name));
   for (const e of entries) {
     if (e.name.startsWith(".")) continue;
     const p = join(dir, e.name);
-    if (e.file && isVideoFile(e.name)) out.push(p);
-    else if (e.dir && recursive) out.push(...videosInDir(p, true));
+    if (e.badName !== undefined) {
+      if ((e.file && isVideoFile(e.name)) || (e.dir && recursive)) unnamable?.push({ shown: join(displayText(dir), e.badName), dir: e.dir });
+    } else if (e.file && isVideoFile(e.name)) out.push(p);
+    else if (e.dir && recursive) out.push(...videosInDir(p, true, unnamable));
   }
   return out;
 }
@@ -115,9 +145,10 @@ export function videosInDir(dir: string, recursive: boolean): string[] {
 /**
  * The videos named by the inputs: a file as given (even with an unknown extension or missing —
  * scoring then reports it), a folder's video files, a glob's matching files. Duplicates (same
- * resolved path) are dropped. `warnings` gets inputs that matched nothing.
+ * resolved path) are dropped. `warnings` gets inputs that matched nothing; `unnamable` the files
+ * and folders found whose names are not valid UTF-8 (the caller reports them: nothing can open them).
  */
-export function expandInputs(inputs: readonly string[], options: { recursive?: boolean; warnings?: string[] } = {}): string[] {
+export function expandInputs(inputs: readonly string[], options: { recursive?: boolean; warnings?: string[]; unnamable?: UnnamableFile[] } = {}): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   const add = (p: string) => {
@@ -135,15 +166,22 @@ export function expandInputs(inputs: readonly string[], options: { recursive?: b
       st = undefined;
     }
     if (st?.isDirectory()) {
-      const found = videosInDir(input, options.recursive ?? false);
-      if (found.length === 0) options.warnings?.push(`${input}: no video files in this folder${options.recursive ? "" : " (--recursive looks in subfolders)"}`);
+      const bad: UnnamableFile[] = [];
+      const found = videosInDir(input, options.recursive ?? false, bad);
+      options.unnamable?.push(...bad);
+      if (found.length === 0 && bad.length === 0) options.warnings?.push(`${input}: no video files in this folder${options.recursive ? "" : " (--recursive looks in subfolders)"}`);
       found.forEach(add);
     } else if (!st && GLOB_CHARS.test(input)) {
       const last = basename(input);
-      let found = expandGlob(input);
+      let bad: UnnamableFile[] = [];
+      let found = expandGlob(input, bad);
       // "clips/*" means the videos in clips/; "clips/*.json" means what it says.
-      if (!last.includes(".")) found = found.filter(isVideoFile);
-      if (found.length === 0) options.warnings?.push(`${input}: no file matches`);
+      if (!last.includes(".")) {
+        found = found.filter(isVideoFile);
+        bad = bad.filter((b) => b.dir || isVideoFile(b.shown));
+      }
+      options.unnamable?.push(...bad);
+      if (found.length === 0 && bad.length === 0) options.warnings?.push(`${input}: no file matches`);
       found.forEach(add);
     } else add(input);
   }

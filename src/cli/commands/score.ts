@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { userCacheDir } from "../cache-dir.js";
 import { allowOnly, enumOpt, EXIT, UsageError, type CliValues } from "../args.js";
-import { expandInputs, readPromptsFile, type PromptTable } from "../inputs.js";
+import { expandInputs, readPromptsFile, type PromptTable, type UnnamableFile } from "../inputs.js";
 import { answerMissing, OrderedWriter, Sink, type Outcome, type OutputFormat } from "../output.js";
 import { Progress } from "../progress.js";
 import { displayText } from "../display.js";
@@ -17,6 +17,8 @@ const SCORE_OPTIONS = [
   "prompt", "prompts", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "samples", "temperature", "max-tokens",
   "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "parallel", "format", "out", "report", "quiet", "recursive", "redis", "queue",
 ] as const;
+
+const UNNAMABLE = "the file name is not valid UTF-8, so it cannot be opened here (paths reach the decoder as UTF-8); rename it to UTF-8, e.g. convmv -f latin1 -t utf-8 --notest <file>";
 
 const SAMPLE_PROMPT = "a colourful test pattern with a moving gradient and a ticking counter";
 
@@ -59,9 +61,15 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   if (prompt === undefined && !prompts) throw new UsageError('no prompt: give --prompt "…" (the same for every video) or --prompts file.json|csv');
 
   const warnings: string[] = [];
-  const videos = expandInputs(inputs, { recursive: values.recursive, warnings });
+  const unnamable: UnnamableFile[] = [];
+  const videos = expandInputs(inputs, { recursive: values.recursive, warnings, unnamable });
   for (const w of warnings) say(`warning: ${w}`);
-  if (videos.length === 0) throw new UsageError("no video files found in the inputs");
+  for (const d of unnamable.filter((u) => u.dir)) say(`warning: ${d.shown}: the folder name is not valid UTF-8, so its files cannot be opened; rename it`);
+  // A name that is not UTF-8 has no JS string that opens the file: each is a failed row that says so.
+  const badFiles = unnamable.filter((u) => !u.dir).map((u) => u.shown);
+  if (videos.length === 0)
+    throw new UsageError(badFiles.length ? `no video files that can be opened: ${badFiles.length} found with a name that is not valid UTF-8 (${badFiles[0]}${badFiles.length > 1 ? ", …" : ""}); rename them (convmv -f latin1 -t utf-8 --notest)` : "no video files found in the inputs");
+  const total = videos.length + badFiles.length;
 
   checkOutputs(
     [["--out", values.out], ["--report", values.report]],
@@ -74,7 +82,7 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   const base = scoreOptionsFrom(values, { random: m.random, defaultTemplate: "inference" });
 
   const items: BatchItem[] = [];
-  const missing: Outcome[] = [];
+  const missing: Outcome[] = badFiles.map((v, index) => ({ index, video: v, prompt: "", error: { code: "ERR_INPUT_UNREADABLE", message: `${v}: ${UNNAMABLE}` } }));
   videos.forEach((v) => {
     const p = prompt ?? prompts?.lookup(v);
     if (p === undefined) missing.push({ index: items.length + missing.length, video: v, prompt: "", error: { code: "ERR_NO_PROMPT", message: `no prompt for ${v} in ${values.prompts}` } });
@@ -94,7 +102,7 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
     throw e;
   });
   const writer = new OrderedWriter(sink, format, m.random ? `[${RANDOM_WARNING}]` : undefined);
-  const progress = new Progress(videos.length, ctx.stderr, !values.quiet);
+  const progress = new Progress(total, ctx.stderr, !values.quiet);
   // Videos without a prompt fail first, in their own order; the scored ones follow in input order.
   const all: Outcome[] = [];
   let offset = 0;
@@ -120,7 +128,7 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   sink.close();
   const done = [...all, ...outcomes.filter((o): o is Outcome => o !== undefined)];
   if (sink.failure) {
-    say(`videoscore2: ${sink.failure.message}; ${done.length} of ${videos.length} videos were scored, ${videos.length - done.length} left unscored, none written`);
+    say(`videoscore2: ${sink.failure.message}; ${done.length} of ${total} videos were scored, ${total - done.length} left unscored, none written`);
     return EXIT.fatal;
   }
   if (values.report) {
@@ -133,10 +141,10 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   }
   const failed = done.filter((o) => !o.result).length;
   const unanswered = done.filter((o) => o.result && answerMissing(o.result)).length;
-  const interrupted = ctx.signal.aborted && done.length < videos.length;
+  const interrupted = ctx.signal.aborted && done.length < total;
   if (!values.quiet || interrupted)
     say(
-      `${done.length - failed - unanswered} scored, ${unanswered ? `${unanswered} without an answer, ` : ""}${failed} failed${interrupted ? `, ${videos.length - done.length} not scored (interrupted)` : ""}${values.out ? ` → ${values.out}` : ""}`,
+      `${done.length - failed - unanswered} scored, ${unanswered ? `${unanswered} without an answer, ` : ""}${failed} failed${interrupted ? `, ${total - done.length} not scored (interrupted)` : ""}${values.out ? ` → ${values.out}` : ""}`,
     );
   if (interrupted) return EXIT.interrupted;
   // A clip without an answer has no scores: the run did not do all that was asked.
