@@ -172,6 +172,33 @@ describe("T2VQA-DB", () => {
     expect([measured, skipped]).toEqual([4, 1]);
   });
 
+  it("the authors' derived pair file alone (prompt and MOS in each pair) is the same benchmark as the list with its pairs", () => {
+    const prompts: Record<string, string> = { v1: "a cat", v2: "a dog | with a pipe", v3: "x", v4: "y", v5: "z" };
+    const mos: Record<string, number> = { v1: 10, v2: 50, v3: 50.5, v4: 90, v5: 20 };
+    const derived = (JSON.parse(readFileSync(pairFile, "utf8")) as Record<string, string>[]).map((p) => ({
+      prompt: prompts[p.video1!],
+      video1: `${p.video1}.mp4`,
+      video2: p.video2,
+      video1_quality_score: mos[p.video1!],
+      video2_quality_score: String(mos[p.video2!]),
+      ...(p.preference ? { preference: Number(p.preference) || p.preference } : {}),
+    }));
+    const pref = join(dir, "pref-alone.json");
+    writeFileSync(pref, JSON.stringify(derived));
+    for (const asked of ["t2vqa-db", undefined] as const) {
+      const { benchmark: b, detected } = benchmarkFromText(readFileSync(pref, "utf8"), pref, { benchmark: asked });
+      expect(b.name).toBe("t2vqa-db");
+      expect(detected).toBe(asked === undefined);
+      expect(b.videos.map((v) => v.id).sort()).toEqual(["v1", "v2", "v3", "v4", "v5"]);
+      expect(b.videos.find((v) => v.id === "v1")).toEqual({ id: "v1", video: join(dir, "videos", "v1.mp4"), prompt: "a cat" });
+      expect(b.evaluate(scores, opts)).toEqual(benchmarkFromText(list, join(dir, "t2vqa.txt")).benchmark.evaluate(scores, opts));
+    }
+    expect(() => benchmarkFromText(readFileSync(pref, "utf8"), pref, { pairFile })).toThrow(/pair file itself .* --pair-file .* does not apply/);
+    const clash = [...derived, { ...derived[0]!, video2_quality_score: 99 }];
+    expect(() => benchmarkFromText(JSON.stringify(clash), pref)).toThrow(/pair 6 gives v2 the quality score 99, pair 1 gave it 50: one video has one MOS/);
+    expect(() => benchmarkFromText('[{"a": 1}]', pref, { benchmark: "t2vqa-db" })).toThrow(/or the pair file \[\{prompt, video1, video2, video1_quality_score, video2_quality_score, preference\}\]/);
+  });
+
   it("a pair naming a video the list lacks is an error", () => {
     const pf = join(dir, "bad-pairs.json");
     writeFileSync(pf, JSON.stringify([{ video1: "v1", video2: "nope", preference: "1" }]));

@@ -6,7 +6,7 @@ import { parseRecords, readInputText } from "../bench-file.js";
 import { benchError } from "./fields.js";
 import { checkLayout, columnsOf, detectLayout } from "./layouts.js";
 import { mjBenchmark } from "./mjbench-video.js";
-import { isT2VQAList, t2vqaBenchmark } from "./t2vqa-db.js";
+import { isT2VQAList, isT2VQAPairFile, T2VQA_PAIR_COLUMNS, t2vqaBenchmark, t2vqaPairFileBenchmark } from "./t2vqa-db.js";
 import { BENCHMARK_NAMES, type Benchmark, type BenchmarkName } from "./types.js";
 import { videogenRewardBenchmark } from "./videogen-rewardbench.js";
 import { videophy2Benchmark } from "./videophy2.js";
@@ -31,16 +31,29 @@ export interface LoadedBenchmark {
   detected: boolean;
 }
 
+/** Records for --benchmark t2vqa-db when the text is not the list: JSON, or nothing of use. */
+function t2vqaRecords(text: string, file: string): Record<string, unknown>[] {
+  try {
+    return parseRecords(text, file);
+  } catch {
+    return benchError(file, `not in the t2vqa-db layout: expected video|prompt|score lines, or the pair file [{${T2VQA_PAIR_COLUMNS.join(", ")}, preference}]`);
+  }
+}
+
 /** Reads the records and builds the benchmark of the given layout. */
 export function benchmarkFromText(text: string, file: string, options: LoadBenchmarkOptions = {}): LoadedBenchmark {
   const asked = options.benchmark;
   if (asked !== undefined && !BENCHMARK_NAMES.includes(asked)) benchError(file, `unknown benchmark ${asked}; one of ${BENCHMARK_NAMES.join(", ")}`);
-  if (asked === "t2vqa-db" || (asked === undefined && isT2VQAList(text))) {
-    if (!isT2VQAList(text)) benchError(file, "not in the t2vqa-db layout: expected video|prompt|score lines");
+  if (isT2VQAList(text) && (asked === "t2vqa-db" || asked === undefined))
     return { benchmark: t2vqaBenchmark(text, file, options.videosDir, options.pairFile), detected: asked === undefined };
-  }
-  const records = parseRecords(text, file);
+  const records = asked === "t2vqa-db" ? t2vqaRecords(text, file) : parseRecords(text, file);
   if (records.length === 0) benchError(file, "no items");
+  if ((asked === "t2vqa-db" || asked === undefined) && isT2VQAPairFile(records)) {
+    if (options.pairFile !== undefined) benchError(file, `this is T2VQA-DB's pair file itself (with each video's prompt and MOS); --pair-file ${options.pairFile} does not apply`);
+    return { benchmark: t2vqaPairFileBenchmark(records, file, options.videosDir), detected: asked === undefined };
+  }
+  if (asked === "t2vqa-db")
+    benchError(file, `not in the t2vqa-db layout: expected video|prompt|score lines, or the pair file [{${T2VQA_PAIR_COLUMNS.join(", ")}, preference}]`);
   const columns = columnsOf(records);
   let name: BenchmarkName;
   if (asked) {

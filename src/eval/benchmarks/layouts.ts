@@ -47,7 +47,9 @@ export const LAYOUTS: Record<BenchmarkName, LayoutSpec> = {
     required: [["video"], ["prompt"], ["score"]],
     optional: [],
     example: "0001.mp4|a red fox …|67.25      (one video a line: video|prompt|MOS 0–100; pairs: --pair-file t2vqa_db_pref.json\n" +
-      '                           [{"video1": "0001", "video2": "0002", "preference": "1" | "2" | "same"}])',
+      '                           [{"video1": "0001", "video2": "0002", "preference": "1" | "2" | "same"}])\n' +
+      'or the authors\' derived pair file alone: [{"prompt": "a red fox …", "video1": "0001", "video2": "0002",\n' +
+      '  "video1_quality_score": 67.25, "video2_quality_score": 40.1, "preference": "1"}]',
   },
   videophy2: {
     name: "videophy2",
@@ -90,7 +92,7 @@ export function detectLayout(file: string, columns: readonly string[], candidate
   return benchError(
     file,
     `its columns (${list(columns)}) match none of the benchmark layouts; it could have been:\n${lines.join("\n")}\n` +
-      "  t2vqa-db: a text file of video|prompt|score lines\n(choose one with --benchmark; eval --help shows each layout)",
+      "  t2vqa-db: a text file of video|prompt|score lines, or its pair file with video1/2_quality_score\n(choose one with --benchmark; eval --help shows each layout)",
   );
 }
 

@@ -1,7 +1,8 @@
 /**
  * T2VQA-DB: the reference's `video|prompt|score` list (one video a line, MOS 0–100) and its pair
  * file (`[{video1, video2, preference}]`, preference `1` / `2` / `same`; a pair without one gets
- * it from the MOS, a tie when |ΔMOS| ≤ 1). A MOS is not a 1–5 score, so there is no accuracy:
+ * it from the MOS, a tie when |ΔMOS| ≤ 1). The authors' derived pair file, which also carries each
+ * video's prompt and MOS, is read as a benchmark by itself. A MOS is not a 1–5 score, so there is no accuracy:
  * PLCC/SRCC of each dimension and of the sum against the MOS over every scored video, and
  * pairwise accuracy on the mean of the three (`get_pairwise_acc.py`).
  */
@@ -61,6 +62,33 @@ function preferenceOf(v: unknown, mos: [number, number] | null, file: string, wh
   return benchError(file, `${where}: preference is ${JSON.stringify(v)}; expected "1", "2" or "same"`);
 }
 
+interface Pair {
+  a: string;
+  b: string;
+  human: Preference;
+}
+
+/** The pairs of pair-file records, each naming two videos whose MOS is known. */
+function pairsOf(records: readonly Record<string, unknown>[], pf: string, file: string, mosOf: ReadonlyMap<string, number>): Pair[] {
+  return records.map((r, i) => {
+    const v1 = field(r, "video1");
+    const v2 = field(r, "video2");
+    if (v1 === undefined || v2 === undefined) benchError(pf, `pair ${i + 1} lacks video1 or video2`);
+    const a = videoId(String(v1));
+    const b = videoId(String(v2));
+    for (const id of [a, b]) if (!mosOf.has(id)) benchError(pf, `pair ${i + 1} names ${id}, which ${file} does not list`);
+    return { a, b, human: preferenceOf(r.preference, [mosOf.get(a)!, mosOf.get(b)!], pf, `pair ${i + 1}`) };
+  });
+}
+
+/** The columns of the authors' derived pair file, which is a whole benchmark by itself. */
+export const T2VQA_PAIR_COLUMNS = ["prompt", "video1", "video2", "video1_quality_score", "video2_quality_score"] as const;
+
+/** Whether records are the derived pair file (`[{prompt, video1, video2, video1_quality_score, video2_quality_score, preference}]`). */
+export function isT2VQAPairFile(records: readonly Record<string, unknown>[]): boolean {
+  return records.length > 0 && records.every((r) => r && typeof r === "object" && T2VQA_PAIR_COLUMNS.every((c) => c in r));
+}
+
 /** Reads the list and, when there is one, the pair file. */
 export function t2vqaBenchmark(text: string, file: string, videosDir?: string, pairFile?: string): Benchmark & { pairFile: string | null } {
   const dir = dirname(resolve(file));
@@ -74,39 +102,65 @@ export function t2vqaBenchmark(text: string, file: string, videosDir?: string, p
   }
   const mosOf = new Map(rows.map((r) => [r.id, r.mos]));
   const pf = pairFile ?? (existsSync(join(dir, T2VQA_PAIR_FILE)) ? join(dir, T2VQA_PAIR_FILE) : null);
-  let pairs: { a: string; b: string; human: Preference }[] = [];
-  if (pf) {
-    // Both name the pair file in their errors.
-    const records = parseRecords(readRegularText(pf, "the pair file"), pf);
-    pairs = records.map((r, i) => {
-      const v1 = field(r, "video1");
-      const v2 = field(r, "video2");
-      if (v1 === undefined || v2 === undefined) benchError(pf, `pair ${i + 1} lacks video1 or video2`);
-      const a = videoId(String(v1));
-      const b = videoId(String(v2));
-      for (const id of [a, b]) if (!mosOf.has(id)) benchError(pf, `pair ${i + 1} names ${id}, which ${file} does not list`);
-      return { a, b, human: preferenceOf(r.preference, [mosOf.get(a)!, mosOf.get(b)!], pf, `pair ${i + 1}`) };
-    });
-  }
+  // parseRecords and pairsOf name the pair file in their errors.
+  const pairs = pf ? pairsOf(parseRecords(readRegularText(pf, "the pair file"), pf), pf, file, mosOf) : null;
+  return t2vqa(file, pf, [...videos.values()], rows, pairs);
+}
+
+/**
+ * The authors' derived pair file as the benchmark: each record names two videos with their prompt
+ * and MOS (`video1_quality_score`, `video2_quality_score`) and the preference (from the MOS when
+ * absent). A video named by several pairs must have one MOS throughout.
+ */
+export function t2vqaPairFileBenchmark(records: readonly Record<string, unknown>[], file: string, videosDir?: string): Benchmark & { pairFile: string | null } {
+  const dir = dirname(resolve(file));
+  const rows: Row[] = [];
+  const videos = new Map<string, BenchVideo>();
+  const firstPair = new Map<string, number>();
+  records.forEach((r, i) => {
+    const prompt = field(r, "prompt");
+    if (typeof prompt !== "string") benchError(file, `pair ${i + 1} has no prompt`);
+    for (const k of [1, 2] as const) {
+      const name = field(r, `video${k}`);
+      if (name === undefined) benchError(file, `pair ${i + 1} lacks video${k}`);
+      const mos = asNumber(r[`video${k}_quality_score`]);
+      if (mos === null) benchError(file, `pair ${i + 1}: video${k}_quality_score is ${JSON.stringify(r[`video${k}_quality_score`])}, not a number`);
+      const id = videoId(String(name));
+      const had = rows.find((x) => x.id === id);
+      if (had) {
+        if (had.mos !== mos) benchError(file, `pair ${i + 1} gives ${id} the quality score ${mos}, pair ${firstPair.get(id)} gave it ${had.mos}: one video has one MOS`);
+        continue;
+      }
+      firstPair.set(id, i + 1);
+      videos.set(id, { id, video: videoPath(String(name), dir, videosDir), prompt });
+      rows.push({ id, prompt, mos });
+    }
+  });
+  const mosOf = new Map(rows.map((r) => [r.id, r.mos]));
+  return t2vqa(file, file, [...videos.values()], rows, pairsOf(records, file, file, mosOf));
+}
+
+/** The benchmark over videos with a MOS and, when there are pairs, the pairwise accuracy. */
+function t2vqa(file: string, pf: string | null, videos: BenchVideo[], rows: readonly Row[], pairs: readonly Pair[] | null): Benchmark & { pairFile: string | null } {
   return {
     name: "t2vqa-db",
     file,
     pairFile: pf,
-    videos: [...videos.values()],
+    videos,
     evaluate(scores, options) {
       const kept = rows.filter((r) => scores.get(r.id)).map((r) => ({ ...r, model: scores.get(r.id) as ModelScores }));
       const m = emptyMetrics();
       const mos = kept.map((r) => r.mos);
       for (const d of METRIC_DIMENSIONS) m.dimensions[d] = { ...m.dimensions[d], ...correlations(kept.map((r) => r.model[d]), mos) };
       const mean = (s: ModelScores) => (s.visualQuality + s.textAlignment + s.physicalConsistency) / 3;
-      const usable = pairs.filter((p) => scores.get(p.a) && scores.get(p.b));
+      const usable = (pairs ?? []).filter((p) => scores.get(p.a) && scores.get(p.b));
       m.overall = {
         ...m.overall,
         ...correlations(kept.map((r) => r.model.visualQuality + r.model.textAlignment + r.model.physicalConsistency), mos),
-        ...(pf ? pairwiseBoth(usable.map((p) => ({ a: mean(scores.get(p.a)!), b: mean(scores.get(p.b)!), human: p.human })), options.tieDimension) : {}),
+        ...(pairs ? pairwiseBoth(usable.map((p) => ({ a: mean(scores.get(p.a)!), b: mean(scores.get(p.b)!), human: p.human })), options.tieDimension) : {}),
       };
       // Correlations count videos; pairwise counts pairs. The counts report videos when there are no pairs.
-      return pf
+      return pairs
         ? { metrics: withAverages(m), measured: usable.length, skipped: pairs.length - usable.length, total: pairs.length, unit: "pairs" }
         : { metrics: withAverages(m), measured: kept.length, skipped: rows.length - kept.length, total: rows.length, unit: "items" };
     },
