@@ -14,7 +14,7 @@ import { openRunner, queueTarget, RANDOM_WARNING, resolveModel, scoreOptionsFrom
 
 const SCORE_OPTIONS = [
   "prompt", "prompts", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "samples", "temperature", "max-tokens",
-  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "parallel", "format", "out", "report", "quiet", "recursive", "redis", "queue",
+  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "format", "out", "report", "quiet", "recursive", "redis", "queue",
 ] as const;
 
 const SAMPLE_PROMPT = "a colourful test pattern with a moving gradient and a ticking counter";

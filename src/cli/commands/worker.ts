@@ -9,7 +9,7 @@ import { redisUnreachable } from "../../queue/connection.js";
 import { allowOnly, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
 import { loadOptionsFrom, resolveModel } from "../scoring.js";
 
-const WORKER_OPTIONS = ["redis", "queue", "model", "mmproj", "allow-root", "concurrency", "lock-duration", "gpu-layers", "gpu", "threads", "context-size", "parallel", "quiet"] as const;
+const WORKER_OPTIONS = ["redis", "queue", "model", "mmproj", "allow-root", "concurrency", "lock-duration", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "quiet"] as const;
 
 export async function workerCommand(values: CliValues, positionals: string[], ctx: { stderr: NodeJS.WriteStream }): Promise<number> {
   allowOnly(values, "worker", WORKER_OPTIONS);
