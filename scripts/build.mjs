@@ -48,6 +48,14 @@ const defines = [
 ];
 // The headers serve the Vulkan module and the addon's own device list (which opens the loader at
 // run time), so a modular build always has them.
+if (vulkan) {
+  try {
+    execFileSync("glslc", ["--version"], { stdio: "ignore" });
+  } catch {
+    console.error("build: --vulkan needs glslc (the shader compiler) and the SPIR-V headers: apt-get install glslc spirv-headers (bash scripts/setup-system.sh)");
+    process.exit(1);
+  }
+}
 if (modular) defines.push(`--CDVIDEOSCORE2_VULKAN=${vulkan ? "ON" : "OFF"}`, `--CDVIDEOSCORE2_VULKAN_INCLUDE_DIR=${vulkanHeaders()}`);
 if (process.env.VIDEOSCORE2_CPU_VARIANTS) defines.push(`--CDVIDEOSCORE2_CPU_VARIANTS=${process.env.VIDEOSCORE2_CPU_VARIANTS}`);
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
