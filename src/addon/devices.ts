@@ -73,6 +73,13 @@ export function chooseDevice(loaded: LoadedAddon, gpu: GpuPreference, selector: 
     if (!hit) throw new VideoScoreError("ERR_GPU_UNAVAILABLE", `gpuDevice ${JSON.stringify(selector)} names no CUDA device; ${listing(cudaDevices)}`);
     return { device: hit, name: hit.name };
   }
+  const { vulkan } = loaded.addon.versions();
+  if (!vulkan.loaderFound) {
+    const why = `Vulkan cannot be used: ${vulkan.problem}; install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1) and your GPU's Vulkan driver`;
+    if (gpu === "vulkan" || selector !== undefined) throw new VideoScoreError("ERR_GPU_UNAVAILABLE", why);
+    noteFallback(`videoscore2-native: ${why}; using the CPU`);
+    return { device: null, name: "" };
+  }
   const scanned = loaded.addon.versions().gpuDevices.filter((d) => d.backend === "vulkan");
   // `auto` on a machine with only a software device (or none) does not even load the module.
   const wanted = selector !== undefined ? matchDevices(scanned, selector) : rankDevices(scanned).filter((d) => d.type !== "software");

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VideoScorer, versions, type ScoreResult } from "../../src/index.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 import { h264Clip } from "../fixtures/videos.js";
+import { canHideLibav, systemVulkanLoaderFiles, withFilesHidden } from "../fixtures/hide-libav.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const module = join(root, "build", "vulkan", "libggml-vulkan.so");
@@ -131,6 +132,66 @@ describe.skipIf(!llvmpipe)("Vulkan on llvmpipe", () => {
     const wrong = JSON.parse(child(loadIn(`gpu: "vulkan", gpuDevice: 7`)).out);
     expect(wrong).toMatchObject({ code: "ERR_GPU_UNAVAILABLE", message: expect.stringMatching(/names no Vulkan device.*llvmpipe/) });
   });
+
+  it.runIf(canHideLibav && systemVulkanLoaderFiles().length > 0)("with the Vulkan loader hidden, gpu: vulkan is ERR_GPU_UNAVAILABLE naming libvulkan.so.1", () => {
+    const file = join(dir, "hidden-loader.ts");
+    writeFileSync(file, loadIn(`gpu: "vulkan", gpuDevice: "llvmpipe"`));
+    const r = withFilesHidden(systemVulkanLoaderFiles(), `cd ${JSON.stringify(root)} && ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(file)}`);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    expect(out.code, r.stderr).toBe("ERR_GPU_UNAVAILABLE");
+    expect(out.message).toMatch(/libvulkan\.so\.1/);
+    expect(out.message).toMatch(/install/);
+  });
+
+  it("flash attention on the device: measured against the CPU (docs/backends.md)", async () => {
+    const s = await VideoScorer.load({ ...(await tinyModels()), contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe", flashAttention: true });
+    try {
+      expectOnVulkan(s);
+      const [g, c] = [await s.score(clip, { prompt: GREEDY.prompt, mode: "direct" }), await cpu.score(clip, { prompt: GREEDY.prompt, mode: "direct" })];
+      const d = maxProbDiff(g, c);
+      console.log(`flash attention on llvmpipe: max |p(1..5) difference| against the CPU = ${d.toExponential(2)}`);
+      expect(d).toBeLessThan(1e-4);
+    } finally {
+      await s.dispose();
+    }
+  }, 120_000);
+
+  it("dispose() with a call in flight settles the call and leaves the next load working", async () => {
+    const s = await VideoScorer.load({ ...(await tinyModels()), contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe" });
+    const inFlight = s.score(clip, { ...GREEDY, maxTokens: 200 }).then(() => "done", (e: { code?: string }) => e.code);
+    await new Promise((r) => setTimeout(r, 300));
+    await s.dispose();
+    expect(["done", "ERR_DISPOSED", "ERR_ABORTED"]).toContain(await inFlight);
+    const again = await VideoScorer.load({ ...(await tinyModels()), contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe" });
+    try {
+      expectOnVulkan(again);
+    } finally {
+      await again.dispose();
+    }
+  }, 120_000);
+
+  it("a scorer in a worker thread runs on the device and scores the main thread's tokens", async () => {
+    const file = join(dir, "worker.mjs");
+    writeFileSync(
+      file,
+      `import { parentPort } from "node:worker_threads";
+import { VideoScorer } from ${JSON.stringify(join(root, "dist", "index.js"))};
+const s = await VideoScorer.load({ ...${JSON.stringify(await tinyModels())}, contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe" });
+const r = await s.score(${JSON.stringify(clip)}, ${JSON.stringify(GREEDY)});
+parentPort.postMessage({ device: s.info.device, vision: s.info.visionDevice, tokens: r.tokens });
+await s.dispose();`,
+    );
+    const { Worker } = await import("node:worker_threads");
+    const w = new Worker(file);
+    const msg = await new Promise<{ device: string; vision: string; tokens: number[] }>((res, rej) => {
+      w.once("message", res);
+      w.once("error", rej);
+    });
+    await w.terminate();
+    expect(msg.device).toMatch(/^Vulkan\d+$/);
+    expect(msg.vision).toBe(msg.device);
+    expect(msg.tokens).toEqual((await cpu.score(clip, GREEDY)).tokens);
+  }, 120_000);
 
   it("versions() lists the device with its name, type, driver and memory once the module is loaded", () => {
     const dev = versions().gpuDevices.find((d) => d.backend === "vulkan" && d.type === "software");
