@@ -2,9 +2,10 @@
  * Turning command-line inputs into video files (files, folders, globs) and reading per-video
  * prompt files (JSON or CSV).
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, resolve, sep } from "node:path";
 import { parseRecords, VIDEO_EXTENSIONS } from "../eval/bench-file.js";
+import { readRegularText } from "../eval/input-file.js";
 import { UsageError } from "./args.js";
 
 const GLOB_CHARS = /[*?[]/;
@@ -197,9 +198,9 @@ const PROMPT_KEYS = ["prompt", "t2v_prompt", "text", "caption"];
 export function readPromptsFile(file: string): PromptTable {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularText(file, "the prompts file");
   } catch (e) {
-    throw new UsageError(`--prompts ${file}: ${(e as Error).message}`);
+    throw new UsageError(`--prompts ${(e as Error).message}`);
   }
   const entries: { key: string; prompt: string }[] = [];
   let parsed: unknown = undefined;

@@ -10,6 +10,7 @@ import { packageRoot } from "../addon/loader.js";
 import { closest, commandUsage, EXIT, parseCommandLine, USAGE, UsageError } from "./args.js";
 import { evalCommand } from "./commands/eval.js";
 import { OutputWriteError } from "./output-files.js";
+import { displayLines, displayMessage, displayText } from "./display.js";
 import { infoCommand } from "./commands/info.js";
 import { runConvert } from "./convert.js";
 import { sampleCommand } from "./commands/sample.js";
@@ -90,19 +91,20 @@ main(process.argv.slice(2)).then(
     setImmediate(() => process.exit(code));
   },
   (e: unknown) => {
+    // Messages quote file names: shown escaped (src/cli/display.ts).
     if (e instanceof UsageError) {
-      process.stderr.write(`videoscore2: ${e.message}\n(videoscore2 help for usage)\n`);
+      process.stderr.write(`videoscore2: ${displayMessage(e.message)}\n(videoscore2 help for usage)\n`);
       process.exit(EXIT.usage);
     }
     if (e instanceof OutputWriteError) {
-      process.stderr.write(`videoscore2: ${e.message}\n`);
+      process.stderr.write(`videoscore2: ${displayText(e.message)}\n`);
       process.exit(EXIT.fatal);
     }
     if (e instanceof VideoScoreError) {
-      process.stderr.write(`videoscore2: ${e.code}: ${e.message}\n`);
+      process.stderr.write(`videoscore2: ${e.code}: ${displayMessage(e.message)}\n`);
       process.exit(e.code === "ERR_ABORTED" ? EXIT.interrupted : e.code === "ERR_INVALID_OPTION" ? EXIT.usage : EXIT.fatal);
     }
-    process.stderr.write(`videoscore2: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(`videoscore2: ${displayLines(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
     process.exit(EXIT.fatal);
   },
 );

@@ -4,6 +4,7 @@
  */
 import { AtomicFile, type OutputWriteError } from "./output-files.js";
 import { csvLine } from "../eval/csv.js";
+import { displayText, firstLine } from "./display.js";
 import { workMs } from "../eval/report.js";
 import { answerMissing, noAnswerReason, type DimensionScore, type ScoreResult } from "../scorer/result.js";
 
@@ -92,31 +93,36 @@ function cell(v: string, w: number, right = false): string {
   return right ? s.padStart(w) : s.padEnd(w);
 }
 
-/** A plain-text table of the outcomes: hard score and soft score per dimension, time. */
+/**
+ * A plain-text table of the outcomes: hard score and soft score per dimension, time. One row per
+ * video whatever its name holds: names and messages are shown escaped (src/cli/display.ts).
+ */
 export function formatTable(outcomes: readonly Outcome[], note?: string): string {
-  const nameW = Math.min(48, Math.max(5, ...outcomes.map((o) => o.video.length)));
+  const names = outcomes.map((o) => displayText(o.video));
+  const nameW = Math.min(48, Math.max(5, ...names.map((n) => n.length)));
   const lines: string[] = [];
   if (note) lines.push(note);
   lines.push(
     [cell("video", nameW), ...DIM_KEYS.map(([, , s]) => cell(`${s}  soft`, 10, true)), cell("avg", 6, true), cell("time", 8, true), "  p(1..5) VQ / TA / PC"].join("  "),
   );
-  for (const o of outcomes) {
+  outcomes.forEach((o, i) => {
     const r = o.result;
+    const name = names[i] as string;
     if (!r) {
-      lines.push(`${cell(o.video, nameW)}  ${o.error ? `${o.error.code}: ${o.error.message.split("\n")[0]}` : "failed"}`);
-      continue;
+      lines.push(`${cell(name, nameW)}  ${o.error ? `${displayText(o.error.code)}: ${firstLine(o.error.message, o.video)}` : "failed"}`);
+      return;
     }
     if (answerMissing(r)) {
-      const tail = r.text.replace(/\s+/g, " ").trim().slice(-80);
-      lines.push(`${cell(o.video, nameW)}  NO ANSWER: ${noAnswerReason(r)}; it ended with: "${tail}"`);
-      continue;
+      const tail = displayText(r.text.replace(/\s+/g, " ").trim().slice(-80));
+      lines.push(`${cell(name, nameW)}  NO ANSWER: ${noAnswerReason(r)}; it ended with: "${tail}"`);
+      return;
     }
     const softs = DIM_KEYS.map(([k]) => shown(r[k]).soft);
     const avg = softs.every((s) => s !== null) ? (softs as number[]).reduce((a, b) => a + b, 0) / 3 : null;
     const probs = DIM_KEYS.map(([k]) => (r[k].probs ? r[k].probs!.map((p) => Math.round(p * 100)).join(",") : "—")).join(" / ");
     lines.push(
       [
-        cell(o.video, nameW),
+        cell(name, nameW),
         ...DIM_KEYS.map(([k]) => {
           const d = shown(r[k]);
           return cell(`${d.score ?? "—"}  ${d.soft === null ? "  —  " : d.soft.toFixed(3)}`, 10, true);
@@ -126,7 +132,7 @@ export function formatTable(outcomes: readonly Outcome[], note?: string): string
         `  ${probs}`,
       ].join("  "),
     );
-  }
+  });
   return `${lines.join("\n")}\n`;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Progress of a batch: on a terminal, one redrawn line with a bar, counts, elapsed time and ETA;
- * elsewhere (pipes, files, CI logs), one plain line per finished item.
+ * elsewhere (pipes, files, CI logs), one plain line per finished item. Labels and log lines are
+ * shown escaped (src/cli/display.ts): a file name cannot break the line or drive the terminal.
  */
+import { displayText } from "./display.js";
 
 /** "1h02m", "3m05s", "42s". */
 export function formatDuration(ms: number): string {
@@ -65,7 +67,7 @@ export class Progress {
 
   /** What is being worked on (shown on the terminal line). */
   working(label: string): void {
-    this.current = label;
+    this.current = displayText(label);
     if (this.enabled && this.tty) this.draw();
   }
 
@@ -74,9 +76,9 @@ export class Progress {
     if (!this.enabled) return;
     if (this.tty) {
       this.clear();
-      this.stream.write(`${line}\n`);
+      this.stream.write(`${displayText(line)}\n`);
       this.draw();
-    } else this.stream.write(`${line}\n`);
+    } else this.stream.write(`${displayText(line)}\n`);
   }
 
   /** One item finished: scored, scored without an answer, or failed. */
@@ -86,7 +88,7 @@ export class Progress {
     if (status === "no-answer") this.unanswered++;
     if (!this.enabled) return;
     const tag = { ok: "ok       ", "no-answer": "NO ANSWER", failed: "FAILED   " }[status];
-    const line = `[${this.done}/${this.total}] ${tag} ${label}${detail ? `  ${detail}` : ""}`;
+    const line = displayText(`[${this.done}/${this.total}] ${tag} ${label}${detail ? `  ${detail}` : ""}`);
     if (this.tty) {
       this.clear();
       if (status !== "ok") this.stream.write(`${line}\n`);

@@ -16,6 +16,7 @@ import { enumOpt, gpuDeviceOpt, gpuOpt, intOpt, numOpt, UsageError, type CliValu
 import { answerMissing, noAnswerReason, type Outcome } from "./output.js";
 import { userCacheDir } from "./cache-dir.js";
 import { phaseLabel, type Progress } from "./progress.js";
+import { firstLine } from "./display.js";
 import { runQueuedBatch } from "./queued-batch.js";
 import { DEFAULT_QUEUE } from "../queue/job.js";
 import { redisUnreachable } from "../queue/connection.js";
@@ -122,7 +123,7 @@ export function tickOutcome(progress: Progress | undefined, o: Outcome): void {
     const s = (x: { score: number | null; soft: number | null }) => `${x.score ?? "—"}${x.soft !== null ? ` (${x.soft.toFixed(2)})` : ""}`;
     if (answerMissing(d)) progress?.tick(o.video, "no-answer", noAnswerReason(d));
     else progress?.tick(o.video, "ok", `VQ ${s(d.visualQuality)} TA ${s(d.textAlignment)} PC ${s(d.physicalConsistency)}  ${(workMs(d.timings) / 1000).toFixed(1)} s`);
-  } else progress?.tick(o.video, "failed", `${o.error!.code}: ${o.error!.message.split("\n")[0]}`);
+  } else progress?.tick(o.video, "failed", `${o.error!.code}: ${firstLine(o.error!.message, o.video)}`);
 }
 
 /**

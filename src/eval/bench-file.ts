@@ -14,9 +14,9 @@
  * `v_score_model`, `t_score_model`, `p_score_model`), and readable names (`visual_quality`,
  * `text_alignment`, `physical_consistency`).
  */
-import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { CSVSyntaxError, parseCSVRecords } from "./csv.js";
+import { readRegularTextAsync } from "./input-file.js";
 import { VideoScoreError } from "../addon/errors.js";
 import type { Dimension } from "../scorer/parse.js";
 
@@ -118,14 +118,12 @@ export interface ReadBenchOptions {
   withModelScores?: boolean;
 }
 
-/** A benchmark or results file's text; a missing or unreadable file is ERR_INPUT_NOT_FOUND / ERR_INPUT_UNREADABLE. */
-export async function readInputText(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new VideoScoreError(code === "ENOENT" ? "ERR_INPUT_NOT_FOUND" : "ERR_INPUT_UNREADABLE", `${file}: ${(e as Error).message}`, { path: file, cause: e });
-  }
+/**
+ * A benchmark or results file's text; a missing or unreadable file is ERR_INPUT_NOT_FOUND /
+ * ERR_INPUT_UNREADABLE, and so is anything but a regular file (a FIFO would block the read).
+ */
+export async function readInputText(file: string, what = "the benchmark file"): Promise<string> {
+  return readRegularTextAsync(file, what);
 }
 
 /** Reads a benchmark file; every item must have a prompt and three human scores. */

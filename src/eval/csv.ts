@@ -69,9 +69,21 @@ export function parseCSVRecords(text: string): Record<string, string>[] {
   return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ""])));
 }
 
-/** One CSV field: quoted when it holds a comma, quote, CR or LF, or starts/ends with a space. */
+/**
+ * Text that a spreadsheet would run as a formula (OWASP, "CSV Injection"): a cell that starts with
+ * `=`, `+`, `-`, `@`, a tab or a CR. A file name or prompt such as `=HYPERLINK(…)` would otherwise
+ * become a live formula when the CSV is opened.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV field: quoted when it holds a comma, quote, CR or LF, or starts/ends with a space. Text
+ * that starts like a formula gets a leading `'` (OWASP's advice), which spreadsheets show as text;
+ * numbers are written as they are (a negative number is not text).
+ */
 export function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? "" : typeof v === "number" && !Number.isFinite(v) ? "" : String(v);
+  let s = v === null || v === undefined ? "" : typeof v === "number" && !Number.isFinite(v) ? "" : String(v);
+  if (typeof v === "string" && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

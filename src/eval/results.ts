@@ -3,15 +3,14 @@
  * (a JSON array with `video_name` and `v/t/p_score_model`, as `eval_rm.py` writes it). Where that
  * layout also carries the human scores (VideoScore-Bench-v2, VideoPhy2), it is the benchmark too.
  */
-import { readFileSync } from "node:fs";
-import { VideoScoreError } from "../addon/errors.js";
 import type { Dimension } from "../scorer/parse.js";
 import { parseRecords } from "./bench-file.js";
 import { asNumber, benchError, field, videoId } from "./benchmarks/fields.js";
 import type { Benchmark, BenchmarkName, ModelScores } from "./benchmarks/types.js";
 import { videophy2Benchmark } from "./benchmarks/videophy2.js";
 import { vsb2Benchmark } from "./benchmarks/vsb2.js";
-import { looksLikeJournal, readJournal, type JournalEntry } from "./journal.js";
+import { readRegularText } from "./input-file.js";
+import { conflictWarning, looksLikeJournal, parseJournal, type JournalEntry } from "./journal-read.js";
 import { METRIC_DIMENSIONS } from "./metrics.js";
 
 /** Which of a result's scores the metrics use. */
@@ -39,20 +38,16 @@ export interface ResultScores {
   source: "journal" | "reference";
   /** The records of the reference layout (to use as the benchmark when no file is given). */
   records: Record<string, unknown>[] | null;
+  /** What the command should warn of (a journal's entries that disagree). */
+  warnings: string[];
 }
 
 /** Reads the scores of a journal or a reference results file. */
 export function readResultScores(path: string, kind: ScoreKind): ResultScores {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new VideoScoreError(code === "ENOENT" ? "ERR_INPUT_NOT_FOUND" : "ERR_INPUT_UNREADABLE", `${path}: ${(e as Error).message}`, { path, cause: e });
-  }
+  const text = readRegularText(path, "the results file");
   if (looksLikeJournal(text)) {
-    const j = readJournal(path);
-    return { scores: new Map([...j.entries.values()].map((e) => [e.id, entryScores(e, kind)])), source: "journal", records: null };
+    const j = parseJournal(text, path);
+    return { scores: new Map([...j.entries.values()].map((e) => [e.id, entryScores(e, kind)])), source: "journal", records: null, warnings: j.conflicts.map((c) => conflictWarning(path, c)) };
   }
   const records = parseRecords(text, path);
   const scores = new Map<string, ModelScores | null>();
@@ -70,7 +65,7 @@ export function readResultScores(path: string, kind: ScoreKind): ResultScores {
     }
     scores.set(videoId(String(name)), ok ? s : null);
   });
-  return { scores, source: "reference", records };
+  return { scores, source: "reference", records, warnings: [] };
 }
 
 /**

@@ -8,12 +8,13 @@ import { dirname, resolve } from "node:path";
 import { loadBenchmark, BENCHMARK_LABELS, BENCHMARK_NAMES, type Benchmark, type BenchmarkName, type BenchEvaluation, type ModelScores } from "../../eval/benchmarks/index.js";
 import type { BenchItem } from "../../eval/bench-file.js";
 import { referenceResult } from "../../eval/bench-file.js";
-import { Journal, type JournalEntry } from "../../eval/journal.js";
+import { conflictWarning, Journal, JournalWriteError, type JournalEntry } from "../../eval/journal.js";
 import { METRIC_DIMENSIONS, REFERENCE_TIE_THRESHOLD, resolveTieThreshold, SCORE_RANGE, type TieThreshold } from "../../eval/metrics.js";
 import { benchmarkFromResults, entryScores, readResultScores, type ScoreKind } from "../../eval/results.js";
 import { allowOnly, enumOpt, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
 import type { Outcome } from "../output.js";
 import { Progress } from "../progress.js";
+import { displayText } from "../display.js";
 import { openRunner, queueTarget, resolveModel, scoreOptionsFrom, writeReport } from "../scoring.js";
 
 const EVAL_OPTIONS = [
@@ -97,7 +98,7 @@ export function formatReport(r: EvalReport): string {
   const dims = (f: (x: (typeof d)["visualQuality"]) => number | null) => METRIC_DIMENSIONS.map((k) => pct(f(d[k])));
   const c = r.counts;
   const lines = [
-    `${r.file}: ${r.label} (${r.benchmark}, ${r.detected ? "layout found from its columns" : "--benchmark"}) · model score: ${r.score}`,
+    `${displayText(r.file)}: ${r.label} (${r.benchmark}, ${r.detected ? "layout found from its columns" : "--benchmark"}) · model score: ${r.score}`,
     `videos: ${c.scored} scored, ${c.failed} failed${c.pending ? `, ${c.pending} not scored` : ""}${c.fromJournal ? ` (${c.fromJournal} from the journal)` : ""} · ` +
       `${c.unit}: ${c.measured} measured of ${c.total}, ${c.skipped} skipped · ${r.seconds.toFixed(1)} s`,
     row("", ["visual", "align", "phys", "avg", "overall"]),
@@ -172,6 +173,8 @@ function clean(v: unknown): unknown {
 
 export async function evalCommand(values: CliValues, positionals: string[], ctx: { signal: AbortSignal; stderr: NodeJS.WriteStream }): Promise<number> {
   const t0 = performance.now();
+  /** One line to stderr; the paths in it are shown escaped (src/cli/display.ts). */
+  const say = (s: string) => ctx.stderr.write(`${displayText(s)}\n`);
   allowOnly(values, "eval", EVAL_OPTIONS);
   const fromResults = values["from-results"];
   if (positionals.length > 1 || (positionals.length === 0 && fromResults === undefined))
@@ -213,6 +216,7 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
 
   if (fromResults !== undefined) {
     const res = usage(() => readResultScores(fromResults, kind));
+    for (const w of res.warnings) say(`warning: ${w}`);
     if (file !== undefined) {
       const loaded = await usageAsync(() => loadBenchmark(file, { benchmark: asked, videosDir: values.videos, pairFile: values["pair-file"] }));
       bench = loaded.benchmark;
@@ -240,29 +244,54 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       [["--journal", jp], ["--out", values.out], ["--report", values.report]],
       [["the benchmark file", benchFile], ["--pair-file", values["pair-file"]], ...bench.videos.map((v) => ["video", v.video] as [string, string])],
     );
-    const journal = usage(() => Journal.open(jp, { benchmark: bench.name, options: { ...("url" in m ? { queue: `${m.url}/${m.queue}` } : { model: resolve(m.model), mmproj: resolve(m.mmproj) }), ...base } }));
+    let journal: Journal;
+    try {
+      journal = Journal.open(jp, { benchmark: bench.name, options: { ...("url" in m ? { queue: `${m.url}/${m.queue}` } : { model: resolve(m.model), mmproj: resolve(m.mmproj) }), ...base } });
+    } catch (e) {
+      if (e instanceof JournalWriteError) {
+        say(`videoscore2: ${e.message}; nothing was scored or kept`);
+        return EXIT.fatal;
+      }
+      throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+    }
+    for (const c of journal.conflicts) say(`warning: ${conflictWarning(jp, c)}`);
     const videos = limit !== undefined ? bench.videos.slice(0, limit) : bench.videos;
     const todo = videos.filter((v) => !journal.entries.has(v.id));
     fromJournal = videos.length - todo.length;
     if (!values.quiet) {
-      ctx.stderr.write(`${benchFile}: ${BENCHMARK_LABELS[bench.name]} (${bench.name}${detected ? ", found from its columns" : ""}), ${bench.videos.length} videos\n`);
-      if (journal.repaired) ctx.stderr.write(`${jp}: its last line was cut (a crash?); that video is scored again\n`);
-      ctx.stderr.write(`journal ${jp}: ${fromJournal} videos already scored, ${todo.length} to score\n`);
+      say(`${benchFile}: ${BENCHMARK_LABELS[bench.name]} (${bench.name}${detected ? ", found from its columns" : ""}), ${bench.videos.length} videos`);
+      if (journal.repaired) say(`${jp}: its last line was cut (a crash?); that video is scored again`);
+      say(`journal ${jp}: ${fromJournal} videos already scored, ${todo.length} to score`);
     }
     const outcomes: Outcome[] = [];
+    // A journal that cannot be written stops the run: nothing more scored could be kept.
+    const stop = new AbortController();
+    let journalFailure: JournalWriteError | null = null;
+    let notKept = 0;
     try {
       if (todo.length > 0) {
-        if (!values.quiet) ctx.stderr.write("url" in m ? `scoring on queue "${m.queue}" at ${m.url} …\n` : `loading ${m.model} + ${m.mmproj} …\n`);
+        if (!values.quiet) say("url" in m ? `scoring on queue "${m.queue}" at ${m.url} …` : `loading ${m.model} + ${m.mmproj} …`);
         const runner = await openRunner(values, m);
         const progress = new Progress(todo.length, ctx.stderr, !values.quiet);
         try {
           const all = await runner.run(todo.map((v) => ({ video: v.video, prompt: v.prompt })), base, {
-            signal: ctx.signal,
+            signal: AbortSignal.any([ctx.signal, stop.signal]),
             progress,
             log: (line) => progress.log(line),
             onOutcome: (o) => {
               outcomes.push(o);
-              journal.append(journalEntry(o, todo[o.index]!.id));
+              if (journalFailure) {
+                notKept++;
+                return;
+              }
+              try {
+                journal.append(journalEntry(o, todo[o.index]!.id));
+              } catch (e) {
+                if (!(e instanceof JournalWriteError)) throw e;
+                journalFailure = e;
+                notKept++;
+                stop.abort();
+              }
             },
           });
           interrupted = ctx.signal.aborted && all.some((o) => o === undefined);
@@ -273,6 +302,14 @@ export async function evalCommand(values: CliValues, positionals: string[], ctx:
       }
     } finally {
       journal.close();
+    }
+    if (journalFailure) {
+      const f: JournalWriteError = journalFailure;
+      say(
+        `videoscore2: ${f.message}; it keeps ${f.kept} of the ${videos.length} videos (${fromJournal} from before this run, ${f.kept - fromJournal} scored now), ` +
+          `${notKept} scored in this run could not be kept, ${videos.length - f.kept} left to score: free some space and rerun the command to resume`,
+      );
+      return EXIT.fatal;
     }
     const entries = journal.entries;
     scores = new Map(videos.filter((v) => entries.has(v.id)).map((v) => [v.id, entryScores(entries.get(v.id)!, kind)]));

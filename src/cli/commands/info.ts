@@ -8,6 +8,8 @@ import { describeDevice } from "../../addon/devices.js";
 import { packageRoot, platformPackage, vulkanModulePaths } from "../../addon/loader.js";
 import { VideoScoreError } from "../../addon/errors.js";
 import { readGGUF } from "../../gguf/reader.js";
+import { checkRegularFile } from "../../eval/input-file.js";
+import { displayText } from "../display.js";
 import type { GGUFValue } from "../../gguf/types.js";
 import { versions } from "../../index.js";
 import { allowOnly, enumOpt, EXIT, gpuOpt, type CliValues } from "../args.js";
@@ -31,6 +33,8 @@ function show(v: GGUFValue): unknown {
 }
 
 async function ggufSummary(path: string, all: boolean): Promise<Record<string, unknown>> {
+  // A FIFO would block the header read forever.
+  checkRegularFile(path, "the GGUF file");
   const f = await readGGUF(path);
   const meta: Record<string, unknown> = {};
   for (const [k, v] of f.metadata) if (all || KEY_PATTERNS.some((re) => re.test(k))) meta[k] = show(v);
@@ -53,7 +57,7 @@ function printObject(o: Record<string, unknown>, indent = ""): void {
     if (v && typeof v === "object" && !Array.isArray(v)) {
       process.stdout.write(`${indent}${k}:\n`);
       printObject(v as Record<string, unknown>, `${indent}  `);
-    } else process.stdout.write(`${indent}${k}: ${Array.isArray(v) ? JSON.stringify(v) : String(v)}\n`);
+    } else process.stdout.write(`${indent}${k}: ${displayText(Array.isArray(v) ? JSON.stringify(v) : String(v))}\n`);
   }
 }
 

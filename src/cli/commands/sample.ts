@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { encodePNG } from "../../video/png.js";
 import { sampleFrames } from "../../video/sample.js";
 import { allowOnly, EXIT, intOpt, numOpt, UsageError, type CliValues } from "../args.js";
+import { displayText } from "../display.js";
 
 export async function sampleCommand(values: CliValues, positionals: string[], ctx: { signal: AbortSignal; stderr: NodeJS.WriteStream }): Promise<number> {
   allowOnly(values, "sample", ["out", "fps", "nframes", "max-pixels", "quiet"]);
@@ -43,6 +44,6 @@ export async function sampleCommand(values: CliValues, positionals: string[], ct
   };
   writeFileSync(join(values.out, "frames.json"), `${JSON.stringify(meta, null, 2)}\n`);
   if (!values.quiet)
-    process.stdout.write(`${s.frames.length} frames ${s.width}x${s.height} (indices ${s.frames.map((f) => f.index).join(",")} of ${s.totalFrames}) → ${resolve(values.out)}\n`);
+    process.stdout.write(`${s.frames.length} frames ${s.width}x${s.height} (indices ${s.frames.map((f) => f.index).join(",")} of ${s.totalFrames}) → ${displayText(resolve(values.out))}\n`);
   return EXIT.ok;
 }

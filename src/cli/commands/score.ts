@@ -9,6 +9,7 @@ import { allowOnly, enumOpt, EXIT, UsageError, type CliValues } from "../args.js
 import { expandInputs, readPromptsFile, type PromptTable } from "../inputs.js";
 import { answerMissing, OrderedWriter, Sink, type Outcome, type OutputFormat } from "../output.js";
 import { Progress } from "../progress.js";
+import { displayText } from "../display.js";
 import { checkOutputs } from "../output-files.js";
 import { openRunner, queueTarget, RANDOM_WARNING, resolveModel, scoreOptionsFrom, writeReport, type BatchItem } from "../scoring.js";
 
@@ -39,6 +40,8 @@ export interface ScoreContext {
 }
 
 export async function scoreCommand(cmd: "score" | "demo", values: CliValues, positionals: string[], ctx: ScoreContext): Promise<number> {
+  /** One line to stderr; the paths in it are shown escaped (src/cli/display.ts). */
+  const say = (s: string) => ctx.stderr.write(`${displayText(s)}\n`);
   allowOnly(values, cmd, SCORE_OPTIONS);
   const format = enumOpt<OutputFormat>(values, "format", ["table", "json", "jsonl", "csv"], "table");
   if (values.prompt !== undefined && values.prompts !== undefined) throw new UsageError("give --prompt or --prompts, not both");
@@ -57,7 +60,7 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
 
   const warnings: string[] = [];
   const videos = expandInputs(inputs, { recursive: values.recursive, warnings });
-  for (const w of warnings) ctx.stderr.write(`warning: ${w}\n`);
+  for (const w of warnings) say(`warning: ${w}`);
   if (videos.length === 0) throw new UsageError("no video files found in the inputs");
 
   checkOutputs(
@@ -79,8 +82,8 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   });
 
   if (!values.quiet) {
-    if (m.random) ctx.stderr.write(`${RANDOM_WARNING}\n`);
-    ctx.stderr.write(queued ? `scoring on queue "${queued.queue}" at ${queued.url} …\n` : `loading ${m.model} + ${m.mmproj} …\n`);
+    if (m.random) say(`${RANDOM_WARNING}`);
+    say(queued ? `scoring on queue "${queued.queue}" at ${queued.url} …` : `loading ${m.model} + ${m.mmproj} …`);
   }
   // A failed write to --out stops the run: nothing more could be kept.
   const stop = new AbortController();
@@ -117,7 +120,7 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
   sink.close();
   const done = [...all, ...outcomes.filter((o): o is Outcome => o !== undefined)];
   if (sink.failure) {
-    ctx.stderr.write(`videoscore2: ${sink.failure.message}; ${done.length} of ${videos.length} videos were scored, ${videos.length - done.length} left unscored, none written\n`);
+    say(`videoscore2: ${sink.failure.message}; ${done.length} of ${videos.length} videos were scored, ${videos.length - done.length} left unscored, none written`);
     return EXIT.fatal;
   }
   if (values.report) {
@@ -126,14 +129,14 @@ export async function scoreCommand(cmd: "score" | "demo", values: CliValues, pos
       meta: { model: runner.label, template: String(base.template ?? "inference"), mode: String((base as { mode?: string }).mode ?? "think") },
       warning: m.random ? RANDOM_WARNING : undefined,
     });
-    if (!values.quiet) ctx.stderr.write(`report: ${values.report}\n`);
+    if (!values.quiet) say(`report: ${values.report}`);
   }
   const failed = done.filter((o) => !o.result).length;
   const unanswered = done.filter((o) => o.result && answerMissing(o.result)).length;
   const interrupted = ctx.signal.aborted && done.length < videos.length;
   if (!values.quiet || interrupted)
-    ctx.stderr.write(
-      `${done.length - failed - unanswered} scored, ${unanswered ? `${unanswered} without an answer, ` : ""}${failed} failed${interrupted ? `, ${videos.length - done.length} not scored (interrupted)` : ""}${values.out ? ` → ${values.out}` : ""}\n`,
+    say(
+      `${done.length - failed - unanswered} scored, ${unanswered ? `${unanswered} without an answer, ` : ""}${failed} failed${interrupted ? `, ${videos.length - done.length} not scored (interrupted)` : ""}${values.out ? ` → ${values.out}` : ""}`,
     );
   if (interrupted) return EXIT.interrupted;
   // A clip without an answer has no scores: the run did not do all that was asked.

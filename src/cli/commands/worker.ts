@@ -7,9 +7,18 @@ import { createScoringWorker, type ScoringWorkerEvent } from "../../queue/worker
 import { DEFAULT_QUEUE } from "../../queue/job.js";
 import { redisUnreachable } from "../../queue/connection.js";
 import { allowOnly, EXIT, intOpt, UsageError, type CliValues } from "../args.js";
+import { displayText, firstLine } from "../display.js";
 import { loadOptionsFrom, resolveModel } from "../scoring.js";
 
 const WORKER_OPTIONS = ["redis", "queue", "model", "mmproj", "allow-root", "concurrency", "lock-duration", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "quiet"] as const;
+
+/** The log line of a job's event, escaped: a file name holding a newline stays on its line. */
+export function workerEventLine(e: Exclude<ScoringWorkerEvent, { type: "error" }>): string {
+  const name = displayText(basename(e.video));
+  if (e.type === "start") return `start ${displayText(e.jobId)} ${name} (attempt ${e.attempt})`;
+  if (e.type === "completed") return `done ${displayText(e.jobId)} ${name} ${(e.ms / 1000).toFixed(1)} s`;
+  return `failed ${displayText(e.jobId)} ${name}: ${e.code}: ${firstLine(e.message, e.video, basename(e.video))}${e.willRetry ? " (will retry)" : ""}`;
+}
 
 export async function workerCommand(values: CliValues, positionals: string[], ctx: { stderr: NodeJS.WriteStream }): Promise<number> {
   allowOnly(values, "worker", WORKER_OPTIONS);
@@ -20,7 +29,8 @@ export async function workerCommand(values: CliValues, positionals: string[], ct
   const m = await resolveModel(values, false);
   const why = await redisUnreachable(values.redis, 10_000);
   if (why) throw new UsageError(`no Redis answers at ${values.redis} (${why})`);
-  const log = (s: string) => values.quiet || ctx.stderr.write(`${s}\n`);
+  // One event, one line: a job's file name must not forge another (src/cli/display.ts).
+  const log = (s: string) => values.quiet || ctx.stderr.write(`${displayText(s)}\n`);
 
   // Installed before the model loads, so a signal during loading is not the default (kill) either.
   let stopping: ((sig: NodeJS.Signals) => void) | undefined;
@@ -47,9 +57,7 @@ export async function workerCommand(values: CliValues, positionals: string[], ct
     // Another worker notices a lapsed lock within half a lock of it lapsing.
     stalledIntervalMs: Math.max(100, Math.floor(lockMs / 2)),
     onEvent: (e: ScoringWorkerEvent) => {
-      if (e.type === "start") log(`start ${e.jobId} ${basename(e.video)} (attempt ${e.attempt})`);
-      else if (e.type === "completed") log(`done ${e.jobId} ${basename(e.video)} ${(e.ms / 1000).toFixed(1)} s`);
-      else if (e.type === "failed") log(`failed ${e.jobId} ${basename(e.video)}: ${e.code}: ${e.message.split("\n")[0]}${e.willRetry ? " (will retry)" : ""}`);
+      if (e.type !== "error") log(workerEventLine(e));
       else if (e.message !== lastError) log(`redis: ${(lastError = e.message)}`); // once per kind while it reconnects
     },
   });

@@ -5,7 +5,8 @@
  * PLCC/SRCC of each dimension and of the sum against the MOS over every scored video, and
  * pairwise accuracy on the mean of the three (`get_pairwise_acc.py`).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readRegularText } from "../input-file.js";
 import { dirname, join, resolve } from "node:path";
 import type { Preference } from "../metrics.js";
 import { parseRecords } from "../bench-file.js";
@@ -75,12 +76,8 @@ export function t2vqaBenchmark(text: string, file: string, videosDir?: string, p
   const pf = pairFile ?? (existsSync(join(dir, T2VQA_PAIR_FILE)) ? join(dir, T2VQA_PAIR_FILE) : null);
   let pairs: { a: string; b: string; human: Preference }[] = [];
   if (pf) {
-    let records: Record<string, unknown>[];
-    try {
-      records = parseRecords(readFileSync(pf, "utf8"), pf);
-    } catch (e) {
-      return benchError(pf, (e as Error).message);
-    }
+    // Both name the pair file in their errors.
+    const records = parseRecords(readRegularText(pf, "the pair file"), pf);
     pairs = records.map((r, i) => {
       const v1 = field(r, "video1");
       const v2 = field(r, "video2");
