@@ -4,7 +4,10 @@
 // rebuild only compiles what changed. The .node is copied to build/<variant>/videoscore2.node, where
 // src/addon/loader.ts looks for it.
 //
-//   node scripts/build.mjs                  CPU variant
+//   node scripts/build.mjs                  CPU variant: build/cpu/ holds the .node, llama.cpp's shared
+//                                           libraries and one CPU backend module per x86 level (docs/backends.md)
+//   node scripts/build.mjs --vulkan (or VIDEOSCORE2_VULKAN=1)  also ggml's Vulkan backend module, in the
+//                                           same tree, to build/vulkan/libggml-vulkan.so (needs glslc)
 //   node scripts/build.mjs --cuda (or VIDEOSCORE2_CUDA=1)  CUDA variant (VIDEOSCORE2_CUDA_ARCHS, default in CMakeLists.txt),
 //                                              with the system's CUDA toolkit or one from PyPI (setup-cuda.mjs)
 //   VIDEOSCORE2_SANITIZE=1 node scripts/build.mjs  ASan/UBSan variant (build/asan)
@@ -20,12 +23,16 @@ import { parseArgs } from "node:util";
 import { fetchLlama } from "./fetch-llama.mjs";
 import { buildFFmpeg } from "./build-ffmpeg.mjs";
 import { CUDA_RUNTIME_LIBS, cudaToolkit, toolkitLibDir } from "./setup-cuda.mjs";
+import { vulkanHeaders } from "./vulkan-headers.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // --copy-to: also place the .node there (binding.gyp passes node-gyp's build/Release).
-const { values: args } = parseArgs({ options: { "copy-to": { type: "string" }, cuda: { type: "boolean" } } });
+const { values: args } = parseArgs({ options: { "copy-to": { type: "string" }, cuda: { type: "boolean" }, vulkan: { type: "boolean" } } });
 const cuda = args.cuda === true || process.env.VIDEOSCORE2_CUDA === "1";
 const sanitize = process.env.VIDEOSCORE2_SANITIZE === "1";
+// CUDA and sanitizer builds are monolithic (everything static in the .node); the CPU build is modular.
+const modular = !cuda && !sanitize;
+const vulkan = modular && (args.vulkan === true || process.env.VIDEOSCORE2_VULKAN === "1");
 const variant = process.env.VIDEOSCORE2_VARIANT ?? (cuda ? "cuda" : sanitize ? "asan" : "cpu");
 const out = join(root, ".cache", "cmake", variant);
 const dest = join(root, "build", variant);
@@ -39,6 +46,18 @@ const defines = [
   `--CDVIDEOSCORE2_SANITIZE=${sanitize ? "ON" : "OFF"}`,
   `--CDCMAKE_BUILD_TYPE=${sanitize ? "RelWithDebInfo" : "Release"}`,
 ];
+// The headers serve the Vulkan module and the addon's own device list (which opens the loader at
+// run time), so a modular build always has them.
+if (vulkan) {
+  try {
+    execFileSync("glslc", ["--version"], { stdio: "ignore" });
+  } catch {
+    console.error("build: --vulkan needs glslc (the shader compiler) and the SPIR-V headers: apt-get install glslc spirv-headers (bash scripts/setup-system.sh)");
+    process.exit(1);
+  }
+}
+if (modular) defines.push(`--CDVIDEOSCORE2_VULKAN=${vulkan ? "ON" : "OFF"}`, `--CDVIDEOSCORE2_VULKAN_INCLUDE_DIR=${vulkanHeaders()}`);
+if (process.env.VIDEOSCORE2_CPU_VARIANTS) defines.push(`--CDVIDEOSCORE2_CPU_VARIANTS=${process.env.VIDEOSCORE2_CPU_VARIANTS}`);
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
 // libav: the minimal static FFmpeg of build-ffmpeg.mjs, so the .node needs nothing of the system's
 // libav; or, with VIDEOSCORE2_SYSTEM_FFMPEG=1, the system's (the build is then not self-contained).
@@ -79,23 +98,45 @@ function linkCudaRuntime(dir) {
     symlinkSync(join(lib, file), join(dir, file));
   }
 }
-// cmake-js puts the library under <out>/Release (or <out>/Debug); give it one stable place.
+/** Copy then rename: overwriting a file in place would change the pages of a library that a running
+ * process has mapped (it dies with SIGBUS); a rename leaves that process its old file. */
+function install(from, dir, name) {
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+  copyFileSync(from, tmp);
+  renameSync(tmp, join(dir, name));
+}
+
+// cmake-js puts the library under <out>/Release (or <out>/Debug); give it one stable place. In the
+// modular layout the shared libraries and CPU modules go beside it, the Vulkan module to build/vulkan.
 for (const sub of ["Release", "RelWithDebInfo", "Debug", "."]) {
-  const f = join(out, sub, "videoscore2.node");
-  if (existsSync(f)) {
-    for (const d of [dest, args["copy-to"] && resolve(args["copy-to"])]) {
-      if (!d) continue;
-      mkdirSync(d, { recursive: true });
-      // Copy then rename: overwriting the file in place would change the pages of a .node that a
-      // running process has mapped (it dies with SIGBUS); a rename leaves that process its old file.
-      const tmp = join(d, `.videoscore2.node.${process.pid}.tmp`);
-      copyFileSync(f, tmp);
-      renameSync(tmp, join(d, "videoscore2.node"));
-      if (toolkit) linkCudaRuntime(d);
-    }
-    console.log(`build: ${join(dest, "videoscore2.node")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    process.exit(0);
+  const built = join(out, sub);
+  const f = join(built, "videoscore2.node");
+  if (!existsSync(f)) continue;
+  const libs = modular ? readdirSync(built).filter((n) => /^lib(vs2-|ggml-cpu-).*\.so$/.test(n)) : [];
+  if (modular && !libs.some((n) => n.startsWith("libggml-cpu-"))) {
+    console.error(`build: no CPU backend module (libggml-cpu-*.so) was built in ${built}`);
+    process.exit(1);
   }
+  for (const d of [dest, args["copy-to"] && resolve(args["copy-to"])]) {
+    if (!d) continue;
+    // Modules of a variant no longer built must not stay behind to be loaded.
+    if (modular && existsSync(d)) for (const n of readdirSync(d)) if (/^libggml-cpu-.*\.so$/.test(n) && !libs.includes(n)) rmSync(join(d, n));
+    for (const n of libs) install(join(built, n), d, n);
+    install(f, d, "videoscore2.node");
+    if (toolkit) linkCudaRuntime(d);
+  }
+  if (vulkan) {
+    const module = join(built, "libggml-vulkan.so");
+    if (!existsSync(module)) {
+      console.error(`build: the Vulkan module ${module} was not built`);
+      process.exit(1);
+    }
+    install(module, join(root, "build", "vulkan"), "libggml-vulkan.so");
+    console.log(`build: ${join(root, "build", "vulkan", "libggml-vulkan.so")}`);
+  }
+  console.log(`build: ${join(dest, "videoscore2.node")}${libs.length ? ` + ${libs.length} libraries` : ""} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  process.exit(0);
 }
 console.error(`build: cmake-js finished but no videoscore2.node was found under ${out}`);
 process.exit(1);

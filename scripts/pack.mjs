@@ -7,7 +7,10 @@
 //   node scripts/pack.mjs [--out dir] [--with-prebuilds]
 //
 //   videoscore2-native-<v>.tgz                  TypeScript, sources, scripts (a source build needs them)
-//   videoscore2-native-<platform>-<arch>-<v>.tgz   build/cpu/videoscore2.node, stripped
+//   videoscore2-native-<platform>-<arch>-<v>.tgz   build/cpu: the .node, llama.cpp's libvs2-*.so and one
+//                                               CPU backend module per x86 level, stripped
+//   videoscore2-native-<platform>-<arch>-vulkan-<v>.tgz  build/vulkan/libggml-vulkan.so (installed by name,
+//                                               like CUDA: npm install @videoscore2-native/linux-x64-vulkan)
 //   videoscore2-native-<platform>-<arch>-cuda-<v>.tgz  build/cuda's, with libcudart (cuBLAS only with
 //                                               VIDEOSCORE2_PREBUILD_CUBLAS=1); never an optional
 //                                               dependency: 43 MB that only GPU users want, installed
@@ -16,7 +19,7 @@
 // --with-prebuilds also puts the binaries into the main tarball's prebuilds/ (one self-contained
 // tarball for one platform, for an offline install). Prints each tarball with its size.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -62,6 +65,10 @@ function platformPackage(variant) {
   mkdirSync(dir, { recursive: true });
   copyStripped(src, join(dir, "videoscore2.node"));
   const files = ["videoscore2.node"];
+  for (const f of readdirSync(dirname(src)).filter((n) => /^lib(vs2-|ggml-cpu-).*\.so$/.test(n))) {
+    copyStripped(join(dirname(src), f), join(dir, f));
+    files.push(f);
+  }
   if (variant === "cuda") {
     // The prebuild script knows which CUDA libraries go beside the binary.
     execFileSync(process.execPath, [join(root, "scripts", "prebuild.mjs")], { stdio: "inherit" });
@@ -92,6 +99,30 @@ if (!cpu) {
   process.exit(1);
 }
 const cuda = platformPackage("cuda");
+vulkanPackage();
+
+/** The Vulkan module alone: it runs on the CPU package's libraries, which the main package brings. */
+function vulkanPackage() {
+  const src = join(root, "build", "vulkan", "libggml-vulkan.so");
+  if (!existsSync(src)) return null;
+  const name = `${scope}/${arch}-vulkan`;
+  const dir = join(stage, name.replace("/", "+"));
+  mkdirSync(dir, { recursive: true });
+  copyStripped(src, join(dir, "libggml-vulkan.so"));
+  const manifest = {
+    name,
+    version: pkg.version,
+    description: `Vulkan backend of videoscore2-native for ${arch} (needs the system's libvulkan.so.1 and a Vulkan 1.2+ driver)`,
+    license: pkg.license,
+    os: [process.platform],
+    cpu: [process.arch],
+    ...(libc() ? { libc: libc() } : {}),
+    files: ["libggml-vulkan.so"],
+  };
+  writeFileSync(join(dir, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(join(dir, "README.md"), `# ${name}\n\nThe Vulkan backend of [videoscore2-native](https://www.npmjs.com/package/videoscore2-native): install it beside that package to score on AMD, Intel and NVIDIA GPUs through Vulkan.\n`);
+  return { name, file: npmPack(dir) };
+}
 
 // The main package: what package.json's `files` lists, with the platform package as an optional dependency.
 if (!existsSync(join(root, "dist", "index.js"))) {
@@ -103,7 +134,8 @@ mkdirSync(main, { recursive: true });
 for (const f of pkg.files) if (existsSync(join(root, f))) cpSync(join(root, f), join(main, f), { recursive: true, filter: (p) => !/prebuilds\/.+\//.test(p.slice(root.length)) });
 if (args["with-prebuilds"]) {
   mkdirSync(join(main, "prebuilds", arch), { recursive: true });
-  copyStripped(join(root, "build", "cpu", "videoscore2.node"), join(main, "prebuilds", arch, "videoscore2.node"));
+  const cpuDir = join(root, "build", "cpu");
+  for (const f of readdirSync(cpuDir).filter((n) => n === "videoscore2.node" || /^lib(vs2-|ggml-cpu-).*\.so$/.test(n))) copyStripped(join(cpuDir, f), join(main, "prebuilds", arch, f));
 }
 const manifest = { ...pkg, optionalDependencies: { ...(pkg.optionalDependencies ?? {}), [cpu.name]: pkg.version } };
 delete manifest.devDependencies;

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Fills prebuilds/ for `npm pack`: prebuilds/<platform>-<arch>/videoscore2.node from the CPU build and,
+// Fills prebuilds/ for `npm pack`: prebuilds/<platform>-<arch>/ from the CPU build (the .node, llama.cpp's
+// libraries and the CPU backend modules), prebuilds/<platform>-<arch>-vulkan/ with the Vulkan module and,
 // when a CUDA build exists, prebuilds/<platform>-<arch>-cuda/ with libcudart (0.7 MB) copied beside it
 // (the addon's rpath is $ORIGIN). cuBLAS (libcublas + libcublasLt, 594 MB) is not copied unless
 // VIDEOSCORE2_PREBUILD_CUBLAS=1 (an app bundle or an image, where size matters less than having
 // nothing to fetch): a user without it gets it with `node scripts/setup-cuda.mjs --runtime`, or
 // from a system CUDA toolkit. Real files only, no symlinks. Never committed.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, rmSync, realpathSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existingToolkit, toolkitLibDir } from "./setup-cuda.mjs";
@@ -28,6 +29,8 @@ function place(variant, dest) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   copyFileSync(src, join(dir, "videoscore2.node"));
+  // The modular CPU build: llama.cpp's libraries and the CPU backend modules sit beside the .node.
+  for (const name of readdirSync(dirname(src)).filter((n) => /^lib(vs2-|ggml-cpu-).*\.so$/.test(n))) copyFileSync(join(dirname(src), name), join(dir, name));
   if (variant === "cuda") {
     // ldd lists the CUDA runtime libraries the addon needs; copy each, dereferenced, from where the
     // loader resolves it or else from the toolkit that built it.
@@ -50,4 +53,13 @@ if (!place("cpu", arch)) {
   console.error("prebuild: build/cpu/videoscore2.node is missing; run `npm run build:native` first");
   process.exit(1);
 }
+// The Vulkan module: a package of its own beside the CPU one (it needs the CPU build's libraries).
+const vulkan = join(root, "build", "vulkan", "libggml-vulkan.so");
+const vulkanDir = join(root, "prebuilds", `${arch}-vulkan`);
+rmSync(vulkanDir, { recursive: true, force: true });
+if (existsSync(vulkan)) {
+  mkdirSync(vulkanDir, { recursive: true });
+  copyFileSync(vulkan, join(vulkanDir, "libggml-vulkan.so"));
+  console.log(`prebuild: ${arch}-vulkan/libggml-vulkan.so`);
+} else console.log("prebuild: no Vulkan module (node scripts/build.mjs --vulkan)");
 if (!place("cuda", `${arch}-cuda`)) console.log("prebuild: no CUDA build (VIDEOSCORE2_CUDA=1 npm run build:native); CPU only");

@@ -25,6 +25,14 @@ have meson || need_pkgs+=(meson)
 have chromium || need_pkgs+=(chromium)
 # The queue tests (test/addon/queue.test.ts) start a real redis-server; the library never needs one locally.
 have redis-server || need_pkgs+=(redis-server)
+# The Vulkan module (scripts/build.mjs --vulkan, docs/backends.md): glslc compiles its shaders; the
+# loader and Mesa's llvmpipe (a software Vulkan device) let the tests run it on a machine with no GPU.
+have glslc || need_pkgs+=(glslc)
+[ -f /usr/share/cmake/SPIRV-Headers/SPIRV-HeadersConfig.cmake ] || need_pkgs+=(spirv-headers)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' || need_pkgs+=(libvulkan1)
+ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need_pkgs+=(mesa-vulkan-drivers)
+# QEMU's user-mode emulator runs Node under older x86 CPU models, to test the CPU variant chosen at load.
+have qemu-x86_64 || need_pkgs+=(qemu-user)
 if [ ${#need_pkgs[@]} -eq 0 ]; then
   echo "setup-system: all system packages present"
   exit 0

@@ -44,11 +44,15 @@ export type { QuantType, QuantizeOptions } from "./gguf/quantize.js";
 export { VideoScoreError, ERROR_CODES } from "./addon/errors.js";
 export type { VideoScoreErrorCode } from "./addon/errors.js";
 export type { GpuPreference } from "./addon/loader.js";
+export type { GpuDeviceSelector } from "./addon/devices.js";
+export type { NativeGpuDevice as GpuDevice } from "./addon/interface.js";
 
 /** Versions of what is compiled into the loaded addon, and which binary serves this thread. */
 export interface Versions extends NativeVersions {
   /** Path of the loaded videoscore2.node. */
   binary: string;
+  /** The x86 level of the CPU backend chosen for this CPU ("sse42", "haswell", "icelake", ...; "built-in" in the CUDA build). */
+  cpuVariant: string;
   /** The Node-API version of this Node.js. */
   runtimeNapiVersion: number;
   /** Notes from the loader (e.g. why CUDA was not used). */
@@ -57,8 +61,8 @@ export interface Versions extends NativeVersions {
 
 /** Loads the addon (if needed) and reports versions: llama.cpp commit, ggml, libav*, CUDA, Node-API. */
 export function versions(gpu?: GpuPreference): Versions {
-  const { addon, path } = loadAddon(gpu);
-  return { ...addon.versions(), binary: path, runtimeNapiVersion: Number(process.versions.napi), loaderNotes: loaderNotes() };
+  const { addon, path, cpuVariant } = loadAddon(gpu);
+  return { ...addon.versions(), binary: path, cpuVariant, runtimeNapiVersion: Number(process.versions.napi), loaderNotes: loaderNotes() };
 }
 // Scoring on a BullMQ queue (bullmq + ioredis are optional peers, imported only when used): docs/queue.md.
 export { createScoringWorker } from "./queue/worker.js";

@@ -73,6 +73,7 @@ if (cmd === "model") {
     model: a.model,
     mmproj: a.mmproj,
     gpuLayers: cuda ? gpuLayers : 0,
+    device: "",
     threads: 0,
     contextSize: 16384,
     batchSize: 2048,

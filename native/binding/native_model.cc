@@ -45,6 +45,18 @@ Napi::Object ModelInfoToJs(Napi::Env env, const ModelInfo& m) {
   o.Set("visionOnGpu", m.visionOnGpu);
   o.Set("threads", m.threads);
   o.Set("parallel", m.parallel);
+  o.Set("device", m.device);
+  o.Set("visionDevice", m.visionDevice);
+  o.Set("offloadedLayers", m.offloadedLayers);
+  Napi::Array buffers = Napi::Array::New(env, m.buffers.size());
+  for (uint32_t i = 0; i < m.buffers.size(); ++i) {
+    Napi::Object b = Napi::Object::New(env);
+    b.Set("device", m.buffers[i].device);
+    b.Set("kind", m.buffers[i].kind);
+    b.Set("mib", m.buffers[i].mib);
+    buffers.Set(i, b);
+  }
+  o.Set("buffers", buffers);
   return o;
 }
 
@@ -381,7 +393,7 @@ Napi::Value NativeModel::Encode(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
-// loadModel({ model, mmproj, gpuLayers, threads, contextSize, batchSize, flashAttention, flashAttentionVision, parallel })
+// loadModel({ model, mmproj, gpuLayers, device, threads, contextSize, batchSize, flashAttention, flashAttentionVision, parallel })
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = ReadObject(info[0], "loadModel() options");
@@ -395,6 +407,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   p.flashAttention = ReadBool(o, "flashAttention");
   p.flashAttentionVision = ReadBool(o, "flashAttentionVision");
   p.parallel = ReadInt(o, "parallel");
+  p.device = ReadString(o, "device");
   auto* w = new LoadWorker(env, std::move(p));
   w->Queue();
   return w->Promise();

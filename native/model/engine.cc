@@ -1,5 +1,8 @@
 #include "model/engine.h"
 
+#include <cstdio>
+#include <sstream>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -65,6 +68,45 @@ struct OwnedBatch {
 
 std::once_flag gBackendOnce;
 
+// Where loading put things, read from llama.cpp's and clip's info lines (the pinned tree's wording):
+// "load_tensors: offloaded 3/3 layers to GPU", "load_tensors:   Vulkan0 model buffer size =  12.50 MiB",
+// "llama_kv_cache:  Vulkan0 KV buffer size = ...", "sched_reserve:  Vulkan0 compute buffer size = ...",
+// "clip_ctx: CLIP using Vulkan0 backend".
+struct BufferLog {
+  int32_t offloaded = 0;
+  std::string visionBackend;
+  std::vector<BufferInfo> buffers;
+  bool inVision = false;
+  void Add(const char* text) {
+    std::string t(text);
+    int a = 0, b = 0;
+    if (const auto p = t.find("offloaded "); p != std::string::npos && std::sscanf(t.c_str() + p, "offloaded %d/%d", &a, &b) == 2) {
+      offloaded = a;
+      return;
+    }
+    if (const auto p = t.find("CLIP using "); p != std::string::npos) {
+      char name[64] = {0};
+      if (std::sscanf(t.c_str() + p, "CLIP using %63s backend", name) == 1) visionBackend = name;
+      inVision = true;
+      return;
+    }
+    const auto size = t.find(" buffer size = ");
+    if (size == std::string::npos) return;
+    double mib = 0;
+    if (std::sscanf(t.c_str() + size, " buffer size = %lf", &mib) != 1) return;
+    // "<prefix>: <spaces><device> <kind words> buffer size"
+    auto colon = t.find(':');
+    std::string words = t.substr(colon == std::string::npos ? 0 : colon + 1, size - (colon == std::string::npos ? 0 : colon + 1));
+    std::istringstream in(words);
+    std::string device, rest, w;
+    in >> device;
+    while (in >> w) rest += (rest.empty() ? "" : " ") + w;
+    std::string kind = rest == "KV" ? "kv" : rest == "compute" ? "compute" : rest == "model" ? "model" : rest;
+    if (inVision) kind = "vision " + kind;
+    buffers.push_back({device, kind, mib});
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
@@ -77,6 +119,21 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.gpuLayers < 0 ? 999 : params.gpuLayers;
   mp.load_mode = LLAMA_LOAD_MODE_MMAP;
+  // The device list is ours: the chosen GPU alone, or none at all on the CPU. With llama.cpp's
+  // default (every GPU ggml sees), a CPU-only load would still hand large batches to any device
+  // loaded in the process (a software Vulkan device among them).
+  ggml_backend_dev_t gpu = nullptr;
+  if (!params.device.empty()) {
+    gpu = ggml_backend_dev_by_name(params.device.c_str());
+    if (!gpu)
+      throw Error("ERR_GPU_UNAVAILABLE", "No device named " + params.device +
+                                             " is loaded in this process; list them with versions().gpuDevices");
+  }
+  ggml_backend_dev_t devices[2] = {gpu, nullptr};
+  if (gpu || params.gpuLayers == 0) mp.devices = gpu ? devices : devices + 1;
+  const bool useGpu = params.gpuLayers != 0;
+  BufferLog placement;
+  ScopedInfoListener listen([&placement](const char* text) { placement.Add(text); });
   e->model_ = llama_model_load_from_file(params.modelPath.c_str(), mp);
   if (!e->model_) {
     std::string why = TakeLastLogErrors();
@@ -143,7 +200,8 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   e->batcher_ = std::make_unique<StepBatcher>([raw](const std::vector<StepBatcher::Step*>& steps) { raw->RunStep(steps); });
 
   mtmd_context_params vp = mtmd_context_params_default();
-  vp.use_gpu = params.gpuLayers != 0;
+  vp.use_gpu = useGpu;
+  vp.device = gpu;
   vp.n_threads = threads;
   vp.print_timings = false;
   vp.warmup = false;
@@ -162,8 +220,11 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   }
   if (!mtmd_support_vision(e->mtmd_) || !mtmd_decode_use_mrope(e->mtmd_))
     throw Error("ERR_MODEL_MISMATCH", params.mmprojPath + " is not a Qwen2-VL-style vision projector (no M-RoPE vision)");
-  // mtmd puts the vision encoder on the first GPU when asked and one is there.
-  e->info_.visionOnGpu = vp.use_gpu && ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_GPU) != nullptr;
+  e->info_.device = params.device;
+  e->info_.offloadedLayers = placement.offloaded;
+  e->info_.buffers = std::move(placement.buffers);
+  e->info_.visionDevice = placement.visionBackend.empty() ? "CPU" : placement.visionBackend;
+  e->info_.visionOnGpu = useGpu && e->info_.visionDevice != "CPU";
   e->info_.threads = threads;
   return e;
 }

@@ -40,6 +40,16 @@ struct EngineParams {
   bool flashAttention = false;        // text model
   bool flashAttentionVision = false;  // vision encoder
   int parallel = 1;  // calls in the context at once; their generation steps share each llama_decode
+  // ggml's name of the one GPU to use ("Vulkan0"); "" = every GPU ggml sees when gpuLayers != 0
+  // (the monolithic CUDA build), none when gpuLayers == 0.
+  std::string device;
+};
+
+// One backend buffer that loading made, from llama.cpp's and clip's own reports of them.
+struct BufferInfo {
+  std::string device;  // "CPU", "Vulkan0", "CUDA0", "CPU_Mapped", ...
+  std::string kind;    // "model", "kv", "compute", "vision"
+  double mib = 0;
 };
 
 // The frames of one score: `count` frames of width x height in packed RGB24, each fetched when the
@@ -149,6 +159,10 @@ struct ModelInfo {
   bool visionOnGpu = false;  // the vision encoder runs on a GPU (leaving the CPU to frame decoding)
   int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
   int32_t parallel = 1;      // EngineParams::parallel
+  std::string device;        // the GPU used ("" = none)
+  std::string visionDevice;  // the vision encoder's backend ("CPU", "Vulkan0", ...)
+  int32_t offloadedLayers = 0;  // of nLayer + 1 (the output layer counts as one, as llama.cpp counts)
+  std::vector<BufferInfo> buffers;
 };
 
 // The chat before the video and the video, encoded and prefilled once (Engine::Encode), for any

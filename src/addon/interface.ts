@@ -14,19 +14,59 @@ export interface NativeVersions {
   /** Built with ggml's CUDA backend. */
   cuda: boolean;
   napiVersion: number;
-  /** GPUs the backends see in this process: none in a CPU build, nor in a CUDA build without a usable driver. */
+  /** The backends are modules loaded at run time (docs/backends.md); false in the CUDA and sanitizer builds. */
+  modular: boolean;
+  /**
+   * GPUs: those ggml's backends see in this process (`name` set), then the machine's Vulkan devices
+   * that they do not (`name` ""): every one when no Vulkan module is loaded.
+   */
   gpuDevices: NativeGpuDevice[];
+  /** The system's Vulkan loader, as the addon found it (it opens libvulkan.so.1 itself, at run time). */
+  vulkan: { loaderFound: boolean; problem: string };
 }
 
-/** One GPU as ggml reports it. */
+/** One GPU. */
 export interface NativeGpuDevice {
-  /** ggml's name, e.g. "CUDA0". */
+  /** ggml's name, e.g. "CUDA0", "Vulkan1"; "" for a Vulkan device no loaded backend serves. */
   name: string;
-  /** The driver's name, e.g. "NVIDIA H200". */
+  backend: "cuda" | "vulkan" | "other";
+  /** The driver's name for it, e.g. "NVIDIA H200", "llvmpipe (LLVM 15.0.6, 256 bits)". */
   description: string;
-  /** Bytes. */
+  /** "" when unknown. */
+  type: "discrete" | "integrated" | "virtual" | "software" | "other" | "";
+  /** Vulkan: the driver's name and version; "" otherwise. */
+  driver: string;
+  /** Vulkan: the loader's index of the device (what `gpuDevice` takes as a number); -1 otherwise. */
+  index: number;
+  /** Bytes (Vulkan devices not loaded: their device-local heaps; free is then unknown, 0). */
   memoryTotal: number;
   memoryFree: number;
+}
+
+/** loadBackends(): the CPU backend module of the best x86 level in `dir`, then GPU modules by path. */
+export interface NativeLoadBackendsOptions {
+  dir: string;
+  gpuModules: string[];
+}
+
+export interface NativeLoadedBackends {
+  /** "haswell", "sse42", ...; "built-in" in a monolithic build. */
+  cpuVariant: string;
+  /** "" in a monolithic build. */
+  cpuPath: string;
+  /** Every CPU module found and ggml's score of it on this CPU (0: this CPU cannot run it). */
+  cpuScores: { variant: string; score: number }[];
+  /** error "" when loaded, else why not. */
+  gpuModules: { path: string; error: string }[];
+}
+
+/** One backend buffer made by loading. */
+export interface NativeBufferInfo {
+  /** "CPU", "CPU_Mapped", "Vulkan0", "CUDA0", ... */
+  device: string;
+  /** "model", "kv", "compute", "vision model", "vision compute", ... */
+  kind: string;
+  mib: number;
 }
 
 /** openVideo(): the input and the limits applied while opening, indexing and decoding it. */
@@ -113,6 +153,13 @@ export interface NativeModelInfo {
   digitTokens: number[];
   /** The vision encoder runs on a GPU. */
   visionOnGpu: boolean;
+  /** ggml's name of the GPU used ("" = none). */
+  device: string;
+  /** The vision encoder's backend: "CPU", "Vulkan0", ... */
+  visionDevice: string;
+  /** Layers on the GPU, of nLayer + 1 (the output layer counts, as llama.cpp counts). */
+  offloadedLayers: number;
+  buffers: NativeBufferInfo[];
   /** CPU threads of llama.cpp and the vision encoder. */
   threads: number;
   /** Calls in the context at once (the load option). */
@@ -259,6 +306,8 @@ export interface NativeLoadOptions {
   mmproj: string;
   /** -1 = all. */
   gpuLayers: number;
+  /** ggml's name of the one GPU to use; "" = every GPU ggml sees when gpuLayers != 0 (CUDA build), none when 0. */
+  device: string;
   /** 0 = one per core. */
   threads: number;
   contextSize: number;
@@ -281,6 +330,8 @@ export interface NativeQuantizeOptions {
 
 export interface NativeAddon {
   versions(): NativeVersions;
+  /** Once per process, before any model (later calls report the first, adding GPU modules not yet loaded). */
+  loadBackends(options: NativeLoadBackendsOptions): NativeLoadedBackends;
   setErrorClass(cls: new (code: string, message: string) => Error): void;
   openVideo(options: NativeOpenOptions, cancel?: NativeCancelFlag): Promise<NativeVideo>;
   loadModel(options: NativeLoadOptions): Promise<NativeModel>;
@@ -293,7 +344,7 @@ export interface NativeAddon {
  * against the loaded .node by test/addon/exports.test.ts.
  */
 export const ADDON_SURFACE = {
-  addon: keys<NativeAddon>()(["versions", "setErrorClass", "openVideo", "loadModel", "quantize"]),
+  addon: keys<NativeAddon>()(["versions", "loadBackends", "setErrorClass", "openVideo", "loadModel", "quantize"]),
   video: keys<NativeVideo>()(["info", "decode", "decodeAll", "stream", "close"]),
   feed: keys<NativeFrameFeed>()(["count", "done", "close"]),
   model: keys<NativeModel>()(["info", "prepare", "generate", "encode", "dispose"]),

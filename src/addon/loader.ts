@@ -11,8 +11,12 @@ import { fileURLToPath } from "node:url";
 import { VideoScoreError } from "./errors.js";
 import type { NativeAddon } from "./interface.js";
 
-/** Which build to prefer: "auto" uses CUDA when a usable GPU and driver are present. */
-export type GpuPreference = "auto" | "cuda" | "cpu";
+/**
+ * Which backend to use: "auto" tries CUDA, then a hardware Vulkan device, then the CPU
+ * (docs/backends.md); "vulkan" and "cuda" fail rather than fall back.
+ */
+export type GpuPreference = "auto" | "cuda" | "vulkan" | "cpu";
+export const GPU_PREFERENCES: readonly GpuPreference[] = ["auto", "cuda", "vulkan", "cpu"];
 
 /** One candidate the loader tried. */
 export interface BinaryAttempt {
@@ -77,18 +81,26 @@ function probeInChild(path: string): string | null {
   return libraryHint(why ? why.trim().replace(/^\w*Error: /, "") : lines.slice(-3).join(" ") || r.error?.message || `exit ${r.status}`, path);
 }
 
-/** The platform package's name for this machine: `@videoscore2-native/<platform>-<arch>[-cuda]` (scripts/pack.mjs). */
-export function platformPackage(cuda: boolean): string {
-  return `@videoscore2-native/${process.platform}-${process.arch}${cuda ? "-cuda" : ""}`;
+/** The platform package's name for this machine: `@videoscore2-native/<platform>-<arch>[-cuda|-vulkan]` (scripts/pack.mjs). */
+export function platformPackage(cuda: boolean | "vulkan"): string {
+  return `@videoscore2-native/${process.platform}-${process.arch}${cuda === "vulkan" ? "-vulkan" : cuda ? "-cuda" : ""}`;
 }
 
-/** The .node of an installed platform package, resolved as Node resolves a dependency of ours. */
-function platformBinary(cuda: boolean, root: string): string | null {
+/** A file of an installed platform package, resolved as Node resolves a dependency of ours. */
+function platformFile(pkg: boolean | "vulkan", root: string, file: string): string | null {
   try {
-    return join(dirname(createRequire(join(root, "package.json")).resolve(`${platformPackage(cuda)}/package.json`)), "videoscore2.node");
+    return join(dirname(createRequire(join(root, "package.json")).resolve(`${platformPackage(pkg)}/package.json`)), file);
   } catch {
     return null;
   }
+}
+const platformBinary = (cuda: boolean, root: string) => platformFile(cuda, root, "videoscore2.node");
+
+/** Where the Vulkan backend module may be, in order: the local build, the platform package, prebuilds. */
+export function vulkanModulePaths(root = packageRoot()): string[] {
+  const file = "libggml-vulkan.so";
+  const pkg = platformFile("vulkan", root, file);
+  return [join(root, "build", "vulkan", file), ...(pkg ? [pkg] : []), join(root, "prebuilds", `${process.platform}-${process.arch}-vulkan`, file)].map(unpackedPath);
 }
 
 /**
@@ -118,18 +130,34 @@ export function candidatePaths(gpu: GpuPreference, root = packageRoot()): { path
     ...(cpuPackage ? [{ path: cpuPackage, cuda: false }] : []),
     { path: join(root, "prebuilds", arch, "videoscore2.node"), cuda: false },
   ];
-  if (gpu !== "cpu") out.push(...cuda);
+  if (gpu === "auto" || gpu === "cuda") out.push(...cuda);
   if (gpu !== "cuda") out.push(...cpu);
   return out.map((c) => ({ ...c, path: unpackedPath(c.path) }));
 }
 
-let cached: { addon: NativeAddon; path: string; cuda: boolean } | undefined;
+/** The addon serving this thread, and the CPU backend it loaded. */
+export interface LoadedAddon {
+  addon: NativeAddon;
+  path: string;
+  cuda: boolean;
+  /** The x86 level of the CPU backend loaded ("haswell", ...), "built-in" in a monolithic build. */
+  cpuVariant: string;
+}
+
+let cached: LoadedAddon | undefined;
 const fallbackNotes: string[] = [];
+
+/** Records a fallback for `videoscore2 info` and says it in one line (VIDEOSCORE2_QUIET=1 keeps it quiet). */
+export function noteFallback(note: string): void {
+  if (fallbackNotes.includes(note)) return;
+  fallbackNotes.push(note);
+  if (process.env.VIDEOSCORE2_QUIET !== "1") console.warn(note);
+}
 
 /** The GPU preference from VIDEOSCORE2_GPU, defaulting to "auto". */
 export function gpuPreferenceFromEnv(): GpuPreference {
-  const v = process.env.VIDEOSCORE2_GPU;
-  return v === "cuda" || v === "cpu" ? v : "auto";
+  const v = process.env.VIDEOSCORE2_GPU as GpuPreference | undefined;
+  return v !== undefined && GPU_PREFERENCES.includes(v) ? v : "auto";
 }
 
 /** Why a candidate cannot be loaded here without trying it in this process, or null. */
@@ -147,7 +175,7 @@ function whyNotUsable(c: { path: string; cuda: boolean }, gpu: GpuPreference): s
  * Loads the addon once per thread. The first call decides which binary serves this thread; later
  * calls return it whatever they ask for.
  */
-export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): { addon: NativeAddon; path: string; cuda: boolean } {
+export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): LoadedAddon {
   if (cached) return cached;
   const tried: BinaryAttempt[] = [];
   for (const c of candidatePaths(gpu)) {
@@ -156,15 +184,16 @@ export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): { addon:
       try {
         const addon = require_(c.path) as NativeAddon;
         addon.setErrorClass(VideoScoreError as unknown as new (code: string, message: string) => Error);
-        cached = { addon, path: c.path, cuda: c.cuda };
+        // The CPU backend of the best x86 level, before anything else touches ggml. A typed error
+        // (ERR_CPU_UNSUPPORTED: no level this CPU runs) is the user's to see, not another candidate's.
+        const cpuVariant = addon.loadBackends({ dir: dirname(c.path), gpuModules: [] }).cpuVariant;
+        cached = { addon, path: c.path, cuda: c.cuda, cpuVariant };
         const skippedCuda = tried.filter((t) => /cuda/.test(t.path) && t.error !== "not found");
-        if (!c.cuda && skippedCuda.length > 0 && gpu === "auto") {
-          const note = `videoscore2-native: CUDA build not usable (${skippedCuda[0]!.error}); using the CPU build`;
-          fallbackNotes.push(note);
-          if (process.env.VIDEOSCORE2_QUIET !== "1") console.warn(note);
-        }
+        if (!c.cuda && skippedCuda.length > 0 && gpu === "auto")
+          noteFallback(`videoscore2-native: CUDA build not usable (${skippedCuda[0]!.error}); trying Vulkan, then the CPU`);
         return cached;
       } catch (e) {
+        if (e instanceof VideoScoreError) throw e;
         tried.push({ path: c.path, error: (e as Error).message.split("\n")[0] ?? String(e) });
       }
     } else {

@@ -3,6 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import { evalLayoutsHelp } from "../eval/benchmarks/help.js";
+import { GPU_PREFERENCES, type GpuPreference } from "../addon/loader.js";
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -54,8 +55,10 @@ model and scoring:
                           their mean, with std, majority and agreement (think mode only)
   --constrain             force the answer format with a grammar (thinking free, then the 3 lines)
   --max-thinking-tokens <n>  with --constrain: most tokens of thinking
-  --gpu-layers <n>        layers to offload to the GPU (-1 = all; CUDA build only)
-  --gpu auto|cuda|cpu     which build of the addon to use (default auto)
+  --gpu-layers <n>        layers to offload to the GPU (default -1 = all; 0 = none)
+  --gpu auto|cuda|vulkan|cpu  backend (default auto: CUDA, then a hardware Vulkan device, then the CPU)
+  --gpu-device <i|name>   which GPU: a Vulkan index or a name as \`videoscore2 info\` lists them
+                          (a software device such as llvmpipe is used only when named)
   --threads <n>           CPU threads (default: one per core)
   --context-size <n>      KV cache tokens (default 16384)
   --parallel <n>          videos in the model at once, their generation decoded together (default 1;
@@ -151,6 +154,7 @@ const OPTIONS = {
   "max-thinking-tokens": { type: "string" },
   "gpu-layers": { type: "string" },
   gpu: { type: "string" },
+  "gpu-device": { type: "string" },
   threads: { type: "string" },
   "context-size": { type: "string" },
   format: { type: "string" },
@@ -255,4 +259,18 @@ export function allowOnly(values: CliValues, command: string, allowed: readonly 
       const near = closest(k, allowed);
       throw new UsageError(`--${k} is not an option of "${command}"${near ? `; did you mean --${near}?` : ""} (videoscore2 ${command} --help)`);
     }
+}
+
+/** --gpu, defaulting to VIDEOSCORE2_GPU, else "auto". */
+export function gpuOpt(values: CliValues): GpuPreference {
+  const env = process.env.VIDEOSCORE2_GPU as GpuPreference | undefined;
+  return enumOpt(values, "gpu", GPU_PREFERENCES, env !== undefined && GPU_PREFERENCES.includes(env) ? env : "auto");
+}
+
+/** --gpu-device: a Vulkan index when it is all digits, else a name. */
+export function gpuDeviceOpt(values: CliValues): number | string | undefined {
+  const v = values["gpu-device"];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v.trim() === "") throw new UsageError(`--gpu-device expects a Vulkan device index or a device name (see videoscore2 info)`);
+  return /^\d+$/.test(v.trim()) ? Number(v.trim()) : v.trim();
 }

@@ -12,7 +12,7 @@ import type { LoadOptions, ScoreOptions, ScoreProgress } from "../scorer/options
 import { BUILTIN_TEMPLATES } from "../scorer/prompt.js";
 import { VideoScorer, type ScoreManyItem, type ScoreManyResult } from "../scorer/scorer.js";
 import { sampleFrames } from "../video/sample.js";
-import { enumOpt, intOpt, numOpt, UsageError, type CliValues } from "./args.js";
+import { enumOpt, gpuDeviceOpt, gpuOpt, intOpt, numOpt, UsageError, type CliValues } from "./args.js";
 import { answerMissing, noAnswerReason, type Outcome } from "./output.js";
 import { userCacheDir } from "./cache-dir.js";
 import { phaseLabel, type Progress } from "./progress.js";
@@ -88,7 +88,8 @@ export function loadOptionsFrom(values: CliValues): Omit<LoadOptions, "model" | 
     threads: intOpt(values, "threads", 0),
     contextSize: intOpt(values, "context-size", 256),
     parallel: intOpt(values, "parallel", 1),
-    gpu: enumOpt(values, "gpu", ["auto", "cuda", "cpu"] as const, (process.env.VIDEOSCORE2_GPU as "auto" | "cuda" | "cpu" | undefined) ?? "auto"),
+    gpu: gpuOpt(values),
+    gpuDevice: gpuDeviceOpt(values),
   };
 }
 
@@ -200,7 +201,7 @@ export interface QueueTarget {
 }
 
 /** Flags that load a model: with --redis they are the workers' (`videoscore2 worker`), not the producer's. */
-const WORKER_SIDE = ["model", "mmproj", "gpu-layers", "gpu", "threads", "context-size", "parallel"] as const;
+const WORKER_SIDE = ["model", "mmproj", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel"] as const;
 
 /** --redis [--queue] when given (and then no load flags); --queue alone is a mistake. */
 export function queueTarget(values: CliValues): QueueTarget | undefined {

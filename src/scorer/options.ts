@@ -5,7 +5,8 @@
  */
 import { availableParallelism } from "node:os";
 import { checkPath, invalidOption } from "../addon/errors.js";
-import type { GpuPreference } from "../addon/loader.js";
+import { GPU_PREFERENCES, type GpuPreference } from "../addon/loader.js";
+import type { GpuDeviceSelector } from "../addon/devices.js";
 import type { NativeLoadOptions, NativeSampling } from "../addon/interface.js";
 import { validateSamplingOptions, type FrameSamplingOptions } from "../video/frame-options.js";
 import { resolveLimits, type ResolvedLimits, type VideoLimits } from "../video/limits.js";
@@ -18,7 +19,10 @@ export interface LoadOptions {
   model: string;
   /** Path of the vision projector GGUF (arch `clip`, projector `qwen2.5vl_merger`). */
   mmproj: string;
-  /** Layers to offload to the GPU: 0 = none, -1 = all (default: VIDEOSCORE2_GPU_LAYERS, else 0). Ignored by the CPU build. */
+  /**
+   * Layers to offload to the GPU: 0 = none (the vision encoder stays on the CPU too), -1 = all
+   * (default: VIDEOSCORE2_GPU_LAYERS, else all when a GPU is used). Ignored when none is.
+   */
   gpuLayers?: number;
   /** CPU threads for llama.cpp and the vision encoder (default: one per core). */
   threads?: number;
@@ -32,8 +36,19 @@ export interface LoadOptions {
    * prefill but, measured on the tiny model, slows token generation ~3.5× (`{ text: false }`).
    */
   flashAttention?: boolean | { text?: boolean; vision?: boolean };
-  /** Which build of the addon to use (default "auto", or VIDEOSCORE2_GPU). */
+  /**
+   * Which backend to use (default "auto", or VIDEOSCORE2_GPU): "auto" tries CUDA, then a hardware
+   * Vulkan device, then the CPU, and says each fallback in one line; "cuda" and "vulkan" fail with
+   * ERR_GPU_UNAVAILABLE instead of falling back. See docs/backends.md.
+   */
   gpu?: GpuPreference;
+  /**
+   * Which GPU, when there are several (default: the best hardware one: discrete before integrated,
+   * then the most memory): a Vulkan device's index as `versions().gpuDevices` lists it, or a name,
+   * ggml's ("Vulkan1", "CUDA0") or part of the driver's ("RTX 4090"). A software device (llvmpipe)
+   * is used only when named here.
+   */
+  gpuDevice?: GpuDeviceSelector;
   /**
    * Decode the later frames while the first frame pairs are being encoded (default: when the vision
    * encoder runs on a GPU, or `threads` leaves CPU cores free for decoding). When llama.cpp already
@@ -190,31 +205,46 @@ function loadThreads(o: Record<string, unknown>): number {
 }
 
 /** VIDEOSCORE2_GPU_LAYERS as the default of `gpuLayers` (so a whole app, or the test suite, can run on the GPU unchanged). */
-function gpuLayersFromEnv(): number {
+function gpuLayersFromEnv(): number | undefined {
   const raw = process.env.VIDEOSCORE2_GPU_LAYERS;
-  if (raw === undefined || raw === "") return 0;
+  if (raw === undefined || raw === "") return undefined;
   const v = Number(raw);
   if (!Number.isInteger(v) || v < -1) throw invalidOption("VIDEOSCORE2_GPU_LAYERS", "an integer >= -1", raw);
   return v;
 }
 
-function flashAttentionOption(v: unknown): { text: boolean; vision: boolean } {
-  const on = LOAD_DEFAULTS.flashAttention;
-  if (v === undefined || typeof v === "boolean") return { text: v ?? on, vision: v ?? on };
+function flashAttentionOption(v: unknown): { text: boolean | undefined; vision: boolean | undefined } {
+  if (v === undefined || typeof v === "boolean") return { text: v, vision: v };
   if (typeof v === "object" && v !== null) {
     const o = v as Record<string, unknown>;
     for (const k of Object.keys(o))
       if ((k !== "text" && k !== "vision") || (o[k] !== undefined && typeof o[k] !== "boolean"))
         throw invalidOption("flashAttention", "a boolean or { text?: boolean, vision?: boolean }", v);
-    return { text: (o.text as boolean | undefined) ?? on, vision: (o.vision as boolean | undefined) ?? on };
+    return { text: o.text as boolean | undefined, vision: o.vision as boolean | undefined };
   }
   throw invalidOption("flashAttention", "a boolean or { text?: boolean, vision?: boolean }", v);
 }
 
-/** load()'s options, checked, with every default applied. `gpuLayers` is cleared later for a CPU build. */
+/**
+ * Flash attention where the user left it unset, by the backend that runs it: on for the CPU and
+ * CUDA; off on Vulkan, where ggml-vulkan supports it only on some devices (llvmpipe: not at all, the
+ * op then runs on the CPU with copies both ways) and published reports give wrong vision output
+ * with it (docs/backends.md).
+ */
+export function flashAttentionFor(backend: "cpu" | "cuda" | "vulkan", fa: { text: boolean | undefined; vision: boolean | undefined }): { text: boolean; vision: boolean } {
+  const on = backend === "vulkan" ? false : LOAD_DEFAULTS.flashAttention;
+  return { text: fa.text ?? on, vision: fa.vision ?? on };
+}
+
+/** load()'s options, checked, with every default applied but those that depend on the device chosen. */
 export interface ResolvedLoad {
-  native: NativeLoadOptions;
+  native: Omit<NativeLoadOptions, "gpuLayers" | "device" | "flashAttention" | "flashAttentionVision">;
+  /** undefined = all when a GPU is used. */
+  gpuLayers: number | undefined;
+  /** undefined = the backend's default (flashAttentionDefaults). */
+  flashAttention: { text: boolean | undefined; vision: boolean | undefined };
   gpu: GpuPreference | undefined;
+  gpuDevice: GpuDeviceSelector | undefined;
   overlapSampling: boolean | undefined;
 }
 
@@ -225,13 +255,16 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoad {
   for (const key of ["model", "mmproj"] as const)
     if (checkPath(key, o[key], "a path to a GGUF file").length === 0) throw invalidOption(key, "a path to a GGUF file", o[key]);
   // Every number here crosses into C++ as an int32: ranges are checked here, never wrapped there.
-  const gpuLayers = num(o, "gpuLayers", gpuLayersFromEnv(), (v) => Number.isInteger(v) && v >= -1 && v <= INT32_MAX, "an integer in [-1, 2147483647]");
+  const gpuLayers = o.gpuLayers === undefined ? gpuLayersFromEnv() : num(o, "gpuLayers", 0, (v) => Number.isInteger(v) && v >= -1 && v <= INT32_MAX, "an integer in [-1, 2147483647]");
   const threads = loadThreads(o);
   const contextSize = num(o, "contextSize", LOAD_DEFAULTS.contextSize, (v) => Number.isInteger(v) && v >= 256 && v <= MAX_CONTEXT, `an integer in [256, ${MAX_CONTEXT}] (the KV cache is allocated up front)`);
   // llama.cpp lowers a batch larger than the context to the context's size.
   const batchSize = num(o, "batchSize", LOAD_DEFAULTS.batchSize, (v) => Number.isInteger(v) && v >= 32 && v <= MAX_CONTEXT, `an integer in [32, ${MAX_CONTEXT}]`);
-  if (o.gpu !== undefined && o.gpu !== "auto" && o.gpu !== "cuda" && o.gpu !== "cpu")
-    throw invalidOption("gpu", '"auto", "cuda" or "cpu"', o.gpu);
+  if (o.gpu !== undefined && !GPU_PREFERENCES.includes(o.gpu as GpuPreference))
+    throw invalidOption("gpu", GPU_PREFERENCES.map((g) => JSON.stringify(g)).join(", "), o.gpu);
+  const gd = o.gpuDevice;
+  if (gd !== undefined && !(typeof gd === "string" && gd.trim() !== "" && gd.length <= 256) && !(typeof gd === "number" && Number.isInteger(gd) && gd >= 0 && gd <= 255))
+    throw invalidOption("gpuDevice", "a Vulkan device index (an integer in [0, 255]) or a device name", gd);
   const fa = flashAttentionOption(o.flashAttention);
   const parallel = num(o, "parallel", LOAD_DEFAULTS.parallel, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_PARALLEL, `an integer in [1, ${MAX_PARALLEL}]`);
   if (o.overlapSampling !== undefined && typeof o.overlapSampling !== "boolean")
@@ -240,16 +273,31 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoad {
     native: {
       model: options.model,
       mmproj: options.mmproj,
-      gpuLayers,
       threads,
       contextSize,
       batchSize,
-      flashAttention: fa.text,
-      flashAttentionVision: fa.vision,
       parallel,
     },
+    gpuLayers,
+    flashAttention: fa,
     gpu: options.gpu,
+    gpuDevice: gd as GpuDeviceSelector | undefined,
     overlapSampling: options.overlapSampling,
+  };
+}
+
+/**
+ * loadModel()'s options for the device chosen: `device` is ggml's name of the GPU ("" with
+ * `backend` "cuda" = every GPU of the CUDA build), and on the CPU nothing is offloaded.
+ */
+export function nativeLoadOptions(r: ResolvedLoad, backend: "cpu" | "cuda" | "vulkan", device = ""): NativeLoadOptions {
+  const fa = flashAttentionFor(backend, r.flashAttention);
+  return {
+    ...r.native,
+    gpuLayers: backend === "cpu" ? 0 : (r.gpuLayers ?? -1),
+    device: backend === "cpu" ? "" : device,
+    flashAttention: fa.text,
+    flashAttentionVision: fa.vision,
   };
 }
 

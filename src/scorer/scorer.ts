@@ -7,14 +7,15 @@ import { availableParallelism } from "node:os";
 import { Cancellation, CANCEL_ABORTED, CANCEL_DISPOSED } from "../addon/cancel.js";
 import { invalidOption, VideoScoreError, withInputPath } from "../addon/errors.js";
 import type { NativeAddon, NativeEncoded, NativeEvent, NativeGenerateResult, NativeModel, NativeModelInfo } from "../addon/interface.js";
-import { loadAddon } from "../addon/loader.js";
+import { chooseDevice } from "../addon/devices.js";
+import { gpuPreferenceFromEnv, loadAddon } from "../addon/loader.js";
 import { planChecked, type FramePlan } from "../video/frame-plan.js";
 import type { FrameSamplingOptions } from "../video/frame-options.js";
 import { openOptions, resolveLimits, type VideoLimits } from "../video/limits.js";
 import { checkVideoInput, streamWith, type StreamedVideo } from "../video/sample.js";
 import { cancelOnExit } from "./exit-cancel.js";
 import { checkModelPair } from "./model-check.js";
-import { resolveLoadOptions, resolvePromptOptions, resolveScoreOptions, type LoadOptions, type ScoreOptions, type ScoreProgress } from "./options.js";
+import { nativeLoadOptions, resolveLoadOptions, resolvePromptOptions, resolveScoreOptions, type LoadOptions, type ScoreOptions, type ScoreProgress } from "./options.js";
 import { assembleResult, type ScoredFrames, type ScoreResult } from "./result.js";
 import type { ChatLayout } from "./prompt.js";
 
@@ -218,10 +219,15 @@ export class VideoScorer implements AsyncDisposable {
    * @throws VideoScoreError ERR_MODEL_LOAD, ERR_MODEL_MISMATCH, ERR_BINARY_NOT_FOUND, ERR_INVALID_OPTION
    */
   static async load(options: LoadOptions): Promise<VideoScorer> {
-    const { native, gpu, overlapSampling } = resolveLoadOptions(options);
+    const resolved = resolveLoadOptions(options);
+    const { native, overlapSampling } = resolved;
     await checkModelPair(native.model, native.mmproj);
-    const { addon, cuda } = loadAddon(gpu);
-    const model = await addon.loadModel({ ...native, gpuLayers: cuda ? native.gpuLayers : 0 });
+    const gpu = resolved.gpu ?? gpuPreferenceFromEnv();
+    const loaded = loadAddon(gpu);
+    const choice = chooseDevice(loaded, gpu, resolved.gpuDevice);
+    const backend = !choice.device ? "cpu" : choice.device.backend === "cuda" ? "cuda" : "vulkan";
+    const model = await loaded.addon.loadModel(nativeLoadOptions(resolved, backend, choice.name));
+    const addon = loaded.addon;
     const spareCores = Math.max(0, availableParallelism() - model.info.threads);
     const overlap = overlapSampling ?? (model.info.visionOnGpu || spareCores > 0);
     // On a CPU the decoders get the cores llama.cpp leaves free (at least one); beside a GPU encoder, all.

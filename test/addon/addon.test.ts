@@ -2,12 +2,13 @@
 // pinned llama.cpp commit and the libav versions pkg-config found; the loader's error lists every
 // path tried and the fix; the fetch script refuses a tarball whose integrity does not match.
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
+import { copyCpuBuild } from "../fixtures/binaries.js";
 import { versions } from "../../src/index.js";
 import { candidatePaths, packageRoot, unpackedPath } from "../../src/addon/loader.js";
 import { openOptions } from "../../src/video/limits.js";
@@ -93,7 +94,7 @@ describe("loader", () => {
       mkdirSync(join(d, "build", "cpu"), { recursive: true });
       writeFileSync(join(d, "package.json"), JSON.stringify({ name: "videoscore2-native" }));
     }
-    copyFileSync(join(root, "build", "cpu", "videoscore2.node"), join(unpacked, "build", "cpu", "videoscore2.node"));
+    copyCpuBuild(join(root, "build", "cpu", "videoscore2.node"), join(unpacked, "build", "cpu"));
     expect(unpackedPath(join(packed, "build", "cpu", "videoscore2.node"))).toBe(join(unpacked, "build", "cpu", "videoscore2.node"));
     expect(candidatePaths("cpu", packed).every((c) => !c.path.includes(`app.asar${sep}`))).toBe(true);
     const script = join(res, "probe.mts");
@@ -146,7 +147,7 @@ describe("CUDA fallback on a machine without a GPU", () => {
     writeFileSync(join(fakeRoot, "package.json"), JSON.stringify({ name: "videoscore2-native" }));
     execFileSync("mkdir", ["-p", join(fakeRoot, "prebuilds", arch), join(fakeRoot, "prebuilds", `${arch}-cuda`)]);
     writeFileSync(join(fakeRoot, "prebuilds", `${arch}-cuda`, "videoscore2.node"), "not a CUDA build");
-    execFileSync("cp", [versions("cpu").binary, join(fakeRoot, "prebuilds", arch, "videoscore2.node")]);
+    copyCpuBuild(versions("cpu").binary, join(fakeRoot, "prebuilds", arch));
   };
   const probe = (gpu: string) => {
     const file = join(fakeRoot, `probe-${gpu}.mts`);
@@ -167,7 +168,7 @@ describe("CUDA fallback on a machine without a GPU", () => {
     const auto = probe("auto");
     expect(auto.out).toEqual({ path: join(fakeRoot, "prebuilds", arch, "videoscore2.node"), cuda: false });
     const hasDriver = existsSync("/proc/driver/nvidia/version") || existsSync("/dev/nvidia0");
-    if (!hasDriver) expect(auto.stderr).toMatch(/CUDA build not usable \(no NVIDIA driver on this machine\); using the CPU build/);
+    if (!hasDriver) expect(auto.stderr).toMatch(/CUDA build not usable \(no NVIDIA driver on this machine\); trying Vulkan, then the CPU/);
     const cuda = probe("cuda");
     expect(cuda.out.code).toBe("ERR_GPU_UNAVAILABLE");
     expect(cuda.out.message).toContain(join(fakeRoot, "prebuilds", `${arch}-cuda`, "videoscore2.node"));

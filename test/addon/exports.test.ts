@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ADDON_SURFACE, type NativeAddon } from "../../src/addon/interface.js";
 import { loadAddon } from "../../src/addon/loader.js";
-import { nativeSampling, resolveLoadOptions } from "../../src/scorer/options.js";
+import { nativeLoadOptions, nativeSampling, resolveLoadOptions } from "../../src/scorer/options.js";
 import { openOptions } from "../../src/video/limits.js";
 import { ensureFile, ffmpeg } from "../fixtures/videos.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
@@ -41,7 +41,7 @@ describe("the addon's exports", () => {
   });
 
   it("NativeModel has exactly the typed members", async () => {
-    const { native } = resolveLoadOptions({ ...(await tinyModels()), contextSize: 2048, threads: 1 });
+    const native = nativeLoadOptions(resolveLoadOptions({ ...(await tinyModels()), contextSize: 2048, threads: 1 }), "cpu");
     const model = await addon.loadModel(native);
     try {
       expect(members(model)).toEqual(sorted(ADDON_SURFACE.model));
@@ -51,7 +51,7 @@ describe("the addon's exports", () => {
   });
 
   it("a missing key is refused with its name (C++ has no defaults of its own)", async () => {
-    const { native } = resolveLoadOptions({ ...(await tinyModels()), contextSize: 2048, threads: 1 });
+    const native = nativeLoadOptions(resolveLoadOptions({ ...(await tinyModels()), contextSize: 2048, threads: 1 }), "cpu");
     const { batchSize: _, ...noBatch } = native;
     expect(() => addon.loadModel(noBatch as typeof native)).toThrow(/options\.batchSize/);
     const { deadlineSeconds: __, ...noDeadline } = openOptions(clip);

@@ -1,9 +1,9 @@
 // The CPU addon links libav statically (scripts/build-ffmpeg.mjs): it needs nothing beyond the C and
 // C++ runtimes, and it runs where the system's libav cannot be loaded at all.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/addon/loader.js";
 import { ensureFile, ffmpeg } from "../fixtures/videos.js";
@@ -15,7 +15,11 @@ const node = join(root, "build", "cpu", "videoscore2.node");
 // A build made with VIDEOSCORE2_SYSTEM_FFMPEG=1 links the system's libav: it is not self-contained.
 const systemLibav = process.env.VIDEOSCORE2_SYSTEM_FFMPEG === "1";
 
-const needed = () => [...execFileSync("readelf", ["-d", node]).toString().matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
+const neededOf = (file: string) => [...execFileSync("readelf", ["-d", file]).toString().matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
+const RUNTIME = ["ld-linux-x86-64.so.2", "libc.so.6", "libgcc_s.so.1", "libm.so.6", "libstdc++.so.6"];
+/** In the modular build (docs/backends.md) the .node's folder also holds llama.cpp's libraries and the CPU modules. */
+const libs = () => readdirSync(dirname(node)).filter((n) => /^lib(vs2-|ggml-cpu-).*\.so$/.test(n));
+const vulkanModule = join(root, "build", "vulkan", "libggml-vulkan.so");
 
 /** The newest glibc symbol version the addon asks for. */
 function glibcNeeded(): string {
@@ -25,11 +29,21 @@ function glibcNeeded(): string {
 }
 
 describe.runIf(!systemLibav)("the self-contained CPU addon", () => {
-  it("needs only glibc, libstdc++, libgcc and libm, and states the glibc it needs", () => {
-    expect(needed().sort()).toEqual(["ld-linux-x86-64.so.2", "libc.so.6", "libgcc_s.so.1", "libm.so.6", "libstdc++.so.6"].sort());
+  it("needs only glibc, libstdc++, libgcc and libm (and its own libraries beside it), and states the glibc it needs", () => {
+    const ours = libs().filter((n) => n.startsWith("libvs2-"));
+    for (const file of [node, ...libs().map((n) => join(dirname(node), n))]) {
+      const extra = neededOf(file).filter((n) => !RUNTIME.includes(n) && !ours.includes(n));
+      expect(extra, file).toEqual([]);
+    }
+    expect(neededOf(node).filter((n) => RUNTIME.includes(n)).sort()).toEqual([...RUNTIME].sort());
     // Debian 12 and Ubuntu 22.04 have glibc 2.36 and 2.35: the addon must not need more than what it was built on.
     expect(glibcNeeded()).toMatch(/^2\.(\d+)$/);
     expect(Number(glibcNeeded().split(".")[1])).toBeLessThanOrEqual(36);
+  });
+
+  it.runIf(existsSync(vulkanModule))("the Vulkan module adds only libvulkan.so.1 (the system's loader) to that list", () => {
+    const ours = libs().filter((n) => n.startsWith("libvs2-"));
+    expect(neededOf(vulkanModule).filter((n) => !RUNTIME.includes(n) && !ours.includes(n))).toEqual(["libvulkan.so.1"]);
   });
 
   it("reports the libav it was built with (FFmpeg 5.1.9's libraries)", () => {

@@ -19,12 +19,12 @@ import { openRunner, queueTarget, resolveModel, scoreOptionsFrom, writeReport } 
 
 const EVAL_OPTIONS = [
   "videos", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "samples", "temperature", "max-tokens", "constrain",
-  "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "parallel", "format", "out", "report", "quiet", "score", "tie-threshold",
+  "max-thinking-tokens", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "format", "out", "report", "quiet", "score", "tie-threshold",
   "pairs", "from-results", "limit", "benchmark", "journal", "pair-file", "redis", "queue",
 ] as const;
 
 /** Options that only matter when scoring. */
-const SCORING_ONLY = ["model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "samples", "temperature", "max-tokens", "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "parallel", "out", "report", "journal", "limit"] as const;
+const SCORING_ONLY = ["model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "samples", "temperature", "max-tokens", "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "out", "report", "journal", "limit"] as const;
 
 /** "0.001" → 0.001; "5%" → 5 % of the range. */
 export function parseTieThreshold(s: string | undefined): TieThreshold {

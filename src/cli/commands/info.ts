@@ -4,14 +4,15 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../../addon/loader.js";
+import { describeDevice } from "../../addon/devices.js";
+import { packageRoot, platformPackage, vulkanModulePaths } from "../../addon/loader.js";
 import { VideoScoreError } from "../../addon/errors.js";
 import { readGGUF } from "../../gguf/reader.js";
 import { checkRegularFile } from "../../eval/input-file.js";
 import { displayText } from "../display.js";
 import type { GGUFValue } from "../../gguf/types.js";
 import { versions } from "../../index.js";
-import { allowOnly, enumOpt, EXIT, type CliValues } from "../args.js";
+import { allowOnly, enumOpt, EXIT, gpuOpt, type CliValues } from "../args.js";
 
 /** Metadata worth showing by default (others with --all). */
 const KEY_PATTERNS = [
@@ -63,7 +64,7 @@ function printObject(o: Record<string, unknown>, indent = ""): void {
 export async function infoCommand(values: CliValues): Promise<number> {
   allowOnly(values, "info", ["model", "mmproj", "format", "all", "gpu"]);
   const format = enumOpt(values, "format", ["table", "json"] as const, "table");
-  const gpu = enumOpt(values, "gpu", ["auto", "cuda", "cpu"] as const, (process.env.VIDEOSCORE2_GPU as "auto" | "cuda" | "cpu" | undefined) ?? "auto");
+  const gpu = gpuOpt(values);
   let pkg = "unknown";
   try {
     pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")).version;
@@ -77,6 +78,9 @@ export async function infoCommand(values: CliValues): Promise<number> {
     out.addon = {
       binary: v.binary,
       cuda: v.cuda ? "yes (CUDA build loaded)" : "no (CPU build)",
+      cpuVariant: v.cpuVariant,
+      vulkanModule: vulkanModulePaths().find((p) => existsSync(p)) ?? `not installed (npm install ${platformPackage("vulkan")})`,
+      vulkanLoader: v.vulkan.loaderFound ? "libvulkan.so.1" : v.vulkan.problem,
       llamaCpp: v.llamaCommit,
       ggml: v.ggml,
       libavformat: v.libavformat,
@@ -86,6 +90,8 @@ export async function infoCommand(values: CliValues): Promise<number> {
       napi: `${v.napiVersion} (runtime ${v.runtimeNapiVersion})`,
       ...(v.loaderNotes.length ? { notes: v.loaderNotes.join("; ") } : {}),
     };
+    // Every GPU, each on one line: what `gpuDevice` takes (a Vulkan index or a name).
+    out.gpuDevices = v.gpuDevices.length === 0 ? "none" : Object.fromEntries(v.gpuDevices.map((d) => [d.name || `${d.backend}#${d.index}`, `${describeDevice(d)}${d.driver ? `, driver ${d.driver}` : ""}${d.name ? "" : ", Vulkan module not loaded yet"}`]));
   } catch (e) {
     out.addon = { error: e instanceof VideoScoreError ? `${e.code}: ${e.message}` : String(e) };
     code = EXIT.fatal;

@@ -15,7 +15,7 @@ import { openRunner, queueTarget, RANDOM_WARNING, resolveModel, scoreOptionsFrom
 
 const SCORE_OPTIONS = [
   "prompt", "prompts", "model", "mmproj", "template", "mode", "fps", "nframes", "max-pixels", "seed", "samples", "temperature", "max-tokens",
-  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "threads", "context-size", "parallel", "format", "out", "report", "quiet", "recursive", "redis", "queue",
+  "constrain", "max-thinking-tokens", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "format", "out", "report", "quiet", "recursive", "redis", "queue",
 ] as const;
 
 const UNNAMABLE = "the file name is not valid UTF-8, so it cannot be opened here (paths reach the decoder as UTF-8); rename it to UTF-8, e.g. convmv -f latin1 -t utf-8 --notest <file>";

@@ -10,7 +10,7 @@ import { allowOnly, EXIT, intOpt, UsageError, type CliValues } from "../args.js"
 import { displayText, firstLine } from "../display.js";
 import { loadOptionsFrom, resolveModel } from "../scoring.js";
 
-const WORKER_OPTIONS = ["redis", "queue", "model", "mmproj", "allow-root", "concurrency", "lock-duration", "gpu-layers", "gpu", "threads", "context-size", "parallel", "quiet"] as const;
+const WORKER_OPTIONS = ["redis", "queue", "model", "mmproj", "allow-root", "concurrency", "lock-duration", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "quiet"] as const;
 
 /** The log line of a job's event, escaped: a file name holding a newline stays on its line. */
 export function workerEventLine(e: Exclude<ScoringWorkerEvent, { type: "error" }>): string {
