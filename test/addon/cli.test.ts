@@ -264,6 +264,20 @@ describe("score", () => {
     expect(out).toEqual([{ video: bad, prompt: "x", ok: false, error: expect.objectContaining({ code: "ERR_DECODE" }) }]);
   });
 
+  it("a folder holding a video whose name is not valid UTF-8: that one is a failed row naming it, the others are scored (exit 3)", async () => {
+    const d = folder("latin1-names", { "ok.mp4": clipA });
+    copyFileSync(clipA, Buffer.concat([Buffer.from(`${d}/`), Buffer.from("caf\u00e9.mp4", "latin1")]));
+    const r = await run(["score", d, "--prompt", "x", ...modelArgs(), "--mode", "direct", "--format", "json"]);
+    expect(r.code, r.stderr).toBe(3);
+    const out = JSON.parse(r.stdout);
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatchObject({ video: join(d, "caf\\xe9.mp4"), ok: false, error: { code: "ERR_INPUT_UNREADABLE" } });
+    expect(out[0].error.message).toMatch(/caf\\xe9\.mp4: the file name is not valid UTF-8.*rename it/);
+    expect(out[1]).toMatchObject({ video: join(d, "ok.mp4"), ok: true });
+    expect(r.stderr).toMatch(/FAILED +.*caf\\xe9\.mp4 +ERR_INPUT_UNREADABLE/);
+    expect(r.stderr).not.toMatch(/No such file|ENOENT/);
+  });
+
   it("Ctrl-C (SIGINT) stops the batch and leaves valid partial output (exit 130)", async () => {
     // Ten 5 s 640x360 clips (10 frames at 644x364 each): several seconds of work after the first
     // result even on a fast machine, so the interrupt lands mid-batch.

@@ -249,4 +249,46 @@ describe("eval: resume", () => {
     expect(settledLines(again.stderr)).toBe(N - before);
     expect([...entryLines(j)].sort()).toEqual([...entryLines(join(d, "whole.jsonl"))].sort());
   }, 300_000);
+
+  it.skipIf(process.getuid?.() !== 0)("a full disk with room for a few entries: exit 1, one line saying what the journal keeps, no torn line; the rerun resumes", async () => {
+    // A 64 KiB tmpfs of our own (a private mount namespace, as root) with one 4 KiB page left: the
+    // header and about 7 of the 10 entries fit.
+    const d = join(dir, "resume");
+    const bench = join(d, "vgrb.csv");
+    const mnt = join(d, "full-fs");
+    rmSync(mnt, { recursive: true, force: true });
+    mkdirSync(mnt, { recursive: true });
+    const tsx = join(ROOT, "node_modules", "tsx", "dist", "loader.mjs");
+    const cli = `${process.execPath} --import ${tsx} src/cli/main.ts eval ${bench} ${scoring().join(" ")} --quiet --journal ${mnt}/j.jsonl`;
+    const script = [
+      `mount -t tmpfs -o size=64k none ${mnt}`,
+      `head -c 61440 /dev/zero > ${mnt}/filler`,
+      `${cli} > /dev/null 2> ${d}/full.stderr; echo "rc=$?"`,
+      `cp ${mnt}/j.jsonl ${d}/full-kept.jsonl`,
+      `rm ${mnt}/filler`,
+      `${cli} > /dev/null 2> ${d}/again.stderr; echo "rc2=$?"`,
+      `cp ${mnt}/j.jsonl ${d}/full-again.jsonl`,
+    ].join("; ");
+    const r = spawn("unshare", ["-m", "sh", "-c", script], { cwd: ROOT, env: { ...process.env, VIDEOSCORE2_QUIET: "1", VIDEOSCORE2_MODEL: "", VIDEOSCORE2_MMPROJ: "" } });
+    let out = "";
+    r.stdout.on("data", (x) => (out += x));
+    r.stderr.on("data", (x) => (out += x));
+    await new Promise((res) => r.on("close", res));
+    expect(out, out).toContain("rc=1");
+    const lines = readFileSync(join(d, "full.stderr"), "utf8").trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const m = /^videoscore2: --journal .*j\.jsonl: cannot write it \(ENOSPC: [^)]*\); it keeps (\d+) of the 10 videos \(0 from before this run, (\d+) scored now\), (\d+) scored in this run could not be kept, (\d+) left to score/.exec(lines[0]!);
+    expect(m, lines[0]).not.toBeNull();
+    const kept = Number(m![1]);
+    expect(kept).toBeGreaterThan(2);
+    expect(kept).toBeLessThan(N);
+    expect(Number(m![2])).toBe(kept);
+    expect(Number(m![3])).toBeGreaterThanOrEqual(1);
+    expect(Number(m![4])).toBe(N - kept);
+    const text = readFileSync(join(d, "full-kept.jsonl"), "utf8");
+    expect(text.endsWith("\n")).toBe(true); // no torn line
+    expect(entryLines(join(d, "full-kept.jsonl")).map((l) => JSON.parse(l).id)).toHaveLength(kept);
+    expect(out).toContain("rc2=0");
+    expect([...entryLines(join(d, "full-again.jsonl"))].sort()).toEqual([...entryLines(join(d, "whole.jsonl"))].sort());
+  }, 300_000);
 });
