@@ -23,7 +23,8 @@ import { parseArgs } from "node:util";
 import { fetchLlama } from "./fetch-llama.mjs";
 import { buildFFmpeg } from "./build-ffmpeg.mjs";
 import { CUDA_RUNTIME_LIBS, cudaToolkit, toolkitLibDir } from "./setup-cuda.mjs";
-import { vulkanHeaders } from "./vulkan-headers.mjs";
+import { hasGlslc, vulkanHeaders } from "./vulkan-headers.mjs";
+import { modularLibs } from "./modular-libs.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // --copy-to: also place the .node there (binding.gyp passes node-gyp's build/Release).
@@ -46,16 +47,12 @@ const defines = [
   `--CDVIDEOSCORE2_SANITIZE=${sanitize ? "ON" : "OFF"}`,
   `--CDCMAKE_BUILD_TYPE=${sanitize ? "RelWithDebInfo" : "Release"}`,
 ];
+if (vulkan && !hasGlslc()) {
+  console.error("build: --vulkan needs glslc (the shader compiler) and the SPIR-V headers: apt-get install glslc spirv-headers (bash scripts/setup-system.sh)");
+  process.exit(1);
+}
 // The headers serve the Vulkan module and the addon's own device list (which opens the loader at
 // run time), so a modular build always has them.
-if (vulkan) {
-  try {
-    execFileSync("glslc", ["--version"], { stdio: "ignore" });
-  } catch {
-    console.error("build: --vulkan needs glslc (the shader compiler) and the SPIR-V headers: apt-get install glslc spirv-headers (bash scripts/setup-system.sh)");
-    process.exit(1);
-  }
-}
 if (modular) defines.push(`--CDVIDEOSCORE2_VULKAN=${vulkan ? "ON" : "OFF"}`, `--CDVIDEOSCORE2_VULKAN_INCLUDE_DIR=${vulkanHeaders()}`);
 if (process.env.VIDEOSCORE2_CPU_VARIANTS) defines.push(`--CDVIDEOSCORE2_CPU_VARIANTS=${process.env.VIDEOSCORE2_CPU_VARIANTS}`);
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
@@ -113,7 +110,7 @@ for (const sub of ["Release", "RelWithDebInfo", "Debug", "."]) {
   const built = join(out, sub);
   const f = join(built, "videoscore2.node");
   if (!existsSync(f)) continue;
-  const libs = modular ? readdirSync(built).filter((n) => /^lib(vs2-|ggml-cpu-).*\.so$/.test(n)) : [];
+  const libs = modular ? modularLibs(built) : [];
   if (modular && !libs.some((n) => n.startsWith("libggml-cpu-"))) {
     console.error(`build: no CPU backend module (libggml-cpu-*.so) was built in ${built}`);
     process.exit(1);

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, statSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hasGlslc } from "./vulkan-headers.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: "inherit", ...opts });
@@ -20,16 +21,9 @@ if (!existsSync(join(root, "node_modules", "cmake-js")) || !existsSync(join(root
   t("npm ci", () => run("npm", ["ci", "--no-audit", "--no-fund"], { env: { ...process.env, VIDEOSCORE2_SKIP_INSTALL: "1" } }));
 // The Vulkan module too where its shader compiler is there (setup-system installs it): the tests
 // run it on Mesa's software device.
-const hasGlslc = (() => {
-  try {
-    execFileSync("glslc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasGlslc) console.log("ensure: no glslc on PATH, so no Vulkan module (install glslc and spirv-headers to build it)");
-t("native build", () => run(process.execPath, ["scripts/build.mjs", ...(hasGlslc ? ["--vulkan"] : [])]));
+const vulkan = hasGlslc();
+if (!vulkan) console.log("ensure: no glslc on PATH, so no Vulkan module (install glslc and spirv-headers to build it)");
+t("native build", () => run(process.execPath, ["scripts/build.mjs", ...(vulkan ? ["--vulkan"] : [])]));
 
 function newest(dir) {
   let m = 0;

@@ -19,7 +19,8 @@
 // --with-prebuilds also puts the binaries into the main tarball's prebuilds/ (one self-contained
 // tarball for one platform, for an offline install). Prints each tarball with its size.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { modularLibs } from "./modular-libs.mjs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -65,7 +66,7 @@ function platformPackage(variant) {
   mkdirSync(dir, { recursive: true });
   copyStripped(src, join(dir, "videoscore2.node"));
   const files = ["videoscore2.node"];
-  for (const f of readdirSync(dirname(src)).filter((n) => /^lib(vs2-|ggml-cpu-).*\.so$/.test(n))) {
+  for (const f of modularLibs(dirname(src))) {
     copyStripped(join(dirname(src), f), join(dir, f));
     files.push(f);
   }
@@ -135,7 +136,7 @@ for (const f of pkg.files) if (existsSync(join(root, f))) cpSync(join(root, f), 
 if (args["with-prebuilds"]) {
   mkdirSync(join(main, "prebuilds", arch), { recursive: true });
   const cpuDir = join(root, "build", "cpu");
-  for (const f of readdirSync(cpuDir).filter((n) => n === "videoscore2.node" || /^lib(vs2-|ggml-cpu-).*\.so$/.test(n))) copyStripped(join(cpuDir, f), join(main, "prebuilds", arch, f));
+  for (const f of ["videoscore2.node", ...modularLibs(cpuDir)]) copyStripped(join(cpuDir, f), join(main, "prebuilds", arch, f));
 }
 const manifest = { ...pkg, optionalDependencies: { ...(pkg.optionalDependencies ?? {}), [cpu.name]: pkg.version } };
 delete manifest.devDependencies;

@@ -7,7 +7,8 @@
 // nothing to fetch): a user without it gets it with `node scripts/setup-cuda.mjs --runtime`, or
 // from a system CUDA toolkit. Real files only, no symlinks. Never committed.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, realpathSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, realpathSync } from "node:fs";
+import { modularLibs } from "./modular-libs.mjs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existingToolkit, toolkitLibDir } from "./setup-cuda.mjs";
@@ -30,7 +31,7 @@ function place(variant, dest) {
   mkdirSync(dir, { recursive: true });
   copyFileSync(src, join(dir, "videoscore2.node"));
   // The modular CPU build: llama.cpp's libraries and the CPU backend modules sit beside the .node.
-  for (const name of readdirSync(dirname(src)).filter((n) => /^lib(vs2-|ggml-cpu-).*\.so$/.test(n))) copyFileSync(join(dirname(src), name), join(dir, name));
+  for (const name of modularLibs(dirname(src))) copyFileSync(join(dirname(src), name), join(dir, name));
   if (variant === "cuda") {
     // ldd lists the CUDA runtime libraries the addon needs; copy each, dereferenced, from where the
     // loader resolves it or else from the toolkit that built it.

@@ -20,6 +20,16 @@ export const VULKAN_HEADERS = {
   sha256: "8d329d465e16168afff58b1bd0dd6db46aac2cc3f56054a481b25a04e90b345a",
 };
 
+/** Whether glslc, the shader compiler the Vulkan module needs, runs here. */
+export function hasGlslc() {
+  try {
+    execFileSync("glslc", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The include folder (…/usr/include), fetched and unpacked once. */
 export function vulkanHeaders() {
   const dir = join(root, ".cache", "vulkan-headers", VULKAN_HEADERS.version);

@@ -101,7 +101,7 @@ struct BufferLog {
     std::string device, rest, w;
     in >> device;
     while (in >> w) rest += (rest.empty() ? "" : " ") + w;
-    std::string kind = rest == "KV" ? "kv" : rest == "compute" ? "compute" : rest == "model" ? "model" : rest;
+    std::string kind = rest == "KV" ? "kv" : rest;  // "model", "compute", "output" as llama.cpp writes them
     if (inVision) kind = "vision " + kind;
     buffers.push_back({device, kind, mib});
   }

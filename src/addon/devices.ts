@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { VideoScoreError } from "./errors.js";
-import type { NativeGpuDevice } from "./interface.js";
+import type { NativeGpuDevice, NativeVersions } from "./interface.js";
 import { noteFallback, platformPackage, vulkanModulePaths, type GpuPreference, type LoadedAddon } from "./loader.js";
 
 /** `gpuDevice`: a Vulkan device's index, or a name: ggml's ("Vulkan1", "CUDA0") or part of the driver's ("RTX 4090", "llvmpipe"). */
@@ -47,10 +47,8 @@ function listing(devices: readonly NativeGpuDevice[]): string {
  * Loads the Vulkan module of the same install as the addon, once. Returns why it cannot be used,
  * or "" when its devices are registered.
  */
-function loadVulkan(loaded: LoadedAddon): string {
-  const v = loaded.addon.versions();
+function loadVulkan(loaded: LoadedAddon, v: NativeVersions): string {
   if (!v.modular) return "this build of the addon (CUDA or sanitizer) has no Vulkan backend";
-  if (!v.vulkan.loaderFound) return `${v.vulkan.problem} (install the Vulkan loader, e.g. apt-get install libvulkan1, and your GPU's Vulkan driver)`;
   const module = vulkanModulePaths().find((p) => existsSync(p));
   if (!module) return `the Vulkan backend is not installed: npm install ${platformPackage("vulkan")} (or build it: node scripts/build.mjs --vulkan)`;
   const r = loaded.addon.loadBackends({ dir: dirname(loaded.path), gpuModules: [module] });
@@ -66,38 +64,39 @@ export function chooseDevice(loaded: LoadedAddon, gpu: GpuPreference, selector: 
     if (selector !== undefined) throw new VideoScoreError("ERR_INVALID_OPTION", `gpuDevice ${JSON.stringify(selector)} was given with gpu: "cpu"; drop one of them`);
     return { device: null, name: "" };
   }
+  // Read once before the Vulkan module may load; after it, the devices carry ggml's names.
+  const v = loaded.addon.versions();
   if (loaded.cuda) {
-    const cudaDevices = loaded.addon.versions().gpuDevices.filter((d) => d.backend === "cuda");
+    const cudaDevices = v.gpuDevices.filter((d) => d.backend === "cuda");
     if (selector === undefined) return { device: cudaDevices[0] ?? null, name: "" };
     const hit = matchDevices(cudaDevices, selector)[0];
     if (!hit) throw new VideoScoreError("ERR_GPU_UNAVAILABLE", `gpuDevice ${JSON.stringify(selector)} names no CUDA device; ${listing(cudaDevices)}`);
     return { device: hit, name: hit.name };
   }
-  const { vulkan } = loaded.addon.versions();
+  const { vulkan } = v;
   if (!vulkan.loaderFound) {
     const why = `Vulkan cannot be used: ${vulkan.problem}; install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1) and your GPU's Vulkan driver`;
     if (gpu === "vulkan" || selector !== undefined) throw new VideoScoreError("ERR_GPU_UNAVAILABLE", why);
     noteFallback(`videoscore2-native: ${why}; using the CPU`);
     return { device: null, name: "" };
   }
-  const scanned = loaded.addon.versions().gpuDevices.filter((d) => d.backend === "vulkan");
+  const scanned = v.gpuDevices.filter((d) => d.backend === "vulkan");
   // `auto` on a machine with only a software device (or none) does not even load the module.
   const wanted = selector !== undefined ? matchDevices(scanned, selector) : rankDevices(scanned).filter((d) => d.type !== "software");
   if (wanted.length === 0) {
     if (selector !== undefined)
       throw new VideoScoreError("ERR_GPU_UNAVAILABLE", `gpuDevice ${JSON.stringify(selector)} names no Vulkan device; ${listing(scanned)}`);
-    const why = scanned.length === 0 ? `no Vulkan device (${loaded.addon.versions().vulkan.problem || "none listed"})` : `no hardware Vulkan device (${listing(scanned)}; a software device is used only when gpuDevice names it)`;
+    const why = scanned.length === 0 ? `no Vulkan device (${vulkan.problem || "none listed"})` : `no hardware Vulkan device (${listing(scanned)}; a software device is used only when gpuDevice names it)`;
     if (gpu === "vulkan") throw new VideoScoreError("ERR_GPU_UNAVAILABLE", `gpu: "vulkan" but ${why}`);
     noteFallback(`videoscore2-native: ${why}; using the CPU`);
     return { device: null, name: "" };
   }
-  const why = loadVulkan(loaded);
+  const why = loadVulkan(loaded, v);
   if (why) {
     if (gpu === "vulkan" || selector !== undefined) throw new VideoScoreError("ERR_GPU_UNAVAILABLE", `Vulkan cannot be used: ${why}`);
     noteFallback(`videoscore2-native: Vulkan not usable (${why}); using the CPU`);
     return { device: null, name: "" };
   }
-  // After loading, the same devices carry ggml's names.
   const live = loaded.addon.versions().gpuDevices.filter((d) => d.backend === "vulkan" && d.name !== "");
   const pick = rankDevices(live).find((d) => wanted.some((w) => w.index === d.index));
   if (gpu === "vulkan" && !pick) {

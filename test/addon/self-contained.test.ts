@@ -1,11 +1,12 @@
 // The CPU addon links libav statically (scripts/build-ffmpeg.mjs): it needs nothing beyond the C and
 // C++ runtimes, and it runs where the system's libav cannot be loaded at all.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/addon/loader.js";
+import { modularLibs } from "../../scripts/modular-libs.mjs";
 import { ensureFile, ffmpeg } from "../fixtures/videos.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 import { canHideLibav, withLibavHidden } from "../fixtures/hide-libav.js";
@@ -18,7 +19,7 @@ const systemLibav = process.env.VIDEOSCORE2_SYSTEM_FFMPEG === "1";
 const neededOf = (file: string) => [...execFileSync("readelf", ["-d", file]).toString().matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
 const RUNTIME = ["ld-linux-x86-64.so.2", "libc.so.6", "libgcc_s.so.1", "libm.so.6", "libstdc++.so.6"];
 /** In the modular build (docs/backends.md) the .node's folder also holds llama.cpp's libraries and the CPU modules. */
-const libs = () => readdirSync(dirname(node)).filter((n) => /^lib(vs2-|ggml-cpu-).*\.so$/.test(n));
+const libs = () => modularLibs(dirname(node));
 const vulkanModule = join(root, "build", "vulkan", "libggml-vulkan.so");
 
 /** The newest glibc symbol version the addon asks for. */
