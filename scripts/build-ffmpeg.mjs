@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fileDigest } from "./fetch-llama.mjs";
+import { downloadPinned } from "./pinned-download.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -93,18 +93,7 @@ export function ffmpegPrefix() {
   return join(cacheDir, `${FFMPEG.version}-${configId(configureFlags())}`);
 }
 
-async function download(file, pin) {
-  if (existsSync(file) && sha256(file) === pin.sha256) return;
-  console.error(`build-ffmpeg: fetching ${pin.url}`);
-  const res = await fetch(pin.url);
-  if (!res.ok) throw new Error(`build-ffmpeg: ${pin.url} answered ${res.status}`);
-  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-  const actual = sha256(file);
-  if (actual !== pin.sha256) {
-    rmSync(file, { force: true });
-    throw new Error(`build-ffmpeg: ${pin.url} is not the pinned ${pin.version}: sha256 ${actual}, expected ${pin.sha256}. Do not build from it.`);
-  }
-}
+const download = (file, pin) => downloadPinned(file, pin, "build-ffmpeg");
 
 function unpack(tarball, dir) {
   rmSync(dir, { recursive: true, force: true });
@@ -130,8 +119,6 @@ async function buildDav1d(prefix, jobs, log) {
   execFileSync("ninja", ["-C", "build", "-j", jobs, "install"], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
   rmSync(src, { recursive: true, force: true });
 }
-
-const sha256 = (file) => fileDigest(file);
 
 /** Builds (once) and returns the install prefix. */
 export async function buildFFmpeg(log = (m) => console.error(m)) {

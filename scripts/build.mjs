@@ -53,7 +53,7 @@ if (vulkan && !hasGlslc()) {
 }
 // The headers serve the Vulkan module and the addon's own device list (which opens the loader at
 // run time), so a modular build always has them.
-if (modular) defines.push(`--CDVIDEOSCORE2_VULKAN=${vulkan ? "ON" : "OFF"}`, `--CDVIDEOSCORE2_VULKAN_INCLUDE_DIR=${vulkanHeaders()}`);
+if (modular) defines.push(`--CDVIDEOSCORE2_VULKAN=${vulkan ? "ON" : "OFF"}`, `--CDVIDEOSCORE2_VULKAN_INCLUDE_DIR=${await vulkanHeaders()}`);
 if (process.env.VIDEOSCORE2_CPU_VARIANTS) defines.push(`--CDVIDEOSCORE2_CPU_VARIANTS=${process.env.VIDEOSCORE2_CPU_VARIANTS}`);
 if (process.env.VIDEOSCORE2_CUDA_ARCHS) defines.push(`--CDVIDEOSCORE2_CUDA_ARCHS=${process.env.VIDEOSCORE2_CUDA_ARCHS}`);
 // libav: the minimal static FFmpeg of build-ffmpeg.mjs, so the .node needs nothing of the system's

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fileDigest } from "./fetch-llama.mjs";
+import { downloadPinned } from "./pinned-download.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -31,22 +31,13 @@ export function hasGlslc() {
 }
 
 /** The include folder (…/usr/include), fetched and unpacked once. */
-export function vulkanHeaders() {
+export async function vulkanHeaders() {
   const dir = join(root, ".cache", "vulkan-headers", VULKAN_HEADERS.version);
   const include = join(dir, "usr", "include");
   if (existsSync(join(include, "vulkan", "vulkan.hpp"))) return include;
   mkdirSync(dir, { recursive: true });
   const deb = join(dir, "libvulkan-dev.deb");
-  if (!existsSync(deb) || fileDigest(deb) !== VULKAN_HEADERS.sha256) {
-    console.error(`vulkan-headers: fetching ${VULKAN_HEADERS.url}`);
-    execFileSync("curl", ["-fsSL", "--retry", "3", "-o", `${deb}.part`, VULKAN_HEADERS.url], { stdio: ["ignore", "ignore", "inherit"] });
-    renameSync(`${deb}.part`, deb);
-  }
-  const got = fileDigest(deb);
-  if (got !== VULKAN_HEADERS.sha256) {
-    rmSync(deb, { force: true });
-    throw new Error(`vulkan-headers: ${VULKAN_HEADERS.url} has sha256 ${got}, not the pinned ${VULKAN_HEADERS.sha256}; not using it`);
-  }
+  await downloadPinned(deb, VULKAN_HEADERS, "vulkan-headers");
   // A .deb is an ar archive whose data.tar.* holds the files: ar and tar are everywhere dpkg-deb is not.
   const tmp = join(dir, "unpack");
   rmSync(tmp, { recursive: true, force: true });
@@ -61,4 +52,4 @@ export function vulkanHeaders() {
   return include;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) console.log(vulkanHeaders());
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) console.log(await vulkanHeaders());
