@@ -3,7 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import { evalLayoutsHelp } from "../eval/benchmarks/help.js";
-import { GPU_PREFERENCES, type GpuPreference } from "../addon/loader.js";
+import { GPU_PREFERENCES, gpuPreferenceFromEnv, type GpuPreference } from "../addon/loader.js";
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -263,8 +263,7 @@ export function allowOnly(values: CliValues, command: string, allowed: readonly 
 
 /** --gpu, defaulting to VIDEOSCORE2_GPU, else "auto". */
 export function gpuOpt(values: CliValues): GpuPreference {
-  const env = process.env.VIDEOSCORE2_GPU as GpuPreference | undefined;
-  return enumOpt(values, "gpu", GPU_PREFERENCES, env !== undefined && GPU_PREFERENCES.includes(env) ? env : "auto");
+  return enumOpt(values, "gpu", GPU_PREFERENCES, gpuPreferenceFromEnv());
 }
 
 /** --gpu-device: a Vulkan index when it is all digits, else a name. */

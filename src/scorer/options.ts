@@ -231,7 +231,7 @@ function flashAttentionOption(v: unknown): { text: boolean | undefined; vision: 
  * op then runs on the CPU with copies both ways) and published reports give wrong vision output
  * with it (docs/backends.md).
  */
-export function flashAttentionFor(backend: "cpu" | "cuda" | "vulkan", fa: { text: boolean | undefined; vision: boolean | undefined }): { text: boolean; vision: boolean } {
+function flashAttentionFor(backend: "cpu" | "cuda" | "vulkan", fa: { text: boolean | undefined; vision: boolean | undefined }): { text: boolean; vision: boolean } {
   const on = backend === "vulkan" ? false : LOAD_DEFAULTS.flashAttention;
   return { text: fa.text ?? on, vision: fa.vision ?? on };
 }
@@ -241,7 +241,7 @@ export interface ResolvedLoad {
   native: Omit<NativeLoadOptions, "gpuLayers" | "device" | "flashAttention" | "flashAttentionVision">;
   /** undefined = all when a GPU is used. */
   gpuLayers: number | undefined;
-  /** undefined = the backend's default (flashAttentionDefaults). */
+  /** undefined = the backend's default (flashAttentionFor). */
   flashAttention: { text: boolean | undefined; vision: boolean | undefined };
   gpu: GpuPreference | undefined;
   gpuDevice: GpuDeviceSelector | undefined;

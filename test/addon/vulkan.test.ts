@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VideoScorer, versions, type ScoreResult } from "../../src/index.js";
+import { VideoScorer, versions, type LoadOptions, type ScoreResult } from "../../src/index.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 import { h264Clip } from "../fixtures/videos.js";
 import { canHideLibav, systemVulkanLoaderFiles, withFilesHidden } from "../fixtures/hide-libav.js";
@@ -20,6 +20,11 @@ const GREEDY = { prompt: "a fox jumps", temperature: 0, maxTokens: 12 };
 let clip: string;
 let gpu: VideoScorer;
 let cpu: VideoScorer;
+
+/** The tiny model on llvmpipe, named (auto never picks a software device). */
+async function onLlvmpipe(extra: Partial<LoadOptions> = {}): Promise<VideoScorer> {
+  return VideoScorer.load({ ...(await tinyModels()), contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe", ...extra });
+}
 
 function expectOnVulkan(s: VideoScorer): void {
   const i = s.info;
@@ -42,7 +47,7 @@ describe.skipIf(!llvmpipe)("Vulkan on llvmpipe", () => {
   beforeAll(async () => {
     clip = await h264Clip(join(dir, "clip.mp4"), ["-f", "lavfi", "-i", "testsrc2=size=112x112:rate=4", "-frames:v", "8"]);
     const models = await tinyModels();
-    gpu = await VideoScorer.load({ ...models, contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe", parallel: 2 });
+    gpu = await onLlvmpipe({ parallel: 2 });
     cpu = await VideoScorer.load({ ...models, contextSize: 2048, threads: 2, gpu: "cpu", flashAttention: false });
   }, 120_000);
 
@@ -91,7 +96,7 @@ describe.skipIf(!llvmpipe)("Vulkan on llvmpipe", () => {
   }, 120_000);
 
   it("partial offload: one layer on the device, the rest and the output on the CPU", async () => {
-    const s = await VideoScorer.load({ ...(await tinyModels()), contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: 0, gpuLayers: 1 });
+    const s = await onLlvmpipe({ gpuDevice: 0, gpuLayers: 1 });
     try {
       expect(s.info.offloadedLayers).toBe(1);
       expect(s.info.device).toMatch(/^Vulkan/);
@@ -144,7 +149,7 @@ describe.skipIf(!llvmpipe)("Vulkan on llvmpipe", () => {
   });
 
   it("flash attention on the device: measured against the CPU (docs/backends.md)", async () => {
-    const s = await VideoScorer.load({ ...(await tinyModels()), contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe", flashAttention: true });
+    const s = await onLlvmpipe({ flashAttention: true });
     try {
       expectOnVulkan(s);
       const [g, c] = [await s.score(clip, { prompt: GREEDY.prompt, mode: "direct" }), await cpu.score(clip, { prompt: GREEDY.prompt, mode: "direct" })];
@@ -157,12 +162,12 @@ describe.skipIf(!llvmpipe)("Vulkan on llvmpipe", () => {
   }, 120_000);
 
   it("dispose() with a call in flight settles the call and leaves the next load working", async () => {
-    const s = await VideoScorer.load({ ...(await tinyModels()), contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe" });
+    const s = await onLlvmpipe();
     const inFlight = s.score(clip, { ...GREEDY, maxTokens: 200 }).then(() => "done", (e: { code?: string }) => e.code);
     await new Promise((r) => setTimeout(r, 300));
     await s.dispose();
     expect(["done", "ERR_DISPOSED", "ERR_ABORTED"]).toContain(await inFlight);
-    const again = await VideoScorer.load({ ...(await tinyModels()), contextSize: 2048, threads: 2, gpu: "vulkan", gpuDevice: "llvmpipe" });
+    const again = await onLlvmpipe();
     try {
       expectOnVulkan(again);
     } finally {
