@@ -81,7 +81,7 @@ if (cmd === "model") {
     flashAttentionVision: cuda,
     parallel: 1,
   });
-  const p = model.prepare({ ...layout, nframes: v.frames.length, width: v.width, height: v.height });
+  const p = await model.prepare({ ...layout, nframes: v.frames.length, width: v.width, height: v.height });
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   const positions = [];
   for (let k = 0; k < 4; k++) {

@@ -1,10 +1,11 @@
-// NativeModel: a loaded text model + mmproj (loadModel), prepare() and generate() off the JS thread.
+// NativeModel: a loaded text model + mmproj (loadModel), prepare(), generate() and encode() off the JS thread.
 #include <memory>
 
 #include "binding/cancel_flag.h"
 #include "binding/event_sink.h"
 #include "binding/instance_data.h"
 #include "binding/js_error.h"
+#include "binding/model_values.h"
 #include "binding/native_frame_feed.h"
 #include "binding/promise_worker.h"
 #include "binding/read_options.h"
@@ -13,90 +14,6 @@
 
 namespace vs2 {
 namespace {
-
-// The engine's callbacks, forwarding to the JS sink (none without one); `tokens`: tokens too, not only progress.
-ScoreCallbacks CallbacksFor(const std::shared_ptr<EventSink>& sink, bool tokens) {
-  ScoreCallbacks cb;
-  if (!sink) return cb;
-  if (tokens)
-    cb.onToken = [sink](int sample, const GeneratedToken& t, const std::string& piece) { sink->Push({true, -1, t.id, sample, piece}); };
-  cb.onProgress = [sink](Phase p, int done, int total) { sink->Push({false, static_cast<int32_t>(p), done, total, {}}); };
-  return cb;
-}
-
-ChatText ReadChatText(const Napi::Object& o) {
-  return {ReadString(o, "beforeVideo"), ReadString(o, "afterVideo"), ReadString(o, "userText"), ReadString(o, "afterText")};
-}
-
-Napi::Object ModelInfoToJs(Napi::Env env, const ModelInfo& m) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("architecture", m.architecture);
-  o.Set("name", m.name);
-  o.Set("nEmbd", m.nEmbd);
-  o.Set("nLayer", m.nLayer);
-  o.Set("nCtxTrain", m.nCtxTrain);
-  o.Set("contextSize", m.contextSize);
-  o.Set("nVocab", m.nVocab);
-  o.Set("nParams", static_cast<double>(m.nParams));
-  o.Set("sizeBytes", static_cast<double>(m.sizeBytes));
-  Napi::Array digits = Napi::Array::New(env, 5);
-  for (uint32_t i = 0; i < 5; ++i) digits.Set(i, m.digitTokens[i]);
-  o.Set("digitTokens", digits);
-  o.Set("visionOnGpu", m.visionOnGpu);
-  o.Set("threads", m.threads);
-  o.Set("parallel", m.parallel);
-  o.Set("device", m.device);
-  o.Set("visionDevice", m.visionDevice);
-  o.Set("offloadedLayers", m.offloadedLayers);
-  Napi::Array buffers = Napi::Array::New(env, m.buffers.size());
-  for (uint32_t i = 0; i < m.buffers.size(); ++i) {
-    Napi::Object b = Napi::Object::New(env);
-    b.Set("device", m.buffers[i].device);
-    b.Set("kind", m.buffers[i].kind);
-    b.Set("mib", m.buffers[i].mib);
-    buffers.Set(i, b);
-  }
-  o.Set("buffers", buffers);
-  return o;
-}
-
-Napi::Int32Array ToInt32Array(Napi::Env env, const std::vector<int32_t>& v) {
-  auto a = Napi::Int32Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
-}
-
-// { text, tokenIds, tokenOffsets, digits, stopReason } of one sample (src/addon/interface.ts NativeSample).
-Napi::Object SampleToJs(Napi::Env env, const SampleResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("text", Napi::Buffer<char>::Copy(env, r.text.data(), r.text.size()));
-  const size_t n = r.tokens.size();
-  auto ids = Napi::Int32Array::New(env, n);
-  auto offsets = Napi::Uint32Array::New(env, n);
-  Napi::Array digits = Napi::Array::New(env);
-  uint32_t nd = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const auto& t = r.tokens[i];
-    ids[i] = t.id;
-    offsets[i] = t.byteOffset;
-    if (!t.digit) continue;
-    Napi::Object d = Napi::Object::New(env);
-    d.Set("tokenIndex", static_cast<double>(i));
-    Napi::Array p = Napi::Array::New(env, 5), raw = Napi::Array::New(env, 5);
-    for (uint32_t k = 0; k < 5; ++k) {
-      p.Set(k, t.probs[k]);
-      raw.Set(k, t.rawProbs[k]);
-    }
-    d.Set("probs", p);
-    d.Set("rawProbs", raw);
-    digits.Set(nd++, d);
-  }
-  o.Set("tokenIds", ids);
-  o.Set("tokenOffsets", offsets);
-  o.Set("digits", digits);
-  o.Set("stopReason", r.stopReason);
-  return o;
-}
 
 // The frames of a generate or encode call: a decode in progress (a NativeFrameFeed), or frames in memory.
 struct FrameInput {
@@ -173,19 +90,6 @@ class NativeEncoded : public Napi::ObjectWrap<NativeEncoded> {
   }
   std::shared_ptr<const EncodedVideo> encoded_;
 };
-
-Napi::Object TimingsToJs(Napi::Env env, const Timings& t) {
-  Napi::Object tm = Napi::Object::New(env);
-  tm.Set("encodeMs", t.encodeMs);
-  tm.Set("prefillMs", t.prefillMs);
-  tm.Set("generateMs", t.generateMs);
-  tm.Set("frameWaitMs", t.frameWaitMs);
-  tm.Set("promptTokens", t.promptTokens);
-  tm.Set("generatedTokens", t.generatedTokens);
-  tm.Set("decodedTokens", t.decodedTokens);
-  tm.Set("sharedSteps", t.sharedSteps);
-  return tm;
-}
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
@@ -280,31 +184,49 @@ class GenerateWorker : public PromiseWorker {
   GenerateResult result_;
 };
 
-// prepare({ beforeVideo, afterVideo, userText, afterText, nframes, width, height }) → the token layout, no encode or decode
+class PrepareWorker : public PromiseWorker {
+ public:
+  PrepareWorker(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWorker(env, "videoscore2.prepare"), engine_(std::move(engine)) {}
+  ChatText text;
+  int nframes = 0, width = 0, height = 0;
+
+ protected:
+  void Run() override { prepared_ = engine_->Prepare(text, nframes, width, height); }
+  Napi::Value Result(Napi::Env env) override { return PreparedToJs(env, prepared_); }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  PreparedPrompt prepared_;
+};
+
+// Tokenizing takes about 0.4 s per MB: text up to this size costs the JS thread well under 10 ms,
+// and skips a turn on libuv's pool, whose threads may all be busy generating.
+constexpr size_t kInlinePrepareBytes = 16 * 1024;
+
+// prepare({ beforeVideo, afterVideo, userText, afterText, nframes, width, height }) → a promise of
+// the token layout, no encode or decode
 Napi::Value NativeModel::Prepare(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine& e = Get(env);
   Napi::Object in = ReadObject(info[0], "prepare() options");
-  try {
-    PreparedPrompt p = e.Prepare(ReadChatText(in), ReadInt(in, "nframes"),
-                                 ReadInt(in, "width"), ReadInt(in, "height"));
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("tokens", ToInt32Array(env, p.tokens));
-    o.Set("posT", ToInt32Array(env, p.posT));
-    o.Set("posH", ToInt32Array(env, p.posH));
-    o.Set("posW", ToInt32Array(env, p.posW));
-    o.Set("videoStart", p.videoStart);
-    o.Set("videoEnd", p.videoEnd);
-    o.Set("nextPos", p.nextPos);
-    Napi::Array grid = Napi::Array::New(env, 3);
-    grid.Set(0u, p.gridT);
-    grid.Set(1u, p.gridH);
-    grid.Set(2u, p.gridW);
-    o.Set("grid", grid);
-    return o;
-  } catch (const Error& err) {
-    ThrowError(env, err.code(), err.what());
+  ChatText text = ReadChatText(in);
+  const int nframes = ReadInt(in, "nframes"), width = ReadInt(in, "width"), height = ReadInt(in, "height");
+  if (text.beforeVideo.size() + text.afterVideo.size() + text.userText.size() + text.afterText.size() > kInlinePrepareBytes) {
+    auto* w = new PrepareWorker(env, engine_);
+    w->text = std::move(text);
+    w->nframes = nframes;
+    w->width = width;
+    w->height = height;
+    w->Queue();
+    return w->Promise();
   }
+  auto deferred = Napi::Promise::Deferred::New(env);
+  try {
+    deferred.Resolve(PreparedToJs(env, e.Prepare(text, nframes, width, height)));
+  } catch (const Error& err) {
+    deferred.Reject(MakeError(env, err.code(), err.what()));
+  }
+  return deferred.Promise();
 }
 
 // generate({ beforeVideo, afterVideo, userText, afterText, video, sampling }, cancel, onEvent?): `video` is a NativeFrameFeed

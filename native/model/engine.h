@@ -149,6 +149,15 @@ struct ScoreCallbacks {
   std::function<void(Phase, int done, int total)> onProgress;
 };
 
+// Tokens per frame (after the 2x2 merge) the engine accepts: qwen-vl-utils' MAX_PIXELS / 28².
+constexpr int kMaxFrameTokens = 16384;
+// Sequence ids a unified KV cache takes (llama.cpp's LLAMA_MAX_SEQ, not in its public header).
+constexpr int kMaxSeqs = 256;
+
+// Bytes of text the longest token of the vocabulary covers (control tokens included): no prompt of
+// more than n_ctx times that many bytes fits a context of n_ctx.
+int32_t LongestTokenBytes(const llama_vocab* vocab);
+
 struct ModelInfo {
   std::string architecture, name;
   int32_t nEmbd = 0, nLayer = 0, nCtxTrain = 0, nVocab = 0;
@@ -157,6 +166,7 @@ struct ModelInfo {
   uint64_t sizeBytes = 0;
   std::array<int32_t, 5> digitTokens{};
   bool visionOnGpu = false;  // the vision encoder runs on a GPU (leaving the CPU to frame decoding)
+  int32_t maxTokenBytes = 1;  // LongestTokenBytes of its vocabulary
   int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
   int32_t parallel = 1;      // EngineParams::parallel
   std::string device;        // the GPU used ("" = none)

@@ -125,6 +125,13 @@ void StreamDecoder::Run(const int64_t* targets, size_t n, const std::function<vo
   while (next < n) {
     check();
     int err = av_read_frame(fmt, pkt_);
+    if (err < 0 && seekedTo > 0) {
+      // The seek found nothing to read: FLV's seek to its last packet (a keyframe) lands at the
+      // end. Go back a keyframe, as when a seek lands past its keyframe; each retry starts earlier.
+      const int64_t sought = seekedTo;
+      seekedTo = -1;
+      if (seekTo(ix.KeyBefore(sought - 1), seekGoal)) continue;
+    }
     if (err < 0) {
       // End of file, or a truncated file: decode what was read; a target still missing is reported below.
       check();

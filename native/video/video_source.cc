@@ -87,6 +87,16 @@ struct VideoSource::Impl {
     AVFormatContext* fmt = demuxer->fmt();
     streamsKnownAtOpen = !(fmt->ctx_flags & AVFMTCTX_NOHEADER);
 
+    // Cover art (an MP3's or M4A's ID3/covr picture) is a video stream to libav, in a codec (PNG,
+    // JPEG) this build has no decoder for; it is still not a video, so it is named before the codec.
+    bool coverArt = false, moving = false;
+    for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+      const AVStream* s = fmt->streams[i];
+      if (s->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) continue;
+      (s->disposition & AV_DISPOSITION_ATTACHED_PIC ? coverArt : moving) = true;
+    }
+    if (coverArt && !moving)
+      throw Error("ERR_NO_VIDEO_STREAM", label + " only has cover art (an attached picture), not a video stream; give it a video");
     const AVCodec* dec = nullptr;
     streamIndex = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &dec, 0);
     if (streamIndex == AVERROR_STREAM_NOT_FOUND)
@@ -105,7 +115,7 @@ struct VideoSource::Impl {
     }
     AVStream* st = fmt->streams[streamIndex];
     if (st->disposition & AV_DISPOSITION_ATTACHED_PIC)
-      throw Error("ERR_NO_VIDEO_STREAM", label + " only has cover art, not a video stream");
+      throw Error("ERR_NO_VIDEO_STREAM", label + " only has cover art as a video stream it can read; give it a video");
     DiscardOtherStreams(fmt);
 
     par = st->codecpar;

@@ -160,6 +160,8 @@ export interface NativeModelInfo {
   /** Layers on the GPU, of nLayer + 1 (the output layer counts, as llama.cpp counts). */
   offloadedLayers: number;
   buffers: NativeBufferInfo[];
+  /** Bytes of text the longest token covers: a prompt of more than contextSize × this many bytes cannot fit. */
+  maxTokenBytes: number;
   /** CPU threads of llama.cpp and the vision encoder. */
   threads: number;
   /** Calls in the context at once (the load option). */
@@ -294,7 +296,8 @@ export interface NativeGenerateResult extends NativeSample {
 
 export interface NativeModel {
   readonly info: NativeModelInfo;
-  prepare(options: NativePrepareOptions): NativePrepared;
+  /** Resolved at once for short texts; long ones (over 16 KiB) are tokenized off the JS thread. */
+  prepare(options: NativePrepareOptions): Promise<NativePrepared>;
   generate(options: NativeGenerateOptions, cancel: NativeCancelFlag, onEvent?: (e: NativeEvent) => void): Promise<NativeGenerateResult>;
   encode(options: NativeEncodeOptions, cancel: NativeCancelFlag, onEvent?: (e: NativeEvent) => void): Promise<NativeEncoded>;
   dispose(): void;

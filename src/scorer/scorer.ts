@@ -4,7 +4,7 @@
  * options.ts, results assembled in result.ts; this file runs the calls.
  */
 import { availableParallelism } from "node:os";
-import { Cancellation, CANCEL_ABORTED, CANCEL_DISPOSED } from "../addon/cancel.js";
+import { Cancellation, CANCEL_DISPOSED } from "../addon/cancel.js";
 import { invalidOption, VideoScoreError, withInputPath } from "../addon/errors.js";
 import type { NativeAddon, NativeEncoded, NativeEvent, NativeGenerateResult, NativeModel, NativeModelInfo } from "../addon/interface.js";
 import { chooseDevice } from "../addon/devices.js";
@@ -14,10 +14,16 @@ import type { FrameSamplingOptions } from "../video/frame-options.js";
 import { openOptions, resolveLimits, type VideoLimits } from "../video/limits.js";
 import { checkVideoInput, streamWith, type StreamedVideo } from "../video/sample.js";
 import { cancelOnExit } from "./exit-cancel.js";
+import { EncodedVideo, type VideoFacts } from "./encoded-video.js";
+import { Gate } from "./gate.js";
 import { checkModelPair } from "./model-check.js";
+import { checkFits, checkPromptBytes } from "./prompt-fit.js";
+import { decodeFirst, endStream, sampleTimes } from "./stream-steps.js";
 import { nativeLoadOptions, resolveLoadOptions, resolvePromptOptions, resolveScoreOptions, type LoadOptions, type ScoreOptions, type ScoreProgress } from "./options.js";
 import { assembleResult, type ScoredFrames, type ScoreResult } from "./result.js";
 import type { ChatLayout } from "./prompt.js";
+
+export { EncodedVideo } from "./encoded-video.js";
 
 /** What {@link VideoScorer.prepare} returns: the model input without generating. */
 export interface PreparedInput {
@@ -51,146 +57,6 @@ export interface EncodeOptions extends FrameSamplingOptions {
   /** Receives phase progress: sample, encode (frame pairs). */
   onProgress?: (progress: ScoreProgress) => void;
   limits?: VideoLimits;
-}
-
-type VideoFacts = Omit<StreamedVideo, "feed" | "openMs" | "finished">;
-
-/**
- * A video encoded and prefilled once ({@link VideoScorer.encode}) for any number of prompts:
- * `score(encoded, { prompt })` skips sampling, the vision encoder and the video's prefill. It holds
- * the KV cells of the chat before the video and the video (`bytes`, in native memory) until
- * {@link dispose} (or garbage collection); the scorer keeps no copy, and disposing the scorer
- * disposes it.
- */
-export class EncodedVideo implements Disposable {
-  /** The frames the model saw. */
-  readonly frames: ScoredFrames;
-  /** Tokens of the prefix it holds (the chat before the video and the video). */
-  readonly tokens: number;
-  /** Of the encode call. */
-  readonly timings: { sampleMs: number; encodeMs: number; prefillMs: number; totalMs: number };
-  #native: NativeEncoded | null;
-
-  /** @internal */
-  constructor(
-    /** @internal */ readonly owner: VideoScorer,
-    native: NativeEncoded,
-    /** @internal */ readonly video: VideoFacts,
-    sampleMs: number,
-    totalMs: number,
-  ) {
-    this.#native = native;
-    this.tokens = native.tokens;
-    this.frames = {
-      count: video.plan.indices.length,
-      width: video.width,
-      height: video.height,
-      indices: video.plan.indices,
-      sourceWidth: video.sourceWidth,
-      sourceHeight: video.sourceHeight,
-      totalFrames: video.totalFrames,
-      nativeFps: video.nativeFps,
-    };
-    this.timings = { sampleMs, encodeMs: native.timings.encodeMs, prefillMs: native.timings.prefillMs, totalMs };
-  }
-
-  /** Bytes of native memory it holds (0 once disposed). */
-  get bytes(): number {
-    return this.#native?.bytes ?? 0;
-  }
-
-  get disposed(): boolean {
-    return this.#native === null;
-  }
-
-  /** @internal */
-  get native(): NativeEncoded {
-    if (!this.#native) throw new VideoScoreError("ERR_DISPOSED", "The encoded video was disposed; encode it again");
-    return this.#native;
-  }
-
-  /** Frees its memory; a score of it in flight finishes first. Later scores of it reject with ERR_DISPOSED. */
-  dispose(): void {
-    this.#native?.dispose();
-    this.#native = null;
-    this.owner.forget(this);
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-}
-
-/**
- * When the model failed or never ran the decode may still be going: stop it, and let it end before
- * the call settles. Then the frames go now rather than at garbage collection.
- */
-async function endStream(stream: StreamedVideo, settledOk: boolean, cancel: Cancellation): Promise<void> {
-  if (!settledOk) cancel.raise(CANCEL_ABORTED);
-  await stream.finished;
-  stream.feed.close();
-}
-
-type Finished = Awaited<StreamedVideo["finished"]>;
-
-/** Without overlap every frame is decoded before the model is asked for: waits for that (rejects with the decode's error). */
-async function decodeFirst(sampled: StreamedVideo, overlap: boolean): Promise<Finished> {
-  if (overlap) return null;
-  await sampled.feed.done;
-  return sampled.finished;
-}
-
-/**
- * The call's wait on sampling and sampling's own time. Sampled first, all of it was on the call's
- * path; overlapped, opening and the encoder's waits for frames were.
- */
-function sampleTimes(sampled: StreamedVideo, frameWaitMs: number, first: Finished, finished: Finished): { sampleMs: number; sampleTotalMs: number } {
-  const onPath = first ? first.sampleTotalMs : sampled.openMs + frameWaitMs;
-  const sampleTotalMs = finished?.sampleTotalMs ?? onPath;
-  return { sampleMs: Math.min(onPath, sampleTotalMs), sampleTotalMs };
-}
-
-/**
- * Lets `size` native calls into the model at once, in call order (the engine admits as many; its
- * context is shared by them). `idle()` resolves when none is running or waiting.
- */
-class Gate {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  private readonly settled = new Set<Promise<unknown>>();
-  constructor(private readonly size: number) {}
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.acquire().then(async () => {
-      try {
-        return await fn();
-      } finally {
-        this.running--;
-        this.waiting.shift()?.();
-      }
-    });
-    const tracked = p.catch(() => undefined);
-    this.settled.add(tracked);
-    void tracked.then(() => this.settled.delete(tracked));
-    return p;
-  }
-
-  async idle(): Promise<void> {
-    while (this.settled.size > 0) await Promise.all([...this.settled]);
-  }
-
-  private acquire(): Promise<void> {
-    if (this.running < this.size && this.waiting.length === 0) {
-      this.running++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) =>
-      this.waiting.push(() => {
-        this.running++;
-        resolve();
-      }),
-    );
-  }
 }
 
 /**
@@ -261,8 +127,9 @@ export class VideoScorer implements AsyncDisposable {
       } finally {
         v.close();
       }
-      const p = this.live() === model ? model.prepare({ ...text, nframes: plan.nframes, width: plan.width, height: plan.height }) : null;
-      if (!p) throw new VideoScoreError("ERR_DISPOSED", "The scorer was disposed");
+      if (this.live() !== model) throw new VideoScoreError("ERR_DISPOSED", "The scorer was disposed");
+      checkPromptBytes(model.info, text);
+      const p = await model.prepare({ ...text, nframes: plan.nframes, width: plan.width, height: plan.height });
       return {
         tokens: Array.from(p.tokens),
         positions: { t: Array.from(p.posT), h: Array.from(p.posH), w: Array.from(p.posW) },
@@ -293,22 +160,6 @@ export class VideoScorer implements AsyncDisposable {
         cancel.dispose();
       },
     };
-  }
-
-  /**
-   * Refuses a plan whose tokens cannot fit the context before any frame is decoded (decoding 5000
-   * frames to learn that costs gigabytes). The engine checks again with the forced answer counted.
-   */
-  private checkFits(model: NativeModel, layout: ChatLayout, plan: FramePlan, maxTokens: number, samples: number): void {
-    const prompt = model.prepare({ ...layout, nframes: plan.nframes, width: plan.width, height: plan.height }).tokens.length;
-    const n = model.info.contextSize;
-    // The prompt's memory is shared by the samples; each adds its own generated tokens.
-    if (prompt + samples * maxTokens > n)
-      throw new VideoScoreError(
-        "ERR_CONTEXT_FULL",
-        `This video needs ${prompt} prompt tokens (${plan.nframes} frames of ${plan.width}x${plan.height}) + ${samples > 1 ? `${samples} samples x ` : ""}${maxTokens} to generate, more than the context of ${n}; ` +
-          `load the scorer with a larger contextSize, or lower fps/nframes/maxPixels/maxTokens${samples > 1 ? "/samples" : ""}`,
-      );
   }
 
   /** @internal */
@@ -362,7 +213,7 @@ export class VideoScorer implements AsyncDisposable {
     let settledOk = false;
     try {
       options.onProgress?.({ phase: "sample", done: 0, total: 1 });
-      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, 0, 1));
+      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => checkFits(model, layout, plan, 0, 1));
       stream = sampled;
       const first = await decodeFirst(sampled, this.pipeline.overlap);
       const { onEvent } = this.events(options);
@@ -391,16 +242,17 @@ export class VideoScorer implements AsyncDisposable {
     if (encoded.owner !== this) throw invalidOption("video", "an EncodedVideo of this scorer", "one encoded by another scorer");
     const { layout, sampling, mode } = resolvePromptOptions(options);
     resolveLimits(options.limits);
-    const native = encoded.native;
-    const { width, height } = encoded.frames;
-    this.checkFits(model, layout, { ...encoded.video.plan, nframes: encoded.frames.count, width, height }, sampling.maxTokens, sampling.samples);
+    // Taken now: a dispose() of the encoded video after this call began waits for it.
+    const lease = encoded.lease();
     const { cancel, end } = this.begin(options.signal);
     const t0 = performance.now();
     try {
+      const { width, height } = encoded.frames;
+      await checkFits(model, layout, { ...encoded.video.plan, nframes: encoded.frames.count, width, height }, sampling.maxTokens, sampling.samples);
       const ev = this.events(options);
       const out: NativeGenerateResult = await this.gate.run(async () => {
         cancel.throwIfRaised();
-        return model.generate({ ...layout, video: native, sampling }, cancel.flag, ev.onEvent);
+        return model.generate({ ...layout, video: lease.native, sampling }, cancel.flag, ev.onEvent);
       });
       ev.finish();
       return assembleResult(out, encoded.video, { sampleMs: 0, sampleTotalMs: 0 }, performance.now() - t0, mode, sampling.seed);
@@ -408,6 +260,7 @@ export class VideoScorer implements AsyncDisposable {
       throw cancel.translate(e);
     } finally {
       end();
+      lease.release();
     }
   }
 
@@ -430,7 +283,7 @@ export class VideoScorer implements AsyncDisposable {
       options.onProgress?.({ phase: "sample", done: 0, total: 1 });
       // With overlap the decode runs on while the model works: frame pairs go to the vision encoder as
       // they come. Without, every frame is decoded before the model is asked for.
-      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => this.checkFits(model, layout, plan, sampling.maxTokens, sampling.samples));
+      const sampled = await streamWith(this.addon, input, frameOpts, limits, cancel, (plan) => checkFits(model, layout, plan, sampling.maxTokens, sampling.samples));
       stream = sampled;
       void sampled.finished.then((f) => f && options.onProgress?.({ phase: "sample", done: 1, total: 1 }));
       const first = await decodeFirst(sampled, overlap);

@@ -139,13 +139,14 @@ export function streamWith(
   sampling: FrameSamplingOptions,
   limits: ResolvedLimits,
   cancel: Cancellation,
-  /** Called with the plan before any frame is decoded; throws to refuse the video. */
-  accept?: (plan: FramePlan) => void,
+  /** Called with the plan before any frame is decoded; throws (or rejects) to refuse the video. */
+  accept?: (plan: FramePlan) => void | Promise<void>,
 ): Promise<StreamedVideo> {
   const t0 = performance.now();
-  return withPlannedVideo(addon, input, sampling, limits, cancel, (video, facts) => {
+  return withPlannedVideo(addon, input, sampling, limits, cancel, async (video, facts) => {
     const { plan } = facts;
-    accept?.(plan);
+    await accept?.(plan);
+    cancel.throwIfRaised();
     const feed = video.stream({ indices: plan.indices, width: plan.width, height: plan.height }, cancel.flag);
     const finished = feed.done.then(
       (stats) => ({ stats, sampleTotalMs: performance.now() - t0 }),
