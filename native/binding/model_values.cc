@@ -40,6 +40,8 @@ Napi::Object ModelInfoToJs(Napi::Env env, const ModelInfo& m) {
   o.Set("threads", m.threads);
   o.Set("parallel", m.parallel);
   o.Set("maxTokenBytes", m.maxTokenBytes);
+  o.Set("streams", m.streams);
+  o.Set("streamCells", m.streamCells);
   o.Set("device", m.device);
   o.Set("visionDevice", m.visionDevice);
   o.Set("offloadedLayers", m.offloadedLayers);

@@ -233,17 +233,26 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource* frames,
   if (sp.samples < 1 || sp.samples > kMaxSamples || (sp.samples > 1 && !sp.directSegments.empty()))
     throw Error("ERR_INVALID_OPTION", "Expected samples in [1, " + std::to_string(kMaxSamples) +
                                           "] (1 in direct mode) but received " + std::to_string(sp.samples));
-  // The prompt is stored once; each sample adds its own generated tokens.
-  const int64_t needed = static_cast<int64_t>(prep.tokens.size() + forced.size()) + int64_t{sp.samples} * sp.maxTokens;
-  if (needed > static_cast<int64_t>(llama_n_ctx(ctx_)))
+  const int64_t prompt = static_cast<int64_t>(prep.tokens.size() + forced.size());
+  const bool streams = info_.streams > 1;
+  if (streams && sp.samples > info_.streams)
+    throw Error("ERR_INVALID_OPTION", "With parallel: " + std::to_string(info_.streams) + " every chain of thought has a KV stream of its own, so a call takes at most " +
+                                          std::to_string(info_.streams) + " samples, not " + std::to_string(sp.samples) +
+                                          "; load the scorer with parallel >= samples, or parallel: 1");
+  // Unified, the prompt is stored once and each sample adds its own generated tokens; with
+  // streams, each chain holds the prompt and its own tokens in its stream.
+  const int64_t needed = streams ? prompt + sp.maxTokens : prompt + int64_t{sp.samples} * sp.maxTokens;
+  const int64_t room = streams ? info_.streamCells : info_.contextSize;
+  if (needed > room)
     throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.tokens.size()) + " prompt tokens + " +
-                                        (sp.samples > 1 ? std::to_string(sp.samples) + " samples x " : std::string()) +
-                                        std::to_string(sp.maxTokens) + " to generate, more than the context of " +
-                                        std::to_string(llama_n_ctx(ctx_)) +
+                                        (sp.samples > 1 && !streams ? std::to_string(sp.samples) + " samples x " : std::string()) +
+                                        std::to_string(sp.maxTokens) + " to generate, more than " +
+                                        (streams ? "the " + std::to_string(room) + " cells of a KV stream (contextSize / parallel " + std::to_string(info_.streams) + ")"
+                                                 : "the context of " + std::to_string(room)) +
                                         "; load the scorer with a larger contextSize, or lower fps/maxPixels/maxTokens" +
-                                        (sp.samples > 1 ? "/samples" : ""));
+                                        (sp.samples > 1 && !streams ? "/samples" : ""));
 
-  CallScope scope(*this, cancel, static_cast<int32_t>(needed), sp.samples);
+  CallScope scope(*this, cancel, streams ? 0 : static_cast<int32_t>(needed), sp.samples);
   Call& call = scope.call;
   GenerateResult result;
   result.timings.promptTokens = static_cast<int32_t>(prep.tokens.size() + forced.size());
@@ -304,11 +313,14 @@ std::shared_ptr<const EncodedVideo> Engine::Encode(const std::string& beforeVide
   cancel.check();
   if (frames.count < 2 || !frames.get) throw Error("ERR_INVALID_OPTION", "Expected at least 2 frames");
   PreparedPrompt prep = Prepare(ChatText{beforeVideo, "", "", ""}, frames.count, frames.width, frames.height);
-  if (prep.videoEnd > static_cast<int64_t>(llama_n_ctx(ctx_)))
-    throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.videoEnd) + " tokens, more than the context of " +
-                                        std::to_string(llama_n_ctx(ctx_)) + "; load the scorer with a larger contextSize, or lower fps/maxPixels");
+  const bool streams = info_.streams > 1;
+  if (prep.videoEnd > info_.streamCells)
+    throw Error("ERR_CONTEXT_FULL", "This video needs " + std::to_string(prep.videoEnd) + " tokens, more than " +
+                                        (streams ? "the " + std::to_string(info_.streamCells) + " cells of a KV stream (contextSize / parallel)"
+                                                 : "the context of " + std::to_string(info_.streamCells)) +
+                                        "; load the scorer with a larger contextSize, or lower fps/maxPixels");
   auto out = std::make_shared<EncodedVideo>();
-  CallScope scope(*this, cancel, prep.videoEnd, 1);
+  CallScope scope(*this, cancel, streams ? 0 : prep.videoEnd, 1);
   PrefillVideo(prep, frames, out->timings, scope.call, cb);
   out->timings.promptTokens = prep.videoEnd;
   out->timings.decodedTokens = scope.call.decoded;

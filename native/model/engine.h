@@ -169,6 +169,8 @@ struct ModelInfo {
   int32_t maxTokenBytes = 1;  // LongestTokenBytes of its vocabulary
   int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
   int32_t parallel = 1;      // EngineParams::parallel
+  int32_t streams = 1;       // KV streams: 1 (unified) or one per chain of thought, `parallel` of them
+  int32_t streamCells = 0;   // cells a chain of thought can use: contextSize, or contextSize / streams
   std::string device;        // the GPU used ("" = none)
   std::string visionDevice;  // the vision encoder's backend ("CPU", "Vulkan0", ...)
   int32_t offloadedLayers = 0;  // of nLayer + 1 (the output layer counts as one, as llama.cpp counts)

@@ -166,6 +166,10 @@ export interface NativeModelInfo {
   threads: number;
   /** Calls in the context at once (the load option). */
   parallel: number;
+  /** KV streams: 1 (one unified cache), or with parallel > 1 one per chain of thought, `parallel` of them. */
+  streams: number;
+  /** Cells one chain of thought can use: contextSize, or with streams contextSize / streams. */
+  streamCells: number;
 }
 
 export interface NativePrepared {

@@ -28,6 +28,20 @@ export async function checkFits(model: NativeModel, layout: ChatLayout, plan: Fr
   const info = model.info;
   checkPromptBytes(info, layout);
   const prompt = (await model.prepare({ ...layout, nframes: plan.nframes, width: plan.width, height: plan.height })).tokens.length;
+  if (info.streams > 1) {
+    if (samples > info.streams)
+      throw new VideoScoreError(
+        "ERR_INVALID_OPTION",
+        `With parallel: ${info.streams} every chain of thought has a KV stream of its own, so a call takes at most ${info.streams} samples, not ${samples}; load the scorer with parallel >= samples, or parallel: 1`,
+      );
+    if (prompt + maxTokens > info.streamCells)
+      throw new VideoScoreError(
+        "ERR_CONTEXT_FULL",
+        `This video needs ${prompt} prompt tokens (${plan.nframes} frames of ${plan.width}x${plan.height}) + ${maxTokens} to generate, more than the ${info.streamCells} cells of a KV stream (contextSize / parallel ${info.streams}); ` +
+          `load the scorer with a larger contextSize, or lower fps/nframes/maxPixels/maxTokens`,
+      );
+    return;
+  }
   const n = info.contextSize;
   // The prompt's memory is shared by the samples; each adds its own generated tokens.
   if (prompt + samples * maxTokens > n)
