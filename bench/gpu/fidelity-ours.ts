@@ -80,6 +80,7 @@ if (cmd === "model") {
     flashAttention: cuda,
     flashAttentionVision: cuda,
     parallel: 1,
+    samplesPerCall: 1,
   });
   const p = await model.prepare({ ...layout, nframes: v.frames.length, width: v.width, height: v.height });
   const cancel = new Int32Array(new SharedArrayBuffer(4));

@@ -315,7 +315,7 @@ Napi::Value NativeModel::Encode(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
-// loadModel({ model, mmproj, gpuLayers, device, threads, contextSize, batchSize, flashAttention, flashAttentionVision, parallel })
+// loadModel({ model, mmproj, gpuLayers, device, threads, contextSize, batchSize, flashAttention, flashAttentionVision, parallel, samplesPerCall })
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = ReadObject(info[0], "loadModel() options");
@@ -329,6 +329,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   p.flashAttention = ReadBool(o, "flashAttention");
   p.flashAttentionVision = ReadBool(o, "flashAttentionVision");
   p.parallel = ReadInt(o, "parallel");
+  p.samplesPerCall = ReadInt(o, "samplesPerCall");
   p.device = ReadString(o, "device");
   auto* w = new LoadWorker(env, std::move(p));
   w->Queue();

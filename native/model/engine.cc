@@ -238,7 +238,7 @@ GenerateResult Engine::Generate(const ChatText& text, const FrameSource* frames,
   if (streams && sp.samples > info_.streams)
     throw Error("ERR_INVALID_OPTION", "With parallel: " + std::to_string(info_.streams) + " every chain of thought has a KV stream of its own, so a call takes at most " +
                                           std::to_string(info_.streams) + " samples, not " + std::to_string(sp.samples) +
-                                          "; load the scorer with parallel >= samples, or parallel: 1");
+                                          "; load the scorer with samplesPerCall >= samples, or parallel: 1");
   // Unified, the prompt is stored once and each sample adds its own generated tokens; with
   // streams, each chain holds the prompt and its own tokens in its stream.
   const int64_t needed = streams ? prompt + sp.maxTokens : prompt + int64_t{sp.samples} * sp.maxTokens;

@@ -40,6 +40,7 @@ struct EngineParams {
   bool flashAttention = false;        // text model
   bool flashAttentionVision = false;  // vision encoder
   int parallel = 1;  // calls in the context at once; their generation steps share each llama_decode
+  int samplesPerCall = 1;  // with parallel > 1: KV streams per call (one per chain of thought)
   // ggml's name of the one GPU to use ("Vulkan0"); "" = every GPU ggml sees when gpuLayers != 0
   // (the monolithic CUDA build), none when gpuLayers == 0.
   std::string device;
@@ -169,7 +170,7 @@ struct ModelInfo {
   int32_t maxTokenBytes = 1;  // LongestTokenBytes of its vocabulary
   int32_t threads = 0;       // CPU threads of llama.cpp and the vision encoder
   int32_t parallel = 1;      // EngineParams::parallel
-  int32_t streams = 1;       // KV streams: 1 (unified) or one per chain of thought, `parallel` of them
+  int32_t streams = 1;       // KV streams: 1 (unified), or parallel x samplesPerCall, one per chain of thought
   int32_t streamCells = 0;   // cells a chain of thought can use: contextSize, or contextSize / streams
   std::string device;        // the GPU used ("" = none)
   std::string visionDevice;  // the vision encoder's backend ("CPU", "Vulkan0", ...)

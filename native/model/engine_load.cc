@@ -126,10 +126,11 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
   // parallel 1: one unified KV buffer, where the samples of a call share its prompt's cells, so
   // llama_memory_seq_cp only tags them and a sample costs its own tokens, never the prompt's again
   // (unified, llama.cpp accepts sequence ids up to LLAMA_MAX_SEQ whatever n_seq_max says).
-  // parallel n > 1: one stream of n_ctx / n cells per sequence. A batched step then attends, for
+  // parallel n > 1: one stream of n_ctx / (n x samplesPerCall) cells per sequence. A batched step then attends, for
   // each chain, over its own stream only, laid out from cell 0 as when it runs alone: results equal
   // solo runs, and a step costs its own cells, not every call's (docs/parallel.md).
-  const int32_t streams = std::clamp(params.parallel, 1, kMaxSeqs);
+  const int32_t calls = std::clamp(params.parallel, 1, kMaxSeqs);
+  const int32_t streams = calls == 1 ? 1 : std::clamp(calls * std::max(params.samplesPerCall, 1), 1, kMaxSeqs);
   cp.n_seq_max = static_cast<uint32_t>(streams);
   cp.kv_unified = streams == 1;
   cp.n_threads = threads;
@@ -148,12 +149,12 @@ std::unique_ptr<Engine> Engine::Load(const EngineParams& params) {
                                       (why.empty() ? "" : ": " + why) + "; lower contextSize or free memory");
   }
   e->info_.contextSize = static_cast<int32_t>(llama_n_ctx(e->ctx_));
-  e->info_.parallel = streams;
+  e->info_.parallel = calls;
   e->info_.streams = streams;
   e->info_.streamCells = static_cast<int32_t>(llama_n_ctx_seq(e->ctx_));
   // With streams, cells are no longer shared between calls: a call takes one stream per chain.
   e->slots_ = streams == 1 ? std::make_unique<CallSlots>(e->info_.contextSize, 1, kMaxSeqs)
-                           : std::make_unique<CallSlots>(e->info_.contextSize, streams, streams);
+                           : std::make_unique<CallSlots>(e->info_.contextSize, calls, streams);
   Engine* raw = e.get();
   e->batcher_ = std::make_unique<StepBatcher>([raw](const std::vector<StepBatcher::Step*>& steps) { raw->RunStep(steps); });
 

@@ -166,7 +166,7 @@ export interface NativeModelInfo {
   threads: number;
   /** Calls in the context at once (the load option). */
   parallel: number;
-  /** KV streams: 1 (one unified cache), or with parallel > 1 one per chain of thought, `parallel` of them. */
+  /** KV streams: 1 (one unified cache), or with parallel > 1 one per chain of thought, parallel x samplesPerCall of them. */
   streams: number;
   /** Cells one chain of thought can use: contextSize, or with streams contextSize / streams. */
   streamCells: number;
@@ -324,6 +324,8 @@ export interface NativeLoadOptions {
   flashAttentionVision: boolean;
   /** Calls in the context at once (their generation steps share each decode). */
   parallel: number;
+  /** With parallel > 1: KV streams per call, one per chain of thought (parallel x this many in all). */
+  samplesPerCall: number;
 }
 
 /** quantize(): a text model GGUF into another type. */

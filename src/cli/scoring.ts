@@ -88,6 +88,8 @@ export function loadOptionsFrom(values: CliValues): Omit<LoadOptions, "model" | 
     threads: intOpt(values, "threads", 0),
     contextSize: intOpt(values, "context-size", 256),
     parallel: intOpt(values, "parallel", 1),
+    // Batched, each call's chains take KV streams of their own: as many per call as --samples.
+    samplesPerCall: intOpt(values, "samples", 1),
     gpu: gpuOpt(values),
     gpuDevice: gpuDeviceOpt(values),
   };

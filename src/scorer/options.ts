@@ -60,11 +60,18 @@ export interface LoadOptions {
    * Calls that generate at once (default 1, at most 64): up to this many concurrent `score()` calls
    * (of different videos, or prompts on one `EncodedVideo`) are in the model's context together;
    * their prefills take turns and their generation steps are decoded together, one token of every
-   * call per decode. They share the `contextSize` cells: a call starts when its prompt +
-   * samples × maxTokens fits beside the calls running, otherwise it waits its turn. Calls start in
-   * call order and settle as they finish. See docs/parallel.md for the memory and the thread pool.
+   * call per decode. Above 1, every chain of thought has a KV stream of its own (see
+   * `samplesPerCall`; its prompt + maxTokens must fit one), so batched calls equal their solo runs;
+   * a call waits for free streams. Calls start in call order and settle as they finish. See docs/parallel.md for the
+   * memory and the thread pool.
    */
   parallel?: number;
+  /**
+   * With `parallel` above 1: the samples a call may have (default 1, at most 64). The context holds
+   * parallel × samplesPerCall KV streams of `contextSize / (parallel × samplesPerCall)` cells; a
+   * call takes one per sample. Unused with parallel 1, where the samples share one cache.
+   */
+  samplesPerCall?: number;
 }
 
 /** Options of one {@link VideoScorer.score} call. */
@@ -267,6 +274,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoad {
     throw invalidOption("gpuDevice", "a Vulkan device index (an integer in [0, 255]) or a device name", gd);
   const fa = flashAttentionOption(o.flashAttention);
   const parallel = num(o, "parallel", LOAD_DEFAULTS.parallel, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_PARALLEL, `an integer in [1, ${MAX_PARALLEL}]`);
+  const samplesPerCall = num(o, "samplesPerCall", 1, (v) => Number.isInteger(v) && v >= 1 && v <= 64 && v * parallel <= 256, "an integer in [1, 64], with parallel x samplesPerCall <= 256");
   if (o.overlapSampling !== undefined && typeof o.overlapSampling !== "boolean")
     throw invalidOption("overlapSampling", "a boolean", o.overlapSampling);
   return {
@@ -277,6 +285,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoad {
       contextSize,
       batchSize,
       parallel,
+      samplesPerCall,
     },
     gpuLayers,
     flashAttention: fa,

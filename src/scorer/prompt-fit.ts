@@ -32,7 +32,7 @@ export async function checkFits(model: NativeModel, layout: ChatLayout, plan: Fr
     if (samples > info.streams)
       throw new VideoScoreError(
         "ERR_INVALID_OPTION",
-        `With parallel: ${info.streams} every chain of thought has a KV stream of its own, so a call takes at most ${info.streams} samples, not ${samples}; load the scorer with parallel >= samples, or parallel: 1`,
+        `With parallel: ${info.streams} every chain of thought has a KV stream of its own, so a call takes at most ${info.streams} samples, not ${samples}; load the scorer with samplesPerCall >= samples, or parallel: 1`,
       );
     if (prompt + maxTokens > info.streamCells)
       throw new VideoScoreError(

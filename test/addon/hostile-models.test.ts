@@ -51,7 +51,7 @@ describe("what the guards stand for", () => {
       script,
       `const addon = (await import("node:module")).createRequire(import.meta.url)(process.argv[3]);
 addon.loadBackends({ dir: (await import("node:path")).dirname(process.argv[3]), gpuModules: [] });
-await addon.loadModel({ model: process.argv[2], mmproj: process.argv[4], gpuLayers: 0, threads: 1, contextSize: 512, batchSize: 512, flashAttention: false, flashAttentionVision: false, parallel: 1, device: "" }).then(() => console.log("loaded"), (e) => console.log("rejected", e.code));
+await addon.loadModel({ model: process.argv[2], mmproj: process.argv[4], gpuLayers: 0, threads: 1, contextSize: 512, batchSize: 512, flashAttention: false, flashAttentionVision: false, parallel: 1, samplesPerCall: 1, device: "" }).then(() => console.log("loaded"), (e) => console.log("rejected", e.code));
 `,
     );
     const binary = new URL("../../build/cpu/videoscore2.node", import.meta.url).pathname;

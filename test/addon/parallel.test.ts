@@ -59,12 +59,12 @@ describe("parallel: concurrent calls generate in the same batches", () => {
     // Long enough generations that each call is still generating when the last one arrives (the
     // calls reach the model a vision encode and a prefill apart): every call must share steps.
     // With samples, the solo run is the call alone on the same scorer: parallel: 1 keeps one unified
-    // cache, where a call's samples share the prompt's cells and their tokens interleave. Six chains
-    // take six streams, so that all four calls are in at once.
-    await using six = await VideoScorer.load({ ...models, ...EXACT, parallel: 6 });
+    // cache, where a call's samples share the prompt's cells and their tokens interleave. Two streams
+    // per call, so that all four calls are in at once.
+    await using paired = await VideoScorer.load({ ...models, ...EXACT, parallel: 4, samplesPerCall: 2 });
     const variants: [(i: number) => ScoreOptions, VideoScorer, VideoScorer][] = [
       [(i) => opts(i, { maxTokens: 200 + 10 * i }), par, solo],
-      [(i) => opts(i, { samples: 1 + (i % 2), constrain: { maxThinkingTokens: 150 }, maxTokens: 240 }), six, six],
+      [(i) => opts(i, { samples: 1 + (i % 2), constrain: { maxThinkingTokens: 150 }, maxTokens: 240 }), paired, paired],
     ];
     for (const [o, batched, reference] of variants) {
       const alone: ScoreResult[] = [];
@@ -139,12 +139,12 @@ describe("parallel: concurrent calls generate in the same batches", () => {
     for (const i of [0, 1, 3]) expect((settled[i] as PromiseFulfilledResult<ScoreResult>).value.tokens).toEqual(alone[i]!.tokens);
   });
 
-  it("calls wait for free streams, and each equals its solo run; samples take a stream each", async () => {
-    await using two = await VideoScorer.load({ ...models, ...EXACT, parallel: 2 });
-    expect(two.info.streams).toBe(2);
-    expect(two.info.streamCells).toBe(two.info.contextSize / 2);
-    // Two samples fill both streams: three such calls run one after another.
-    const o = (i: number) => opts(i, { samples: 2, temperature: 0.7, maxTokens: 40 });
+  it("samples take a stream each: calls wait for free streams, and each equals its run alone", async () => {
+    await using two = await VideoScorer.load({ ...models, ...EXACT, parallel: 2, samplesPerCall: 2 });
+    expect(two.info.streams).toBe(4);
+    expect(two.info.streamCells).toBe(two.info.contextSize / 4);
+    // Three calls of three samples: one at a time fits (3 of 4 streams), two do not.
+    const o = (i: number) => opts(i, { samples: 3, temperature: 0.7, maxTokens: 40 });
     const together = await Promise.all([0, 1, 2].map((i) => two.score(clips[i]!, o(i))));
     for (let i = 0; i < 3; i++) {
       expect(together[i]!.timings.sharedSteps).toBe(0);
@@ -162,7 +162,7 @@ describe("parallel: concurrent calls generate in the same batches", () => {
       code: "ERR_CONTEXT_FULL",
       message: expect.stringContaining("cells of a KV stream"),
     });
-    await expect(tight.score(clips[0]!, { ...base, samples: 4 })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("parallel >= samples") });
+    await expect(tight.score(clips[0]!, { ...base, samples: 4 })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("samplesPerCall >= samples") });
     expect((await tight.score(clips[0]!, { ...base, maxTokens: 512 - prompt - 8 })).tokens.length).toBeGreaterThan(0);
   });
 

@@ -245,7 +245,7 @@ describe("stage 3: model outputs at the first and the three forced score positio
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   beforeAll(async () => {
     model = await loadAddon("cpu").addon.loadModel({
-      model: models.model, mmproj: models.mmproj, gpuLayers: 0, threads: 2, contextSize: 8192, batchSize: 2048, flashAttention: false, flashAttentionVision: false, parallel: 1, device: "",
+      model: models.model, mmproj: models.mmproj, gpuLayers: 0, threads: 2, contextSize: 8192, batchSize: 2048, flashAttention: false, flashAttentionVision: false, parallel: 1, samplesPerCall: 1, device: "",
     });
   });
 

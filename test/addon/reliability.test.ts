@@ -127,7 +127,7 @@ describe("concurrency and lifecycle", () => {
       const addon = require(workerData.binary);
       (async () => {
         const model = await addon.loadModel({ model: workerData.model, mmproj: workerData.mmproj, gpuLayers: 0, threads: 1,
-          contextSize: 2048, batchSize: 2048, flashAttention: false, flashAttentionVision: false, parallel: 1, device: "" });
+          contextSize: 2048, batchSize: 2048, flashAttention: false, flashAttentionVision: false, parallel: 1, samplesPerCall: 1, device: "" });
         const video = await addon.openVideo(workerData.open);
         const info = video.info;
         const d = await video.decode({ indices: [0, 5, 10, 15], width: 336, height: 252 });
