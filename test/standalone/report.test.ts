@@ -92,6 +92,31 @@ describe("renderReport (string)", () => {
     expect(sortValue(dim(5, [0, 0, 0.1, 0.2, 0.7]))).toBeCloseTo(3.5, 12);
     expect(sortValue({ score: 3, soft: null, expected: null, probs: null })).toBe(3);
   });
+
+  it("escapes every value of a result, numbers included: a forged result's markup stays text", () => {
+    // What a result read back from a queue can hold when someone else wrote it: markup in every number.
+    const x = `<img src=x onerror="alert(1)">`;
+    const forged = { score: x, soft: x, expected: x, probs: [x, 0.1, 0.2, 0.3, 0.4] } as unknown as ReportDimension;
+    const clip: ReportClip = {
+      video: "/videos/forged.mp4",
+      result: {
+        visualQuality: forged,
+        textAlignment: forged,
+        physicalConsistency: { ...forged, soft: x } as unknown as ReportDimension,
+        rationale: "r",
+        stopReason: "eos",
+        mode: "think",
+        frames: { count: x, width: x, height: x, indices: [], totalFrames: x, nativeFps: x } as never,
+        timings: { ...timings(1000), promptTokens: x, generatedTokens: x, tokensPerSecond: x, sampleMs: x } as never,
+      },
+    };
+    const out = renderReport([clip]);
+    expect(out).not.toMatch(/<img src=x/);
+    expect(out).not.toContain('onerror="');
+    expect(out).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
+    // An attribute cannot be closed from inside either.
+    expect(out).not.toMatch(/data-(vq|ta|pc|avg|time)="[^"]*<img/);
+  });
 });
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
