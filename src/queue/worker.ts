@@ -9,10 +9,14 @@ import { VideoScorer } from "../scorer/scorer.js";
 import { allowedRoots, resolveAllowed } from "./allow-roots.js";
 import { closeClient, redisClient, type QueueConnection } from "./connection.js";
 import { loadBullMQ } from "./deps.js";
+import { applyCeilings, resolveCeilings, type JobCeilings } from "./job-limits.js";
 import { DEFAULT_QUEUE, failureReason, type ScoreJobData, type ScoreJobProgress, type ScoreJobResult } from "./job.js";
 
-/** Options of {@link createScoringWorker}. Give `model` + `mmproj` (loaded, and freed on close) or a `scorer` you own. */
-export interface ScoringWorkerOptions {
+/**
+ * Options of {@link createScoringWorker}. Give `model` + `mmproj` (loaded, and freed on close) or a `scorer` you own.
+ * `limits`, `maxTokens` and `samples` are ceilings: a job may lower them, never raise them (docs/queue.md).
+ */
+export interface ScoringWorkerOptions extends JobCeilings {
   /** Redis URL or an ioredis client (with `maxRetriesPerRequest: null`). */
   connection: QueueConnection;
   /** Queue name (default "videoscore2"). */
@@ -87,6 +91,7 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw invalidOption("concurrency", "an integer >= 1", concurrency);
   const roots = await allowedRoots(options.allowRoots ?? [process.cwd()]);
+  const ceilings = resolveCeilings(options);
   if (!options.scorer && (!options.model || !options.mmproj)) throw invalidOption("model", "model + mmproj paths, or a scorer", options.model);
   const scorer = options.scorer ?? (await VideoScorer.load({ ...options.load, model: options.model!, mmproj: options.mmproj! }));
   const ownsScorer = !options.scorer;
@@ -119,7 +124,8 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
       const path = await resolveAllowed(data.video, roots);
       // Callbacks cannot travel in a job; anything else the scorer checks itself.
       const { signal: _s, onToken: _t, onProgress: _p, prompt: _q, ...opts } = data.options as Record<string, unknown>;
-      const result = await scorer.score(path, { ...opts, prompt: data.prompt, onProgress: report });
+      const bounded = applyCeilings(opts, ceilings);
+      const result = await scorer.score(path, { ...bounded, prompt: data.prompt, onProgress: report });
       emit({ type: "completed", jobId, video, ms: performance.now() - t0 });
       return result;
     } catch (e) {

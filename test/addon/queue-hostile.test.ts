@@ -139,3 +139,49 @@ describe("forged results", () => {
     }
   });
 });
+
+describe("a job cannot lift the worker's limits", () => {
+  it("limits, maxTokens and samples of a job lower the worker's, never raise them; what is above is refused once, not retried", async () => {
+    const queue = "ceilings";
+    // 160x120 = 19 200 pixels a frame: above this worker's bound.
+    const worker = await createScoringWorker({ connection: redis.url, queue, scorer, allowRoots: [dir], limits: { maxPixelsPerFrame: 10_000 }, maxTokens: 16 });
+    try {
+      const video = clips.good;
+      const input = [
+        { prompt: "lift", options: { maxTokens: 8, limits: { deadlineSeconds: 0, maxPixelsPerFrame: 1e30 } } },
+        { prompt: "more tokens", options: { maxTokens: 500, limits: { maxPixelsPerFrame: 1 } } },
+        { prompt: "more samples", options: { maxTokens: 8, samples: 4, limits: { maxPixelsPerFrame: 1 } } },
+      ];
+      const enq = await enqueueScores(input.map((i) => ({ video, ...i })), { connection: redis.url, queue });
+      const out = await collectScores(enq, { connection: redis.url, queue, pollMs: 100 });
+      expect(out[0]).toMatchObject({ ok: false, error: { code: "ERR_VIDEO_LIMITS" } });
+      expect(out[1]).toMatchObject({ ok: false, error: { code: "ERR_INVALID_OPTION", message: expect.stringContaining("maxTokens 500 but this worker allows at most 16") } });
+      expect(out[2]).toMatchObject({ ok: false, error: { code: "ERR_INVALID_OPTION", message: expect.stringContaining("samples 4 but this worker allows at most 1") } });
+      const q = new Queue(queue, { connection: { url: redis.url } as never });
+      for (const id of enq.ids) expect((await q.getJob(id))!.attemptsMade, id).toBe(1);
+      await q.close();
+    } finally {
+      await worker.close();
+    }
+    // Under a worker that allows the frame, a job may lower the bound (and is then refused by it);
+    // a job that sets no maxTokens gets the worker's ceiling when it is below the default.
+    const open = await createScoringWorker({ connection: redis.url, queue: "ceilings-2", scorer, allowRoots: [dir], maxTokens: 16 });
+    try {
+      const enq = await enqueueScores(
+        [
+          { video: clips.good, prompt: "lower", options: { maxTokens: 8, limits: { maxPixelsPerFrame: 10_000 } } },
+          { video: clips.good, prompt: "default", options: {} },
+        ],
+        { connection: redis.url, queue: "ceilings-2" },
+      );
+      const out = await collectScores(enq, { connection: redis.url, queue: "ceilings-2", pollMs: 100 });
+      expect(out[0]).toMatchObject({ ok: false, error: { code: "ERR_VIDEO_LIMITS" } });
+      expect(out[1]).toMatchObject({ ok: true });
+      const r = out[1] as { result: ScoreResult };
+      expect(r.result.tokens.length).toBeLessThanOrEqual(16);
+      expect(r.result).toMatchObject(await scorer.score(clips.good, { prompt: "default", maxTokens: 16 }).then(({ timings: _t, ...x }) => x));
+    } finally {
+      await open.close();
+    }
+  });
+});
