@@ -7,8 +7,8 @@ import { invalidOption, type VideoScoreError } from "../addon/errors.js";
 import type { ScoreResult } from "../scorer/result.js";
 import { closeClient, redisClient, type QueueConnection, type RedisClientLike } from "./connection.js";
 import { loadBullMQ } from "./deps.js";
-import { checkScoreResult } from "./result-check.js";
-import { DEFAULT_KEEP_SECONDS, DEFAULT_QUEUE, parseFailureReason, scoreJobId, type QueueScoreOptions, type ScoreJobData, type ScoreJobProgress } from "./job.js";
+import { checkJobResult } from "./result-check.js";
+import { DEFAULT_KEEP_SECONDS, DEFAULT_QUEUE, JOB_FORMAT, parseFailureReason, scoreJobId, type QueueScoreOptions, type ScoreJobData, type ScoreJobProgress } from "./job.js";
 
 /** Where the jobs are. */
 export interface QueueClientOptions {
@@ -92,7 +92,7 @@ export async function enqueueScores(items: readonly ScoreJobInput[], options: En
   const jobs = items.map((it, i): ScoreJobData => {
     if (!it || typeof it.video !== "string" || typeof it.prompt !== "string") throw invalidOption(`items[${i}]`, "{ video: string, prompt: string }", it);
     // Through JSON once, so the data hashed is the data stored.
-    return JSON.parse(JSON.stringify({ video: resolve(it.video), prompt: it.prompt, options: it.options ?? {} })) as ScoreJobData;
+    return JSON.parse(JSON.stringify({ v: JOB_FORMAT, video: resolve(it.video), prompt: it.prompt, options: it.options ?? {} })) as ScoreJobData;
   });
   const ids = jobs.map(scoreJobId);
   const name = options.queue ?? DEFAULT_QUEUE;
@@ -166,7 +166,7 @@ export async function collectScores(enqueued: Pick<EnqueuedScores, "ids" | "jobs
         // Whoever can write to Redis can complete a job with anything: only a ScoreResult is a result.
         let result: ScoreResult;
         try {
-          result = checkScoreResult(job.returnvalue, `job ${id}`);
+          result = checkJobResult(job.returnvalue, `job ${id}`);
         } catch (e) {
           const err = e as VideoScoreError;
           settle(id, (i) => ({ ...base(i), ok: false, error: { code: err.code, message: err.message } }));

@@ -5,6 +5,7 @@
  */
 import { VideoScoreError } from "../addon/errors.js";
 import type { ScoreResult } from "../scorer/result.js";
+import { JOB_FORMAT } from "./job.js";
 
 type Check = (v: unknown, at: string) => void;
 
@@ -63,12 +64,28 @@ const RESULT = object({
  * `v` as a ScoreResult.
  * @throws VideoScoreError ERR_QUEUE_FORMAT naming the first field that is not what a worker writes.
  */
-export function checkScoreResult(v: unknown, what: string): ScoreResult {
+export function checkScoreResult(v: unknown, what: string, at = ""): ScoreResult {
   try {
-    RESULT(v, "");
+    RESULT(v, at);
   } catch (e) {
     if (!(e instanceof Bad)) throw e;
-    throw new VideoScoreError("ERR_QUEUE_FORMAT", `${what} completed with a value that is not a ScoreResult (${e.message === "" ? "" : e.message.replace(/^ is/, "the value is")}): it was not written by a videoscore2 worker of this release`);
+    throw new VideoScoreError("ERR_QUEUE_FORMAT", `${what} completed with a value that is not a ScoreResult (${e.message.replace(/^ is/, "the value is")}): it was not written by a videoscore2 worker of this release`);
   }
   return v as ScoreResult;
+}
+
+/**
+ * The result of a completed job's value (`{ v, result }`).
+ * @throws VideoScoreError ERR_QUEUE_FORMAT when it is of another format version or not a ScoreResult.
+ */
+export function checkJobResult(value: unknown, what: string): ScoreResult {
+  const v = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as { v?: unknown }).v : undefined;
+  if (v !== JOB_FORMAT) {
+    if (v !== undefined)
+      throw new VideoScoreError("ERR_QUEUE_FORMAT", `${what} completed with a result in queue format v${JSON.stringify(v)}, and this collector reads v${JOB_FORMAT}: producer and workers must be releases with the same queue format (docs/queue.md)`);
+    // Says which field is wrong when it is not even a result; a bare result is of an older format.
+    checkScoreResult(value, what);
+    throw new VideoScoreError("ERR_QUEUE_FORMAT", `${what} completed with a result in queue format without a version (no "v" field), and this collector reads v${JOB_FORMAT}: producer and workers must be releases with the same queue format (docs/queue.md)`);
+  }
+  return checkScoreResult((value as { result?: unknown }).result, what, "result");
 }

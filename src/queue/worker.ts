@@ -10,7 +10,7 @@ import { allowedRoots, resolveAllowed } from "./allow-roots.js";
 import { closeClient, redisClient, type QueueConnection } from "./connection.js";
 import { loadBullMQ } from "./deps.js";
 import { applyCeilings, resolveCeilings, type JobCeilings } from "./job-limits.js";
-import { DEFAULT_QUEUE, failureReason, type ScoreJobData, type ScoreJobProgress, type ScoreJobResult } from "./job.js";
+import { DEFAULT_QUEUE, failureReason, JOB_FORMAT, type ScoreJobData, type ScoreJobProgress, type ScoreJobResult } from "./job.js";
 
 /**
  * Options of {@link createScoringWorker}. Give `model` + `mmproj` (loaded, and freed on close) or a `scorer` you own.
@@ -66,7 +66,7 @@ export interface ScoringWorker {
  */
 const PERMANENT = new Set([
   "ERR_INPUT_NOT_FOUND", "ERR_INPUT_UNREADABLE", "ERR_INPUT_NOT_ALLOWED", "ERR_NO_VIDEO_STREAM", "ERR_DECODE", "ERR_VIDEO_TOO_SHORT",
-  "ERR_VIDEO_LIMITS", "ERR_INVALID_OPTION", "ERR_CONTEXT_FULL",
+  "ERR_VIDEO_LIMITS", "ERR_INVALID_OPTION", "ERR_CONTEXT_FULL", "ERR_QUEUE_FORMAT",
 ]);
 
 /** Progress writes go to Redis: at most one per phase change or per this many ms. */
@@ -74,10 +74,16 @@ const PROGRESS_EVERY_MS = 250;
 
 function checkJobData(d: unknown): ScoreJobData {
   const o = d as Partial<ScoreJobData> | null;
-  if (!o || typeof o !== "object") throw invalidOption("job data", "{ video, prompt, options }", d);
+  if (!o || typeof o !== "object") throw invalidOption("job data", "{ v, video, prompt, options }", d);
+  // Before anything else is read: a job of another format may mean something else by every field.
+  if (o.v !== JOB_FORMAT)
+    throw new VideoScoreError(
+      "ERR_QUEUE_FORMAT",
+      `The job is in queue format ${o.v === undefined ? "without a version (no \"v\" field)" : `v${JSON.stringify(o.v)}`}, and this worker reads v${JOB_FORMAT}: producer and workers must be releases with the same queue format (docs/queue.md)`,
+    );
   if (typeof o.prompt !== "string") throw invalidOption("job prompt", "a string", o.prompt);
   if (o.options !== undefined && (typeof o.options !== "object" || o.options === null || Array.isArray(o.options))) throw invalidOption("job options", "an object", o.options);
-  return { video: o.video as string, prompt: o.prompt, options: o.options ?? {} };
+  return { v: JOB_FORMAT, video: o.video as string, prompt: o.prompt, options: o.options ?? {} };
 }
 
 /**
@@ -127,7 +133,7 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
       const bounded = applyCeilings(opts, ceilings);
       const result = await scorer.score(path, { ...bounded, prompt: data.prompt, onProgress: report });
       emit({ type: "completed", jobId, video, ms: performance.now() - t0 });
-      return result;
+      return { v: JOB_FORMAT, result };
     } catch (e) {
       const err = e instanceof VideoScoreError ? e : new VideoScoreError("ERR_INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
       const permanent = PERMANENT.has(err.code);

@@ -83,8 +83,8 @@ describe("forged results", () => {
     const w = forger(queue, async (job) => {
       const { video, prompt, options } = job.data;
       const real = await scorer.score(video, { ...options, prompt });
-      if (video === clips.good) return real;
-      return video === clips.string ? "not a result" : markupResult(real);
+      if (video === clips.good) return { v: 1, result: real };
+      return video === clips.string ? "not a result" : { v: 1, result: markupResult(real) };
     });
     const out = join(dir, "o.jsonl");
     const report = join(dir, "r.html");
@@ -116,23 +116,27 @@ describe("forged results", () => {
     const bad: Record<string, (r: ScoreResult) => unknown> = {
       "a string": () => "not a result",
       "null": () => null,
-      "a score of markup": (r) => ({ ...r, visualQuality: { ...r.visualQuality, score: X } }),
-      "a frame count of markup": (r) => ({ ...r, frames: { ...r.frames, count: X } }),
-      "token counts as strings": (r) => ({ ...r, timings: { ...r.timings, promptTokens: "12" } }),
-      "a probability NaN-ish": (r) => ({ ...r, textAlignment: { ...r.textAlignment, probs: [0.2, 0.2, 0.2, 0.2, "x"] } }),
+      "a score of markup": (r) => ({ v: 1, result: { ...r, visualQuality: { ...r.visualQuality, score: X } } }),
+      "a frame count of markup": (r) => ({ v: 1, result: { ...r, frames: { ...r.frames, count: X } } }),
+      "token counts as strings": (r) => ({ v: 1, result: { ...r, timings: { ...r.timings, promptTokens: "12" } } }),
+      "a probability that is not a number": (r) => ({ v: 1, result: { ...r, textAlignment: { ...r.textAlignment, probs: [0.2, 0.2, 0.2, 0.2, "x"] } } }),
+      "a result of another format": (r) => ({ v: 2, result: r }),
+      "a bare result (no version)": (r) => r,
     };
     const names = Object.keys(bad);
     const w = forger(queue, async (job) => {
       const real = await scorer.score(job.data.video, { ...job.data.options, prompt: job.data.prompt });
-      return job.data.prompt === "good" ? real : bad[job.data.prompt]!(real);
+      return job.data.prompt === "good" ? { v: 1, result: real } : bad[job.data.prompt]!(real);
     });
     try {
       const enq = await enqueueScores([...names, "good"].map((prompt) => ({ video: clips.good, prompt, options: { maxTokens: 8 } })), { connection: redis.url, queue });
       const out = await collectScores(enq, { connection: redis.url, queue, pollMs: 100 });
       names.forEach((n, i) => expect(out[i], n).toMatchObject({ ok: false, error: { code: "ERR_QUEUE_FORMAT" } }));
       expect(out[1]).toMatchObject({ error: { message: expect.stringContaining("the value is null") } });
-      expect(out[2]).toMatchObject({ error: { message: expect.stringContaining("visualQuality.score is \"<img") } });
-      expect(out[4]).toMatchObject({ error: { message: expect.stringContaining("timings.promptTokens") } });
+      expect(out[2]).toMatchObject({ error: { message: expect.stringContaining("result.visualQuality.score is \"<img") } });
+      expect(out[4]).toMatchObject({ error: { message: expect.stringContaining("result.timings.promptTokens") } });
+      expect(out[6]).toMatchObject({ error: { message: expect.stringContaining("in queue format v2, and this collector reads v1") } });
+      expect(out[7]).toMatchObject({ error: { message: expect.stringContaining("without a version") } });
       expect(out.at(-1)).toMatchObject({ ok: true });
     } finally {
       await w.close();
@@ -182,6 +186,32 @@ describe("a job cannot lift the worker's limits", () => {
       expect(r.result).toMatchObject(await scorer.score(clips.good, { prompt: "default", maxTokens: 16 }).then(({ timings: _t, ...x }) => x));
     } finally {
       await open.close();
+    }
+  });
+});
+
+describe("job format versions", () => {
+  it("a job of another format version (or none) is failed with ERR_QUEUE_FORMAT, once, not retried; a v1 job beside it is scored", async () => {
+    const queue = "formats";
+    const q = new Queue(queue, { connection: { url: redis.url } as never });
+    const opts = { attempts: 3, backoff: { type: "exponential", delay: 1000 } };
+    const data = { video: clips.good, prompt: "p", options: { maxTokens: 8 } };
+    await q.add("score", { ...data, v: 2 }, { ...opts, jobId: "v2" });
+    await q.add("score", data, { ...opts, jobId: "none" });
+    const worker = await createScoringWorker({ connection: redis.url, queue, scorer, allowRoots: [dir] });
+    try {
+      const enq = await enqueueScores([data], { connection: redis.url, queue });
+      const [ok] = await collectScores(enq, { connection: redis.url, queue, pollMs: 100 });
+      expect(ok).toMatchObject({ ok: true });
+      const failed = await collectScores({ ids: ["v2", "none"], jobs: [{ ...data, v: 1 }, { ...data, v: 1 }] }, { connection: redis.url, queue, pollMs: 100 });
+      expect(failed[0]).toMatchObject({ ok: false, error: { code: "ERR_QUEUE_FORMAT", message: expect.stringContaining("queue format v2, and this worker reads v1") } });
+      expect(failed[1]).toMatchObject({ ok: false, error: { code: "ERR_QUEUE_FORMAT", message: expect.stringContaining("without a version") } });
+      for (const id of ["v2", "none"]) expect((await q.getJob(id))!.attemptsMade).toBe(1);
+      // The value a worker writes carries the version.
+      expect((await q.getJob(enq.ids[0]!))!.returnvalue).toMatchObject({ v: 1, result: { text: expect.any(String) } });
+    } finally {
+      await worker.close();
+      await q.close();
     }
   });
 });
