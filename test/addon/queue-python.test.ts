@@ -86,7 +86,8 @@ print(json.dumps([vq.score_job_id(c["video"], c["prompt"], c["options"]) for c i
     const own = await runPython<string>(env.python!, `
 import json, videoscore2_queue as vq
 print(json.dumps(vq.score_job_id("/f.mp4", "p", {"fps": 2.0, "x": (1, 2), "t": 1e21, "s": 1e-7})))`);
-    expect(own).toBe(scoreJobId({ video: "/f.mp4", prompt: "p", options: { fps: 2, x: [1, 2], t: 1e21, s: 1e-7 } }));
+    const same = { fps: 2, x: [1, 2], t: 1e21, s: 1e-7 };
+    expect(own).toBe(scoreJobId({ video: "/f.mp4", prompt: "p", options: same }));
   });
 
   it("a Python job is scored once by the Node worker and equals the in-process score; a rerun adds nothing; Node finds the same job", async (ctx) => {
