@@ -2,7 +2,8 @@
 # Installs the system packages the build and the tests need, when they are missing:
 # libav (libavformat/codec/swscale/util dev files), pkg-config, cmake, ninja, a C++ compiler, and
 # the ffmpeg CLI (used only to generate test clips), Chromium (only to test the HTML report) and
-# redis-server (only for the queue tests, which start their own on a free port). Debian/Ubuntu with apt; elsewhere it stops and
+# redis-server (only for the queue tests, which start their own on a free port), python3 with venv (only
+# for the Python producer's test). Debian/Ubuntu with apt; elsewhere it stops and
 # names the packages.
 set -euo pipefail
 need_pkgs=()
@@ -25,6 +26,8 @@ have meson || need_pkgs+=(meson)
 have chromium || need_pkgs+=(chromium)
 # The queue tests (test/addon/queue.test.ts) start a real redis-server; the library never needs one locally.
 have redis-server || need_pkgs+=(redis-server)
+# The Python producer's test (test/addon/queue-python.test.ts) makes a venv and pip-installs bullmq into it.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3 python3-venv)
 # The Vulkan module (scripts/build.mjs --vulkan, docs/backends.md): glslc compiles its shaders; the
 # loader and Mesa's llvmpipe (a software Vulkan device) let the tests run it on a machine with no GPU.
 have glslc || need_pkgs+=(glslc)

@@ -69,6 +69,6 @@ export { createScoringWorker } from "./queue/worker.js";
 export type { ScoringWorker, ScoringWorkerOptions, ScoringWorkerEvent } from "./queue/worker.js";
 export { enqueueScores, collectScores } from "./queue/producer.js";
 export type { CollectedScore, CollectOptions, EnqueuedScores, EnqueueOptions, QueueClientOptions, ScoreJobInput } from "./queue/producer.js";
-export { scoreJobId, DEFAULT_QUEUE, DEFAULT_KEEP_SECONDS } from "./queue/job.js";
-export type { ScoreJobData, ScoreJobProgress, QueueScoreOptions } from "./queue/job.js";
+export { scoreJobId, DEFAULT_QUEUE, DEFAULT_KEEP_SECONDS, JOB_FORMAT } from "./queue/job.js";
+export type { ScoreJobData, ScoreJobProgress, ScoreJobResult, QueueScoreOptions } from "./queue/job.js";
 export type { QueueConnection, RedisClientLike } from "./queue/connection.js";

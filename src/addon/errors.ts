@@ -19,6 +19,7 @@ export type VideoScoreErrorCode =
   | "ERR_DISPOSED"
   | "ERR_INVALID_OPTION"
   | "ERR_CONTEXT_FULL"
+  | "ERR_QUEUE_FORMAT"
   | "ERR_INTERNAL";
 
 export const ERROR_CODES: readonly VideoScoreErrorCode[] = [
@@ -38,6 +39,7 @@ export const ERROR_CODES: readonly VideoScoreErrorCode[] = [
   "ERR_DISPOSED",
   "ERR_INVALID_OPTION",
   "ERR_CONTEXT_FULL",
+  "ERR_QUEUE_FORMAT",
   "ERR_INTERNAL",
 ];
 

@@ -83,6 +83,8 @@ worker:
                           model generates --parallel clips at a time)
   --lock-duration <ms>    a job of a worker that stops answering is taken again after about this
                           long (default 30000)
+  --max-tokens <n>        the most tokens a job may ask for (default 1024); --samples <k>: the most
+                          chains of thought (default 1). A job may lower a worker's bounds, never raise them
 
 eval:
   --benchmark <name>      vsb2 | videogen-rewardbench | mjbench-video | t2vqa-db | videophy2

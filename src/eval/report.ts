@@ -72,15 +72,28 @@ export function escapeHTML(s: string): string {
 /** The value a clip is sorted and drawn by: the soft score, else the hard score. */
 export function sortValue(d: ReportDimension | undefined): number | null {
   if (!d) return null;
-  if (d.soft !== null && Number.isFinite(d.soft)) return d.soft;
-  return d.score;
+  if (isNum(d.soft)) return d.soft;
+  return isNum(d.score) ? d.score : null;
+}
+
+/**
+ * A value of a result as HTML text. Results can come from a queue that anyone with access to Redis
+ * writes, so even a "number" is escaped: a field that holds markup stays text.
+ */
+function text(v: unknown): string {
+  return escapeHTML(String(v));
+}
+
+function isNum(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
 }
 
 function fmt(v: number | null | undefined, digits = 2): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits);
+  return isNum(v) ? v.toFixed(digits) : "—";
 }
 
 function ms(v: number): string {
+  if (!isNum(v)) return "—";
   return v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
 }
 
@@ -105,28 +118,28 @@ function thumbnails(clip: ReportClip, size: number, max: number): string {
     const f = frames[i] as RGBImage & { index?: number; timeSeconds?: number };
     const t = downscale(f, size, size);
     const uri = `data:image/png;base64,${encodePNG(t).toString("base64")}`;
-    const label = f.index !== undefined ? `frame ${f.index}${f.timeSeconds !== undefined ? ` @ ${f.timeSeconds.toFixed(2)} s` : ""}` : `frame ${i}`;
+    const label = f.index !== undefined ? `frame ${f.index}${f.timeSeconds !== undefined ? ` @ ${fmt(f.timeSeconds)} s` : ""}` : `frame ${i}`;
     return `<figure><img src="${uri}" width="${t.width}" height="${t.height}" alt="${escapeHTML(label)}" title="${escapeHTML(label)}"><figcaption>${escapeHTML(f.index !== undefined ? String(f.index) : String(i))}</figcaption></figure>`;
   });
-  const more = frames.length > max ? `<span class="more">${frames.length} frames, ${max} shown</span>` : "";
+  const more = frames.length > max ? `<span class="more">${text(frames.length)} frames, ${text(max)} shown</span>` : "";
   return `<div class="frames">${imgs.join("")}${more}</div>`;
 }
 
 function dimension(label: string, key: string, d: ReportDimension): string {
   const v = sortValue(d);
   const width = v === null ? 0 : Math.max(0, Math.min(100, (v / 5) * 100));
-  const probs = d.probs;
+  const probs = Array.isArray(d.probs) ? d.probs.map((p) => (isNum(p) ? p : 0)) : null;
   const total = probs ? probs.reduce((a, b) => a + b, 0) : 0;
   const hist = probs
     ? `<div class="probs" aria-label="p(1..5)">${probs
         .map((p, i) => {
           const q = total > 0 ? p / total : 0;
-          return `<div class="p" title="p(${i + 1}) = ${p.toFixed(4)}"><div class="pbar" style="height:${(q * 100).toFixed(1)}%"></div><span>${i + 1}</span></div>`;
+          return `<div class="p" title="p(${i + 1}) = ${fmt(p, 4)}"><div class="pbar" style="height:${(q * 100).toFixed(1)}%"></div><span>${i + 1}</span></div>`;
         })
         .join("")}</div>`
     : `<div class="probs none">no p(1..5)</div>`;
   return `<div class="dim ${key}">
-  <div class="dimhead"><span class="label">${escapeHTML(label)}</span><span class="hard" title="hard score">${d.score ?? "—"}</span></div>
+  <div class="dimhead"><span class="label">${escapeHTML(label)}</span><span class="hard" title="hard score">${text(d.score ?? "—")}</span></div>
   <div class="bar" title="soft ${fmt(d.soft, 4)}"><div class="fill" style="width:${width.toFixed(1)}%"></div></div>
   <div class="nums">soft <b>${fmt(d.soft, 3)}</b> · expected ${fmt(d.expected, 3)}</div>
   ${hist}
@@ -140,12 +153,12 @@ function card(clip: ReportClip, index: number, options: Required<Pick<ReportOpti
   const data = [
     `data-index="${index}"`,
     `data-name="${escapeHTML(basename(clip.video))}"`,
-    ...DIMS.map(([, , short], i) => `data-${short}="${vals[i] ?? ""}"`),
-    `data-avg="${avg ?? ""}"`,
-    `data-time="${r?.timings ? workMs(r.timings) : ""}"`,
+    ...DIMS.map(([, , short], i) => `data-${short}="${text(vals[i] ?? "")}"`),
+    `data-avg="${text(avg ?? "")}"`,
+    `data-time="${r?.timings && isNum(workMs(r.timings)) ? workMs(r.timings) : ""}"`,
   ].join(" ");
   const head = `<header><span class="rank">#${index + 1}</span><h2 title="${escapeHTML(clip.video)}">${escapeHTML(basename(clip.video))}</h2>${
-    avg !== null ? `<span class="avg" title="mean of the three soft scores">avg ${avg.toFixed(2)}</span>` : ""
+    avg !== null ? `<span class="avg" title="mean of the three soft scores">avg ${fmt(avg)}</span>` : ""
   }</header>${clip.prompt !== undefined ? `<p class="prompt">${escapeHTML(clip.prompt)}</p>` : ""}`;
   if (!r) {
     const e = clip.error ?? { code: "ERR_INTERNAL", message: "no result" };
@@ -154,22 +167,22 @@ function card(clip: ReportClip, index: number, options: Required<Pick<ReportOpti
   const t = r.timings;
   const f = r.frames;
   const timing = t
-    ? `<p class="timings">sample ${ms(t.sampleMs)} · encode ${ms(t.encodeMs)} · prefill ${ms(t.prefillMs)} (${t.promptTokens} tokens) · generate ${ms(t.generateMs)} (${t.generatedTokens} tokens, ${t.tokensPerSecond.toFixed(1)} tok/s) · <b>time ${ms(workMs(t))}</b>${
+    ? `<p class="timings">sample ${ms(t.sampleMs)} · encode ${ms(t.encodeMs)} · prefill ${ms(t.prefillMs)} (${text(t.promptTokens)} tokens) · generate ${ms(t.generateMs)} (${text(t.generatedTokens)} tokens, ${fmt(t.tokensPerSecond, 1)} tok/s) · <b>time ${ms(workMs(t))}</b>${
         r.stopReason ? ` · stop: ${escapeHTML(r.stopReason)}` : ""
       }${r.mode ? ` · mode: ${escapeHTML(r.mode)}` : ""}</p>`
     : "";
   const frameInfo = f
-    ? `<p class="frameinfo">${f.count} frames at ${f.width}×${f.height}${f.totalFrames ? ` from ${f.totalFrames}` : ""}${f.nativeFps ? ` @ ${f.nativeFps.toFixed(2)} fps` : ""}</p>`
+    ? `<p class="frameinfo">${text(f.count)} frames at ${text(f.width)}×${text(f.height)}${f.totalFrames ? ` from ${text(f.totalFrames)}` : ""}${f.nativeFps ? ` @ ${fmt(f.nativeFps)} fps` : ""}</p>`
     : "";
-  const rationale = r.rationale.trim();
+  const rationale = String(r.rationale ?? "").trim();
   // Without an answer there is nothing to score: say why, and show what the model did write.
   const missing = answerMissing(r)
-    ? `<p class="error"><b>No answer</b> ${escapeHTML(noAnswerReason(r))}</p><details class="rationale" open><summary>Generated text (${(r.text ?? r.rationale).length} characters${r.stopReason ? `, stop: ${escapeHTML(r.stopReason)}` : ""})</summary><pre>${escapeHTML(r.text ?? r.rationale) || "(empty)"}</pre></details>`
+    ? `<p class="error"><b>No answer</b> ${escapeHTML(noAnswerReason(r))}</p><details class="rationale" open><summary>Generated text (${text(String(r.text ?? r.rationale).length)} characters${r.stopReason ? `, stop: ${escapeHTML(r.stopReason)}` : ""})</summary><pre>${escapeHTML(r.text ?? r.rationale) || "(empty)"}</pre></details>`
     : "";
   return `<article class="clip${missing ? " failed" : ""}" ${data}>${head}${missing}
 ${thumbnails(clip, options.thumbnailSize, options.maxThumbnails)}${frameInfo}
 <div class="dims">${DIMS.map(([k, label, short]) => dimension(label, short, r[k])).join("")}</div>
-${missing ? "" : `<details class="rationale"${rationale.length <= 1200 ? " open" : ""}><summary>Rationale (${rationale.length} characters)</summary><pre>${escapeHTML(rationale || "(empty)")}</pre></details>`}
+${missing ? "" : `<details class="rationale"${rationale.length <= 1200 ? " open" : ""}><summary>Rationale (${text(rationale.length)} characters)</summary><pre>${escapeHTML(rationale || "(empty)")}</pre></details>`}
 ${timing}</article>`;
 }
 
@@ -254,7 +267,7 @@ export function renderReport(clips: readonly ReportClip[], options: ReportOption
     .join("")}</p>
 ${options.warning ? `<p class="warning">${escapeHTML(options.warning)}</p>` : ""}
 <nav class="toolbar" aria-label="sort"><span>Sort by:</span>${sortKeys
-    .map(([k, l]) => `<button type="button" data-key="${k}" data-label="${l}" aria-pressed="${k === "index"}">${l}</button>`)
+    .map(([k, l]) => `<button type="button" data-key="${text(k)}" data-label="${text(l)}" aria-pressed="${k === "index"}">${text(l)}</button>`)
     .join("")}<span class="meta" style="margin:0 0 0 auto">scores: soft s*·p(s*)/Σp; bars out of 5; click again to reverse</span></nav>
 <section id="clips">
 ${clips.map((c, i) => card(c, i, { thumbnailSize: size, maxThumbnails: max })).join("\n")}

@@ -18,8 +18,17 @@ export const DEFAULT_KEEP_SECONDS = 7 * 24 * 3600;
 /** Score options a job can carry: everything of {@link ScoreOptions} that is data, not a callback. */
 export type QueueScoreOptions = Omit<ScoreOptions, "prompt" | "signal" | "onToken" | "onProgress">;
 
+/**
+ * The version of the job format: the job data and the job's value. Producers and workers of any
+ * language read only their own version and refuse another with ERR_QUEUE_FORMAT, so releases that
+ * changed the format refuse each other instead of misreading. Raised whenever either shape changes.
+ */
+export const JOB_FORMAT = 1;
+
 /** One job's data. `video` is an absolute path on storage every worker mounts at the same place. */
 export interface ScoreJobData {
+  /** {@link JOB_FORMAT}. */
+  v: typeof JOB_FORMAT;
   video: string;
   prompt: string;
   options: QueueScoreOptions;
@@ -32,8 +41,11 @@ export interface ScoreJobProgress {
   total: number;
 }
 
-/** The job's value when it completes. */
-export type ScoreJobResult = ScoreResult;
+/** The job's value when it completes: the result, with the format's version. */
+export interface ScoreJobResult {
+  v: typeof JOB_FORMAT;
+  result: ScoreResult;
+}
 
 /** JSON with object keys sorted, so equal options give equal ids whatever order they were written in. */
 function canonicalJSON(v: unknown): string {
@@ -51,7 +63,7 @@ function canonicalJSON(v: unknown): string {
  * The job id of a (video, prompt, options): `vs2-` + sha256. BullMQ ignores an add whose id exists,
  * which is what makes a rerun collect instead of enqueueing again. (BullMQ refuses ids with ":".)
  */
-export function scoreJobId(data: ScoreJobData): string {
+export function scoreJobId(data: Pick<ScoreJobData, "video" | "prompt" | "options">): string {
   return `vs2-${createHash("sha256").update(canonicalJSON([data.video, data.prompt, data.options])).digest("hex")}`;
 }
 

@@ -3,11 +3,12 @@
  * collectScores waits for those jobs and hands back each result once.
  */
 import { resolve } from "node:path";
-import { invalidOption } from "../addon/errors.js";
+import { invalidOption, type VideoScoreError } from "../addon/errors.js";
 import type { ScoreResult } from "../scorer/result.js";
 import { closeClient, redisClient, type QueueConnection, type RedisClientLike } from "./connection.js";
 import { loadBullMQ } from "./deps.js";
-import { DEFAULT_KEEP_SECONDS, DEFAULT_QUEUE, parseFailureReason, scoreJobId, type QueueScoreOptions, type ScoreJobData, type ScoreJobProgress } from "./job.js";
+import { checkJobResult } from "./result-check.js";
+import { DEFAULT_KEEP_SECONDS, DEFAULT_QUEUE, JOB_FORMAT, parseFailureReason, scoreJobId, type QueueScoreOptions, type ScoreJobData, type ScoreJobProgress } from "./job.js";
 
 /** Where the jobs are. */
 export interface QueueClientOptions {
@@ -91,7 +92,7 @@ export async function enqueueScores(items: readonly ScoreJobInput[], options: En
   const jobs = items.map((it, i): ScoreJobData => {
     if (!it || typeof it.video !== "string" || typeof it.prompt !== "string") throw invalidOption(`items[${i}]`, "{ video: string, prompt: string }", it);
     // Through JSON once, so the data hashed is the data stored.
-    return JSON.parse(JSON.stringify({ video: resolve(it.video), prompt: it.prompt, options: it.options ?? {} })) as ScoreJobData;
+    return JSON.parse(JSON.stringify({ v: JOB_FORMAT, video: resolve(it.video), prompt: it.prompt, options: it.options ?? {} })) as ScoreJobData;
   });
   const ids = jobs.map(scoreJobId);
   const name = options.queue ?? DEFAULT_QUEUE;
@@ -161,8 +162,18 @@ export async function collectScores(enqueued: Pick<EnqueuedScores, "ids" | "jobs
       const job = state === "unknown" ? undefined : await Job.fromId(queue, id);
       const base = (i: number) => ({ index: i, id, video: enqueued.jobs[i]!.video, prompt: enqueued.jobs[i]!.prompt, ...(job?.processedBy ? { processedBy: job.processedBy } : {}) });
       if (!job) settle(id, (i) => ({ ...base(i), ok: false, error: { code: "ERR_INTERNAL", message: `job ${id} is not in queue "${name}" (removed, or its retention lapsed): enqueue it again` } }));
-      else if (state === "completed") settle(id, (i) => ({ ...base(i), ok: true, result: job.returnvalue as ScoreResult }));
-      else settle(id, (i) => ({ ...base(i), ok: false, error: parseFailureReason(job.failedReason) }));
+      else if (state === "completed") {
+        // Whoever can write to Redis can complete a job with anything: only a ScoreResult is a result.
+        let result: ScoreResult;
+        try {
+          result = checkJobResult(job.returnvalue, `job ${id}`);
+        } catch (e) {
+          const err = e as VideoScoreError;
+          settle(id, (i) => ({ ...base(i), ok: false, error: { code: err.code, message: err.message } }));
+          return;
+        }
+        settle(id, (i) => ({ ...base(i), ok: true, result }));
+      } else settle(id, (i) => ({ ...base(i), ok: false, error: parseFailureReason(job.failedReason) }));
     } finally {
       checking.delete(id);
     }

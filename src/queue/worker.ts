@@ -9,10 +9,14 @@ import { VideoScorer } from "../scorer/scorer.js";
 import { allowedRoots, resolveAllowed } from "./allow-roots.js";
 import { closeClient, redisClient, type QueueConnection } from "./connection.js";
 import { loadBullMQ } from "./deps.js";
-import { DEFAULT_QUEUE, failureReason, type ScoreJobData, type ScoreJobProgress, type ScoreJobResult } from "./job.js";
+import { applyCeilings, resolveCeilings, type JobCeilings } from "./job-limits.js";
+import { DEFAULT_QUEUE, failureReason, JOB_FORMAT, type ScoreJobData, type ScoreJobProgress, type ScoreJobResult } from "./job.js";
 
-/** Options of {@link createScoringWorker}. Give `model` + `mmproj` (loaded, and freed on close) or a `scorer` you own. */
-export interface ScoringWorkerOptions {
+/**
+ * Options of {@link createScoringWorker}. Give `model` + `mmproj` (loaded, and freed on close) or a `scorer` you own.
+ * `limits`, `maxTokens` and `samples` are ceilings: a job may lower them, never raise them (docs/queue.md).
+ */
+export interface ScoringWorkerOptions extends JobCeilings {
   /** Redis URL or an ioredis client (with `maxRetriesPerRequest: null`). */
   connection: QueueConnection;
   /** Queue name (default "videoscore2"). */
@@ -62,7 +66,7 @@ export interface ScoringWorker {
  */
 const PERMANENT = new Set([
   "ERR_INPUT_NOT_FOUND", "ERR_INPUT_UNREADABLE", "ERR_INPUT_NOT_ALLOWED", "ERR_NO_VIDEO_STREAM", "ERR_DECODE", "ERR_VIDEO_TOO_SHORT",
-  "ERR_VIDEO_LIMITS", "ERR_INVALID_OPTION", "ERR_CONTEXT_FULL",
+  "ERR_VIDEO_LIMITS", "ERR_INVALID_OPTION", "ERR_CONTEXT_FULL", "ERR_QUEUE_FORMAT",
 ]);
 
 /** Progress writes go to Redis: at most one per phase change or per this many ms. */
@@ -70,10 +74,16 @@ const PROGRESS_EVERY_MS = 250;
 
 function checkJobData(d: unknown): ScoreJobData {
   const o = d as Partial<ScoreJobData> | null;
-  if (!o || typeof o !== "object") throw invalidOption("job data", "{ video, prompt, options }", d);
+  if (!o || typeof o !== "object") throw invalidOption("job data", "{ v, video, prompt, options }", d);
+  // Before anything else is read: a job of another format may mean something else by every field.
+  if (o.v !== JOB_FORMAT)
+    throw new VideoScoreError(
+      "ERR_QUEUE_FORMAT",
+      `The job is in queue format ${o.v === undefined ? "without a version (no \"v\" field)" : `v${JSON.stringify(o.v)}`}, and this worker reads v${JOB_FORMAT}: producer and workers must be releases with the same queue format (docs/queue.md)`,
+    );
   if (typeof o.prompt !== "string") throw invalidOption("job prompt", "a string", o.prompt);
   if (o.options !== undefined && (typeof o.options !== "object" || o.options === null || Array.isArray(o.options))) throw invalidOption("job options", "an object", o.options);
-  return { video: o.video as string, prompt: o.prompt, options: o.options ?? {} };
+  return { v: JOB_FORMAT, video: o.video as string, prompt: o.prompt, options: o.options ?? {} };
 }
 
 /**
@@ -87,6 +97,7 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw invalidOption("concurrency", "an integer >= 1", concurrency);
   const roots = await allowedRoots(options.allowRoots ?? [process.cwd()]);
+  const ceilings = resolveCeilings(options);
   if (!options.scorer && (!options.model || !options.mmproj)) throw invalidOption("model", "model + mmproj paths, or a scorer", options.model);
   const scorer = options.scorer ?? (await VideoScorer.load({ ...options.load, model: options.model!, mmproj: options.mmproj! }));
   const ownsScorer = !options.scorer;
@@ -119,9 +130,10 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
       const path = await resolveAllowed(data.video, roots);
       // Callbacks cannot travel in a job; anything else the scorer checks itself.
       const { signal: _s, onToken: _t, onProgress: _p, prompt: _q, ...opts } = data.options as Record<string, unknown>;
-      const result = await scorer.score(path, { ...opts, prompt: data.prompt, onProgress: report });
+      const bounded = applyCeilings(opts, ceilings);
+      const result = await scorer.score(path, { ...bounded, prompt: data.prompt, onProgress: report });
       emit({ type: "completed", jobId, video, ms: performance.now() - t0 });
-      return result;
+      return { v: JOB_FORMAT, result };
     } catch (e) {
       const err = e instanceof VideoScoreError ? e : new VideoScoreError("ERR_INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
       const permanent = PERMANENT.has(err.code);

@@ -59,6 +59,26 @@ function clips(): ReportClip[] {
   ];
 }
 
+/** A result as a queue can hand it back when someone else wrote it: markup in every number. */
+function forgedClip(): ReportClip {
+  const x = `<img src=x onerror="document.title='pwned'">`;
+  // The fields the battery forged (the others hold markup that would not render before either).
+  const forged = { score: x, soft: x, expected: x, probs: null } as unknown as ReportDimension;
+  return {
+    video: "/videos/forged.mp4",
+    result: {
+      visualQuality: forged,
+      textAlignment: forged,
+      physicalConsistency: forged,
+      rationale: "r",
+      stopReason: "eos",
+      mode: "think",
+      frames: { count: x, width: x, height: x, indices: [], totalFrames: x, nativeFps: 10 } as never,
+      timings: { ...timings(1000), promptTokens: x, generatedTokens: x } as never,
+    },
+  };
+}
+
 describe("renderReport (string)", () => {
   const html = renderReport(clips(), { title: "Test report", meta: { model: "tiny.gguf" }, thumbnailSize: 120, maxThumbnails: 4 });
 
@@ -92,6 +112,15 @@ describe("renderReport (string)", () => {
     expect(sortValue(dim(5, [0, 0, 0.1, 0.2, 0.7]))).toBeCloseTo(3.5, 12);
     expect(sortValue({ score: 3, soft: null, expected: null, probs: null })).toBe(3);
   });
+
+  it("escapes every value of a result, numbers included: a forged result's markup stays text", () => {
+    const out = renderReport([forgedClip()]);
+    expect(out).not.toMatch(/<img src=x/);
+    expect(out).not.toContain('onerror="');
+    expect(out).toContain("&lt;img src=x onerror=&quot;document.title=&#39;pwned&#39;&quot;&gt;");
+    // An attribute cannot be closed from inside either.
+    expect(out).not.toMatch(/data-(vq|ta|pc|avg|time)="[^"]*<img/);
+  });
 });
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -124,6 +153,25 @@ afterAll(async () => {
 });
 
 describe("report in headless Chromium", () => {
+  it("a forged result's markup runs nothing: no image is made, the title stays", async (ctx) => {
+    if (!browser) {
+      console.warn(`report browser test skipped: ${skipWhy}`);
+      ctx.skip();
+      return;
+    }
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, "forged.html");
+    writeFileSync(file, renderReport([forgedClip()], { title: "Forged" }));
+    const page = await browser.newPage();
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForTimeout(300);
+    expect(await page.title()).toBe("Forged");
+    expect(await page.$$eval("#clips img", (els: El[]) => els.length)).toBe(0);
+    expect(await page.textContent("#clips .vq .hard")).toContain("<img src=x");
+    await page.close();
+  });
+
+
   it("opens, sorts by a column, and shows what it should", async (ctx) => {
     if (!browser) {
       console.warn(`report browser test skipped: ${skipWhy}`);

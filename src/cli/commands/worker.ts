@@ -10,7 +10,7 @@ import { allowOnly, EXIT, intOpt, UsageError, type CliValues } from "../args.js"
 import { displayText, firstLine } from "../display.js";
 import { loadOptionsFrom, resolveModel } from "../scoring.js";
 
-const WORKER_OPTIONS = ["redis", "queue", "model", "mmproj", "allow-root", "concurrency", "lock-duration", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "quiet"] as const;
+const WORKER_OPTIONS = ["redis", "queue", "model", "mmproj", "allow-root", "concurrency", "lock-duration", "gpu-layers", "gpu", "gpu-device", "threads", "context-size", "parallel", "max-tokens", "samples", "quiet"] as const;
 
 /** The log line of a job's event, escaped: a file name holding a newline stays on its line. */
 export function workerEventLine(e: Exclude<ScoringWorkerEvent, { type: "error" }>): string {
@@ -52,6 +52,9 @@ export async function workerCommand(values: CliValues, positionals: string[], ct
     mmproj: m.mmproj,
     load: loadOptionsFrom(values),
     concurrency,
+    // Ceilings of what a job may ask for, not what it gets.
+    maxTokens: intOpt(values, "max-tokens", 1),
+    samples: intOpt(values, "samples", 1),
     allowRoots: values["allow-root"]?.length ? values["allow-root"] : [process.cwd()],
     lockDurationMs: lockMs,
     // Another worker notices a lapsed lock within half a lock of it lapsing.
