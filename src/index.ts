@@ -53,6 +53,8 @@ export interface Versions extends NativeVersions {
   binary: string;
   /** The x86 level of the CPU backend chosen for this CPU ("sse42", "haswell", "icelake", ...; "built-in" in the CUDA build). */
   cpuVariant: string;
+  /** Every CPU module found and its score here (0: this CPU cannot run it, or the AMX level without VIDEOSCORE2_CPU_AMX=1). */
+  cpuScores: { variant: string; score: number }[];
   /** The Node-API version of this Node.js. */
   runtimeNapiVersion: number;
   /** Notes from the loader (e.g. why CUDA was not used). */
@@ -61,8 +63,8 @@ export interface Versions extends NativeVersions {
 
 /** Loads the addon (if needed) and reports versions: llama.cpp commit, ggml, libav*, CUDA, Node-API. */
 export function versions(gpu?: GpuPreference): Versions {
-  const { addon, path, cpuVariant } = loadAddon(gpu);
-  return { ...addon.versions(), binary: path, cpuVariant, runtimeNapiVersion: Number(process.versions.napi), loaderNotes: loaderNotes() };
+  const { addon, path, cpuVariant, cpuScores } = loadAddon(gpu);
+  return { ...addon.versions(), binary: path, cpuVariant, cpuScores, runtimeNapiVersion: Number(process.versions.napi), loaderNotes: loaderNotes() };
 }
 // Scoring on a BullMQ queue (bullmq + ioredis are optional peers, imported only when used): docs/queue.md.
 export { createScoringWorker } from "./queue/worker.js";

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <string>
 #include <mutex>
 
 #include "common/error.h"
@@ -21,6 +22,12 @@ CpuBackend gCpu;
 std::map<std::string, std::string> gModules;  // path -> "" or why it did not load
 
 constexpr const char* kCpuPrefix = "libggml-cpu-";
+constexpr const char* kAmxVariant = "sapphirerapids";
+
+bool AmxAllowed() {
+  const char* v = std::getenv("VIDEOSCORE2_CPU_AMX");
+  return v && std::string(v) == "1";
+}
 
 // ggml_backend_score of one variant: 0 when this CPU lacks an instruction set it was built for.
 // Only its feature check runs: ggml builds that part without the variant's instruction flags.
@@ -68,7 +75,11 @@ const CpuBackend& LoadCpuBackend(const std::string& dir) {
     const std::string file = it->path().filename().string();
     if (file.rfind(kCpuPrefix, 0) != 0 || it->path().extension() != ".so") continue;
     const std::string variant = file.substr(std::string(kCpuPrefix).size(), file.size() - std::string(kCpuPrefix).size() - 3);
-    const int s = ScoreOf(it->path().string());
+    int s = ScoreOf(it->path().string());
+    // The AMX level is opt-in: on an AMX CPU in a Firecracker VM, with the kernel granting tile
+    // permission, its q8_0 kernels still died with SIGILL at the first tile instruction (2026-12-07).
+    // A signal cannot be caught and turned into an error; the AVX-512 levels below it run there.
+    if (variant == kAmxVariant && s > 0 && !AmxAllowed()) s = 0;
     gCpu.scores.emplace_back(variant, s);
     if (s > bestScore) {
       bestScore = s;

@@ -142,6 +142,8 @@ export interface LoadedAddon {
   cuda: boolean;
   /** The x86 level of the CPU backend loaded ("haswell", ...), "built-in" in a monolithic build. */
   cpuVariant: string;
+  /** Every CPU module found and its score on this CPU (0: not used here). */
+  cpuScores: { variant: string; score: number }[];
 }
 
 let cached: LoadedAddon | undefined;
@@ -186,8 +188,8 @@ export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): LoadedAd
         addon.setErrorClass(VideoScoreError as unknown as new (code: string, message: string) => Error);
         // The CPU backend of the best x86 level, before anything else touches ggml. A typed error
         // (ERR_CPU_UNSUPPORTED: no level this CPU runs) is the user's to see, not another candidate's.
-        const cpuVariant = addon.loadBackends({ dir: dirname(c.path), gpuModules: [] }).cpuVariant;
-        cached = { addon, path: c.path, cuda: c.cuda, cpuVariant };
+        const { cpuVariant, cpuScores } = addon.loadBackends({ dir: dirname(c.path), gpuModules: [] });
+        cached = { addon, path: c.path, cuda: c.cuda, cpuVariant, cpuScores };
         const skippedCuda = tried.filter((t) => /cuda/.test(t.path) && t.error !== "not found");
         if (!c.cuda && skippedCuda.length > 0 && gpu === "auto")
           noteFallback(`videoscore2-native: CUDA build not usable (${skippedCuda[0]!.error}); trying Vulkan, then the CPU`);

@@ -53,6 +53,13 @@ try {
     expect(native.tokens).toHaveLength(4);
   });
 
+  it("the AMX level is opt-in (VIDEOSCORE2_CPU_AMX=1): scored 0 without it, so a q8_0 model never reaches its tile kernels", () => {
+    const amx = versions("cpu").cpuScores.find((c) => c.variant === "sapphirerapids");
+    expect(amx).toBeDefined();
+    expect(amx!.score).toBe(0);
+    expect(versions("cpu").cpuVariant).not.toBe("sapphirerapids");
+  });
+
   it.skipIf(!qemu)("Westmere (x86-64-v2, no AVX) loads sse42 and scores the same tokens", () => {
     expect(run("Westmere")).toEqual({ variant: "sse42", tokens: native.tokens });
   }, 300_000);
