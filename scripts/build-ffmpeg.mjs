@@ -17,6 +17,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { downloadPinned } from "./pinned-download.mjs";
+import { failureMessage, step } from "./step-log.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -93,65 +94,65 @@ export function ffmpegPrefix() {
   return join(cacheDir, `${FFMPEG.version}-${configId(configureFlags())}`);
 }
 
-const download = (file, pin) => downloadPinned(file, pin, "build-ffmpeg");
-
-function unpack(tarball, dir) {
+function unpack(step, tarball, dir) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  execFileSync("tar", ["-xJf", tarball, "-C", dir, "--strip-components=1"]);
+  step.runSync("tar", ["-xJf", tarball, "-C", dir, "--strip-components=1"]);
 }
 
 /** dav1d as a static, position-independent library under `prefix` (lib/libdav1d.a, lib/pkgconfig). */
-async function buildDav1d(prefix, jobs, log) {
+async function buildDav1d(step, prefix, jobs) {
   for (const tool of ["meson", "ninja"])
     try {
       execFileSync(tool, ["--version"], { stdio: "ignore" });
     } catch {
-      throw new Error(`build-ffmpeg: ${tool} is needed to build dav1d (AV1); install it (Debian: apt-get install meson ninja-build) or run scripts/setup-system.sh`);
+      throw new Error(`${tool} is needed to build dav1d (AV1); install it (Debian: apt-get install meson ninja-build) or run scripts/setup-system.sh`);
     }
   const tarball = join(cacheDir, `dav1d_${DAV1D.version}.orig.tar.xz`);
-  await download(tarball, DAV1D);
+  await downloadPinned(tarball, DAV1D, "build-ffmpeg", step);
   const src = join(cacheDir, `dav1d-src-${DAV1D.version}`);
-  unpack(tarball, src);
-  log(`build-ffmpeg: building dav1d ${DAV1D.version}`);
+  unpack(step, tarball, src);
   const opts = ["--buildtype=release", "--default-library=static", "-Db_staticpic=true", "-Denable_tools=false", "-Denable_tests=false", `--prefix=${prefix}`, "--libdir=lib"];
-  execFileSync("meson", ["setup", "build", ...opts], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
-  execFileSync("ninja", ["-C", "build", "-j", jobs, "install"], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  await step.run("meson", ["setup", "build", ...opts], { cwd: src, phase: "configuring dav1d" });
+  await step.run("ninja", ["-C", "build", "-j", jobs, "install"], { cwd: src, phase: "compiling dav1d", progress: "steps" });
   rmSync(src, { recursive: true, force: true });
 }
 
-/** Builds (once) and returns the install prefix. */
-export async function buildFFmpeg(log = (m) => console.error(m)) {
+/**
+ * Builds (once) and returns the install prefix: one step (step-log.mjs) with one line, its tools'
+ * output in .cache/logs/ffmpeg.log.
+ */
+export async function buildFFmpeg() {
   const flags = configureFlags();
   const prefix = ffmpegPrefix();
   const stamp = join(prefix, "stamp.json");
   const want = JSON.stringify({ ...FFMPEG, flags });
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) return prefix;
-  if (!hasNasm()) log("build-ffmpeg: nasm not found; building without FFmpeg's x86 SIMD (slower decoding). Install nasm to get it.");
-  mkdirSync(cacheDir, { recursive: true });
-  const tarball = join(cacheDir, `ffmpeg_${FFMPEG.version}.orig.tar.xz`);
-  await download(tarball, FFMPEG);
-  const t0 = Date.now();
-  rmSync(prefix, { recursive: true, force: true });
-  const jobs = String(Number(process.env.CMAKE_BUILD_PARALLEL_LEVEL) || availableParallelism());
-  await buildDav1d(prefix, jobs, log);
-  const src = join(cacheDir, `src-${configId(flags)}`);
-  unpack(tarball, src);
-  log(`build-ffmpeg: configuring FFmpeg ${FFMPEG.version} (${Object.values(COMPONENTS).flat().length} components)`);
-  const env = { ...process.env, PKG_CONFIG_PATH: join(prefix, "lib", "pkgconfig") };
-  execFileSync("./configure", [`--prefix=${prefix}`, ...flags], { cwd: src, env, stdio: ["ignore", "ignore", "inherit"] });
-  execFileSync("make", ["-j", jobs, "install"], { cwd: src, env, stdio: ["ignore", "ignore", "inherit"] });
-  rmSync(src, { recursive: true, force: true });
-  writeFileSync(stamp, want);
-  log(`build-ffmpeg: ${prefix} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-  return prefix;
+  return step("build-ffmpeg", `FFmpeg ${FFMPEG.version} with dav1d ${DAV1D.version}`, "ffmpeg", async (s) => {
+    if (!hasNasm()) s.say("build-ffmpeg: nasm not found; building without FFmpeg's x86 SIMD (slower decoding). Install nasm to get it.");
+    mkdirSync(cacheDir, { recursive: true });
+    const tarball = join(cacheDir, `ffmpeg_${FFMPEG.version}.orig.tar.xz`);
+    await downloadPinned(tarball, FFMPEG, "build-ffmpeg", s);
+    rmSync(prefix, { recursive: true, force: true });
+    const jobs = String(Number(process.env.CMAKE_BUILD_PARALLEL_LEVEL) || availableParallelism());
+    await buildDav1d(s, prefix, jobs);
+    const src = join(cacheDir, `src-${configId(flags)}`);
+    unpack(s, tarball, src);
+    const env = { ...process.env, PKG_CONFIG_PATH: join(prefix, "lib", "pkgconfig") };
+    await s.run("./configure", [`--prefix=${prefix}`, ...flags], { cwd: src, env, phase: `configuring FFmpeg (${Object.values(COMPONENTS).flat().length} components)` });
+    await s.run("make", ["-j", jobs, "install"], { cwd: src, env, phase: "compiling FFmpeg", progress: "files" });
+    rmSync(src, { recursive: true, force: true });
+    writeFileSync(stamp, want);
+    s.summary = `FFmpeg ${FFMPEG.version} with dav1d ${DAV1D.version} built into ${prefix}`;
+    return prefix;
+  });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   buildFFmpeg()
     .then((p) => console.log(p))
     .catch((e) => {
-      console.error(e.message);
+      console.error(failureMessage(e));
       process.exit(1);
     });
 }

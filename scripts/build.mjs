@@ -14,7 +14,8 @@
 //   VIDEOSCORE2_SYSTEM_FFMPEG=1 …                  link the system's shared libav instead of the minimal
 //                                                  static FFmpeg (the default, built by build-ffmpeg.mjs)
 //   VIDEOSCORE2_FFMPEG_DIR=<prefix> …               the static FFmpeg from a prefix built before (not rebuilt)
-import { execFileSync } from "node:child_process";
+//   VIDEOSCORE2_VERBOSE=1 …                         every tool's output on the terminal too (otherwise
+//                                                  one line per step, the output in .cache/logs/, step-log.mjs)
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createRequire } from "node:module";
@@ -25,8 +26,10 @@ import { buildFFmpeg } from "./build-ffmpeg.mjs";
 import { CUDA_RUNTIME_LIBS, cudaToolkit, toolkitLibDir } from "./setup-cuda.mjs";
 import { hasGlslc, vulkanHeaders } from "./vulkan-headers.mjs";
 import { modularLibs } from "./modular-libs.mjs";
+import { exitOnFailure, step } from "./step-log.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+exitOnFailure();
 // --copy-to: also place the .node there (binding.gyp passes node-gyp's build/Release).
 const { values: args } = parseArgs({ options: { "copy-to": { type: "string" }, cuda: { type: "boolean" }, vulkan: { type: "boolean" } } });
 const cuda = args.cuda === true || process.env.VIDEOSCORE2_CUDA === "1";
@@ -72,14 +75,17 @@ if (toolkit) {
 }
 const generator = existsSync("/usr/bin/ninja") || existsSync("/usr/local/bin/ninja") ? ["-G", "Ninja"] : [];
 const t0 = Date.now();
-const cmake = (verb, extra = []) =>
-  execFileSync(process.execPath, [cmakeJs, verb, "--out", out, ...generator, ...extra, ...defines], { cwd: root, stdio: "inherit", env });
+const cmake = (s, verb, extra, opts) => s.run(process.execPath, [cmakeJs, verb, "--out", out, ...generator, ...extra, ...defines], { cwd: root, env, ...opts });
 // `cmake-js build` configures only a tree that has no cache yet, so defines that changed since (a
 // new FFmpeg, other CUDA archs) would be ignored: reconfigure when they differ from the last ones.
 const stamp = join(out, "videoscore2-defines.json");
 const wanted = JSON.stringify(defines);
-if (existsSync(join(out, "CMakeCache.txt")) && (!existsSync(stamp) || readFileSync(stamp, "utf8") !== wanted)) cmake("configure");
-cmake("build", ["--target", "videoscore2"]);
+const parts = ["llama.cpp", cuda ? "CUDA" : vulkan ? "Vulkan" : undefined, "the addon"].filter(Boolean).join(", ");
+await step("build", `${variant} build: ${parts} (cmake${generator.length ? " + ninja" : ""})`, `cmake-${variant}`, async (s) => {
+  if (existsSync(join(out, "CMakeCache.txt")) && (!existsSync(stamp) || readFileSync(stamp, "utf8") !== wanted)) await cmake(s, "configure", [], { phase: "configuring" });
+  const fresh = !existsSync(join(out, "CMakeCache.txt"));
+  await cmake(s, "build", ["--target", "videoscore2"], { phase: fresh ? "configuring and compiling" : "compiling", progress: "steps" });
+});
 writeFileSync(stamp, wanted);
 
 /**

@@ -5,12 +5,12 @@
 //
 // Usage: node scripts/fetch-llama.mjs [--tarball path.tgz] [--dest dir] [--force]
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { failureMessage, stepSync } from "./step-log.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -58,18 +58,14 @@ export function wantedStamp() {
   return `${PIN.pkg}@${PIN.version} ${PIN.commit} patches:${h.digest("hex").slice(0, 16)}`;
 }
 
-function git(args, cwd) {
-  return execFileSync("git", ["-c", "advice.detachedHead=false", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] }).toString();
-}
+const git = (step, args, cwd) => step.runSync("git", ["-c", "advice.detachedHead=false", ...args], { cwd });
 
-function obtainTarball(cacheDir) {
+function obtainTarball(step, cacheDir) {
   const file = join(cacheDir, `${PIN.pkg}-${PIN.version}.tgz`);
   if (!existsSync(file)) {
     mkdirSync(cacheDir, { recursive: true });
-    console.log(`fetch-llama: npm pack ${PIN.pkg}@${PIN.version}`);
-    execFileSync("npm", ["pack", `${PIN.pkg}@${PIN.version}`, "--pack-destination", cacheDir, "--silent"], {
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    step.phase(`npm pack ${PIN.pkg}@${PIN.version}`);
+    step.runSync("npm", ["pack", `${PIN.pkg}@${PIN.version}`, "--pack-destination", cacheDir, "--silent"]);
   }
   return file;
 }
@@ -81,27 +77,27 @@ export function fetchLlama({ tarball, dest = join(root, "deps", "llama.cpp"), fo
     console.log(`fetch-llama: ${dest} is up to date (${stamp})`);
     return { dest, changed: false };
   }
-  const tgz = tarball ?? obtainTarball(join(root, "deps", ".cache"));
-  verifyTarball(tgz);
-
-  const tmp = mkdtempSync(join(tmpdir(), "vs2-llama-"));
-  try {
-    execFileSync("tar", ["-xzf", tgz, "-C", tmp, "package/llama/gitRelease.bundle"]);
-    const bundle = join(tmp, "package", "llama", "gitRelease.bundle");
-    rmSync(dest, { recursive: true, force: true });
-    mkdirSync(dirname(dest), { recursive: true });
-    git(["clone", "--quiet", "--no-checkout", bundle, dest]);
-    git(["checkout", "--quiet", PIN.commit], dest);
-    for (const p of patchFiles()) {
-      git(["apply", "--whitespace=nowarn", p], dest);
-      console.log(`fetch-llama: applied ${p.split("/").pop()}`);
+  const patches = patchFiles();
+  const label = `llama.cpp ${PIN.commit.slice(0, 8)} (${PIN.pkg}@${PIN.version}) + ${patches.length} patch${patches.length === 1 ? "" : "es"}`;
+  return stepSync("fetch-llama", label, "fetch-llama", (s) => {
+    const tgz = tarball ?? obtainTarball(s, join(root, "deps", ".cache"));
+    verifyTarball(tgz);
+    const tmp = mkdtempSync(join(tmpdir(), "vs2-llama-"));
+    try {
+      s.runSync("tar", ["-xzf", tgz, "-C", tmp, "package/llama/gitRelease.bundle"]);
+      const bundle = join(tmp, "package", "llama", "gitRelease.bundle");
+      rmSync(dest, { recursive: true, force: true });
+      mkdirSync(dirname(dest), { recursive: true });
+      git(s, ["clone", "--quiet", "--no-checkout", bundle, dest]);
+      git(s, ["checkout", "--quiet", PIN.commit], dest);
+      for (const p of patches) git(s, ["apply", "--whitespace=nowarn", p], dest);
+      writeFileSync(stampFile, stamp + "\n");
+      s.summary = `${label} ready in ${dest}`;
+      return { dest, changed: true };
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
-    writeFileSync(stampFile, stamp + "\n");
-    console.log(`fetch-llama: ${dest} ready (${stamp})`);
-    return { dest, changed: true };
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -111,7 +107,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   try {
     fetchLlama({ tarball: values.tarball, dest: values.dest && resolve(values.dest), force: values.force });
   } catch (e) {
-    console.error(`fetch-llama: ${e instanceof FetchError ? e.message : e.stack ?? e}`);
+    console.error(e instanceof FetchError ? `fetch-llama: ${e.message}` : failureMessage(e));
     process.exit(1);
   }
 }

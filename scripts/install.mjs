@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 if (existsSync(join(root, ".git")) || process.env.VIDEOSCORE2_SKIP_INSTALL === "1") process.exit(0);
@@ -46,4 +46,12 @@ if (missing.length > 0) {
   );
   process.exit(0);
 }
-execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { stdio: "inherit", cwd: root });
+// One line per step (build.mjs, step-log.mjs), the compilers' output in this package's .cache/logs/:
+// npm shows a script's output only when it fails (or with --foreground-scripts), and then this is
+// what it shows.
+console.log(`videoscore2-native: no prebuilt binary for ${arch} loads here; building from source (12-18 min on 2 cores; VIDEOSCORE2_VERBOSE=1 shows the compilers' output)`);
+const build = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { stdio: "inherit", cwd: root });
+if (build.status !== 0) {
+  console.error(`videoscore2-native: the source build failed (the step and its log are named above). Once it is fixed: npm rebuild videoscore2-native`);
+  process.exit(1);
+}

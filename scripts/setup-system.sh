@@ -40,15 +40,31 @@ if [ ${#need_pkgs[@]} -eq 0 ]; then
   echo "setup-system: all system packages present"
   exit 0
 fi
-if have apt-get && [ "$(id -u)" = "0" ]; then
-  echo "setup-system: installing ${need_pkgs[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
-elif have apt-get && have sudo; then
-  echo "setup-system: installing ${need_pkgs[*]} (sudo)"
-  sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+# apt's own output goes to a log (VIDEOSCORE2_VERBOSE=1 shows it instead); a failure names the log
+# and shows its last lines, as the other set-up steps do (scripts/step-log.mjs).
+log="$(cd "$(dirname "$0")/.." && pwd)/.cache/logs/apt.log"
+quiet() {
+  if [ "${VIDEOSCORE2_VERBOSE:-}" = 1 ]; then "$@"; return; fi
+  if ! "$@" >>"$log" 2>&1; then
+    {
+      echo "setup-system: \`$*\` failed"
+      echo "  full log: $log"
+      echo "  its last 20 lines:"
+      tail -n 20 "$log" | sed 's/^/  | /'
+    } >&2
+    exit 1
+  fi
+}
+if have apt-get && { [ "$(id -u)" = "0" ] || have sudo; }; then
+  sudo=()
+  [ "$(id -u)" = "0" ] || sudo=(sudo)
+  echo "setup-system: installing ${need_pkgs[*]}${sudo:+ (sudo)}"
+  mkdir -p "$(dirname "$log")"
+  : >"$log"
+  t0=$SECONDS
+  quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+  echo "setup-system: installed ${#need_pkgs[@]} packages ($((SECONDS - t0)) s)"
 else
   echo "setup-system: missing system packages: ${need_pkgs[*]}" >&2
   echo "Install them with your package manager (Debian/Ubuntu: apt-get install ${need_pkgs[*]}), then run again." >&2

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs"
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { downloadPinned } from "./pinned-download.mjs";
+import { exitOnFailure, step } from "./step-log.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -30,26 +31,31 @@ export function hasGlslc() {
   }
 }
 
-/** The include folder (…/usr/include), fetched and unpacked once. */
+/** The include folder (…/usr/include), fetched and unpacked once (one step, .cache/logs/vulkan-headers.log). */
 export async function vulkanHeaders() {
   const dir = join(root, ".cache", "vulkan-headers", VULKAN_HEADERS.version);
   const include = join(dir, "usr", "include");
   if (existsSync(join(include, "vulkan", "vulkan.hpp"))) return include;
-  mkdirSync(dir, { recursive: true });
-  const deb = join(dir, "libvulkan-dev.deb");
-  await downloadPinned(deb, VULKAN_HEADERS, "vulkan-headers");
-  // A .deb is an ar archive whose data.tar.* holds the files: ar and tar are everywhere dpkg-deb is not.
-  const tmp = join(dir, "unpack");
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  execFileSync("ar", ["x", deb], { cwd: tmp });
-  const data = readdirSync(tmp).find((f) => f.startsWith("data.tar"));
-  if (!data) throw new Error(`vulkan-headers: ${deb} holds no data.tar`);
-  execFileSync("tar", ["-xf", data, "./usr/include"], { cwd: tmp });
-  rmSync(join(dir, "usr"), { recursive: true, force: true });
-  renameSync(join(tmp, "usr"), join(dir, "usr"));
-  rmSync(tmp, { recursive: true, force: true });
-  return include;
+  return step("vulkan-headers", `Vulkan headers ${VULKAN_HEADERS.version}`, "vulkan-headers", async (s) => {
+    mkdirSync(dir, { recursive: true });
+    const deb = join(dir, "libvulkan-dev.deb");
+    await downloadPinned(deb, VULKAN_HEADERS, "vulkan-headers", s);
+    // A .deb is an ar archive whose data.tar.* holds the files: ar and tar are everywhere dpkg-deb is not.
+    const tmp = join(dir, "unpack");
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    s.runSync("ar", ["x", deb], { cwd: tmp });
+    const data = readdirSync(tmp).find((f) => f.startsWith("data.tar"));
+    if (!data) throw new Error(`${deb} holds no data.tar`);
+    s.runSync("tar", ["-xf", data, "./usr/include"], { cwd: tmp });
+    rmSync(join(dir, "usr"), { recursive: true, force: true });
+    renameSync(join(tmp, "usr"), join(dir, "usr"));
+    rmSync(tmp, { recursive: true, force: true });
+    return include;
+  });
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) console.log(await vulkanHeaders());
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  exitOnFailure();
+  console.log(await vulkanHeaders());
+}
