@@ -1,9 +1,9 @@
 // A set-up step prints one line, not its tools' output (issue 30): a first `npm run demo` used to
 // print hundreds of compiler warnings and ninja lines, and a newcomer could not tell progress from
 // trouble. Each step's commands write into one log, .cache/logs/<name>.log; the terminal gets one
-// line when the step is done, a progress line while it runs (rewritten in place on a terminal, one
-// plain line every two minutes elsewhere: CI logs, npm's captured install output), and, when it
-// fails, the log's path and its last lines. VIDEOSCORE2_VERBOSE=1 shows every line as well.
+// line when the step is done, a progress line while it runs (rewritten in place on a terminal as the
+// tool's lines come and each second, one plain line every two minutes elsewhere: CI logs, npm's
+// captured install output), and, when it fails, the log's path and its last lines. VIDEOSCORE2_VERBOSE=1 shows every line as well.
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -121,7 +121,10 @@ export class Step {
         partial[which] = lines.pop();
         for (const line of lines) {
           const p = parse(line, state);
-          if (p !== undefined) this.status = `${base}${p}`.trim();
+          if (p !== undefined && `${base}${p}`.trim() !== this.status) {
+            this.status = `${base}${p}`.trim();
+            this.#draw();
+          }
         }
       };
       child.stdout.on("data", take("stdout"));
