@@ -80,8 +80,8 @@ const cmake = (s, verb, extra, opts) => s.run(process.execPath, [cmakeJs, verb, 
 // new FFmpeg, other CUDA archs) would be ignored: reconfigure when they differ from the last ones.
 const stamp = join(out, "videoscore2-defines.json");
 const wanted = JSON.stringify(defines);
-const parts = ["llama.cpp", cuda ? "CUDA" : vulkan ? "Vulkan" : undefined, "the addon"].filter(Boolean).join(", ");
-await step("build", `${variant} build: ${parts} (cmake${generator.length ? " + ninja" : ""})`, `cmake-${variant}`, async (s) => {
+const parts = cuda ? "llama.cpp with CUDA and the addon" : vulkan ? "llama.cpp, its Vulkan module and the addon" : "llama.cpp and the addon";
+await step("build", `${parts} (${variant}, cmake${generator.length ? " + ninja" : ""})`, `cmake-${variant}`, async (s) => {
   if (existsSync(join(out, "CMakeCache.txt")) && (!existsSync(stamp) || readFileSync(stamp, "utf8") !== wanted)) await cmake(s, "configure", [], { phase: "configuring" });
   const fresh = !existsSync(join(out, "CMakeCache.txt"));
   await cmake(s, "build", ["--target", "videoscore2"], { phase: fresh ? "configuring and compiling" : "compiling", progress: "steps" });

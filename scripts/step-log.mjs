@@ -6,7 +6,7 @@
 // captured install output), and, when it fails, the log's path and its last lines. VIDEOSCORE2_VERBOSE=1 shows every line as well.
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -38,6 +38,16 @@ export function formatSeconds(ms) {
 
 const quote = (a) => (/^[\w./=:@%+,-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
 const commandLine = (cmd, args) => [cmd, ...args].map(quote).join(" ");
+/** A command as a failure line names it (the whole one is in the log): `cmake-js build`, `make`. */
+function shortCommand(cmd, args) {
+  const words = cmd === process.execPath && args.length > 0 ? args : [cmd, ...args];
+  const lead = [basename(words[0])];
+  for (const w of words.slice(1, 3)) {
+    if (!/^[\w.@+-]+$/.test(w) || w.startsWith("-")) break;
+    lead.push(w);
+  }
+  return lead.join(" ");
+}
 
 /**
  * What a tool's line says of its progress. "steps": ninja's `[n/m]` and CMake's Makefile `[ n%]`;
@@ -132,7 +142,7 @@ export class Step {
       child.on("error", (e) => reject(new CommandError(`could not start \`${cmd}\` (${e.code === "ENOENT" ? "not installed or not on PATH" : e.message})`)));
       child.on("close", (code, signal) => {
         if (code === 0) resolvePromise();
-        else reject(new CommandError(`\`${commandLine(cmd, args)}\` ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`));
+        else reject(new CommandError(`\`${shortCommand(cmd, args)}\` ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`));
       });
     });
   }
@@ -143,7 +153,7 @@ export class Step {
     const stdio = this.verbose ? [input === undefined ? "ignore" : "pipe", "inherit", "inherit"] : [input === undefined ? "ignore" : "pipe", this.fd, this.fd];
     const r = spawnSync(cmd, args, { cwd, env, input, stdio });
     if (r.error) throw new CommandError(`could not start \`${cmd}\` (${r.error.code === "ENOENT" ? "not installed or not on PATH" : r.error.message})`);
-    if (r.status !== 0) throw new CommandError(`\`${commandLine(cmd, args)}\` ${r.signal ? `was killed by ${r.signal}` : `exited with code ${r.status}`}`);
+    if (r.status !== 0) throw new CommandError(`\`${shortCommand(cmd, args)}\` ${r.signal ? `was killed by ${r.signal}` : `exited with code ${r.status}`}`);
   }
 
   elapsed() {

@@ -2,7 +2,7 @@
 // names the log and shows its last lines, VIDEOSCORE2_VERBOSE=1 shows everything. Real commands
 // (bash printing lines) stand in for the compilers; the terminal is a sink that records what it got.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,7 +44,7 @@ describe("a quiet step", () => {
     const message = (err as StepError).message;
     const logFile = join(logDir, "failing.log");
     expect((err as StepError).logFile).toBe(logFile);
-    expect(message).toMatch(/^demo: a failing tool failed after \d+\.\d s: `bash -c .*` exited with code 3/);
+    expect(message).toMatch(/^demo: a failing tool failed after \d+\.\d s: `bash` exited with code 3/);
     expect(message).toContain(`full log: ${logFile}`);
     expect(message).toContain(`its last ${TAIL_LINES} lines:`);
     for (let i = 51 - TAIL_LINES; i <= 50; i++) expect(message).toContain(`  | line ${i}\n`);
@@ -192,6 +192,29 @@ describe("a broken set-up step, for real", () => {
     expect(r.stderr.split("\n").length).toBeLessThan(TAIL_LINES + 6);
     expect(existsSync(log)).toBe(true);
     expect(r.stdout).toBe("");
+  });
+
+  // What the set-up of this checkout has already fetched (deps/llama.cpp, the Vulkan headers), so
+  // that the copy fetches nothing; without them (a tree never set up) there is nothing to borrow.
+  const fetched = existsSync(join(root, "deps", "llama.cpp", ".videoscore2-stamp")) && existsSync(join(root, ".cache", "vulkan-headers"));
+  it.runIf(fetched)("build.mjs: a failing cmake-js build is one line naming its log, with cmake-js's last lines", () => {
+    // The copy has no CMakeLists.txt, so cmake-js fails at once, as a broken configure would.
+    const pkg = join(work, "build");
+    cpSync(join(root, "scripts"), join(pkg, "scripts"), { recursive: true });
+    cpSync(join(root, "native", "patches"), join(pkg, "native", "patches"), { recursive: true });
+    cpSync(join(root, "package.json"), join(pkg, "package.json"));
+    mkdirSync(join(pkg, ".cache"), { recursive: true });
+    symlinkSync(join(root, "deps"), join(pkg, "deps"));
+    symlinkSync(join(root, ".cache", "vulkan-headers"), join(pkg, ".cache", "vulkan-headers"));
+    symlinkSync(join(root, "node_modules"), join(pkg, "node_modules"));
+    const r = spawnSync(process.execPath, [join(pkg, "scripts", "build.mjs")], { encoding: "utf8", env: { ...process.env, VIDEOSCORE2_SYSTEM_FFMPEG: "1", VIDEOSCORE2_VERBOSE: "" } });
+    expect(r.status).toBe(1);
+    expect(r.stdout.trim().split("\n")).toEqual([expect.stringMatching(/^fetch-llama: .* is up to date/)]);
+    const log = join(pkg, ".cache", "logs", "cmake-cpu.log");
+    expect(r.stderr).toMatch(/^build: llama\.cpp and the addon \(cpu, cmake( \+ ninja)?\) failed after \d+\.\d s: `cmake-js build` exited with code 1\n/);
+    expect(r.stderr).toContain(`full log: ${log}`);
+    expect(r.stderr).toMatch(/  \| .*CMakeLists\.txt' not found/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it.runIf(process.getuid?.() === 0)("setup-system.sh: apt's output goes to a log, and a failing apt-get names it with its last lines", () => {
