@@ -430,6 +430,16 @@ describe("convert: refusals and errors", () => {
     x = io();
     expect(await runConvert([llama, "--out", join(DIR, "cli-bad")], x.io)).toBe(1);
     expect(x.o.err).toMatch(/^ERR_MODEL_MISMATCH: .*LlamaForCausalLM/);
+    // --out naming an existing file, or a folder under one: one typed line, no stack (issue 31, item 11).
+    const file = join(DIR, "cli-out-is-a-file");
+    writeFileSync(file, "not a folder");
+    for (const out of [file, join(file, "sub")]) {
+      x = io();
+      expect(await runConvert([HF, "--out", out, "--no-checksum", "--quiet"], x.io)).toBe(1);
+      expect(x.o.err).toMatch(/^ERR_INVALID_OPTION: The output folder .* is a file \(or lies under one\), not a folder; give --out/);
+      expect(x.o.err.trim().split("\n")).toHaveLength(1);
+    }
+    expect(readFileSync(file, "utf8")).toBe("not a folder");
     x = io();
     expect(await runConvert(["--help"], x.io)).toBe(0);
     expect(x.o.out).toContain("usage: videoscore2 convert");

@@ -68,6 +68,22 @@ export function defaultModelName(dir: string): string {
  * @throws VideoScoreError ERR_MODEL_MISMATCH (not Qwen2.5-VL, unexpected shapes/tensors),
  *   ERR_MODEL_LOAD (missing/truncated/corrupt files), ERR_ABORTED, ERR_INTERNAL (write failure)
  */
+/** Creates the output folder, or says in one line why it cannot be one (a file there, no permission). */
+async function makeOutDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "EEXIST" || code === "ENOTDIR"
+        ? "is a file (or lies under one), not a folder"
+        : code === "EACCES" || code === "EPERM" || code === "EROFS"
+          ? "cannot be created here (no permission, or a read-only file system)"
+          : `cannot be created (${code ?? String(e)})`;
+    throw new VideoScoreError("ERR_INVALID_OPTION", `The output folder ${JSON.stringify(dir)} ${why}; give --out (outDir) a folder that exists or can be created`, { cause: e });
+  }
+}
+
 export async function convertQwen25VL(options: ConvertOptions): Promise<ConvertResult> {
   const type = options.type ?? "f16";
   const mmprojType = options.mmprojType ?? type;
@@ -79,7 +95,7 @@ export async function convertQwen25VL(options: ConvertOptions): Promise<ConvertR
   // Plan both before writing anything: a mapping problem is reported before hours of I/O.
   const textPlan = options.only === "mmproj" ? undefined : planTextModel(ckpt, type, name);
   const visionPlan = options.only === "model" ? undefined : planMmproj(ckpt, mmprojType, name);
-  await mkdir(options.outDir, { recursive: true });
+  await makeOutDir(options.outDir);
   const result: ConvertResult = { checkpoint: ckpt };
   if (textPlan !== undefined) {
     const path = join(options.outDir, options.modelFile ?? `${name}-${type}.gguf`);
