@@ -373,6 +373,20 @@ describe("convert: refusals and errors", () => {
     await expect(convertQwen25VL({ input: empty, outDir: DIR })).rejects.toMatchObject({ code: "ERR_MODEL_MISMATCH", message: expect.stringContaining("no config.json") });
   });
 
+  it("tensors whose byte ranges overlap are refused with ERR_MODEL_LOAD naming both (issue 31)", async () => {
+    const file = join(DIR, "overlap.safetensors");
+    const header = Buffer.from(JSON.stringify({ a: { dtype: "F32", shape: [4], data_offsets: [0, 16] }, b: { dtype: "F32", shape: [4], data_offsets: [8, 24] } }));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    writeFileSync(file, Buffer.concat([len, header, Buffer.alloc(24)]));
+    await expect(readSafetensorsHeader(file)).rejects.toMatchObject({ code: "ERR_MODEL_LOAD", message: expect.stringMatching(/'a' and 'b' overlap/) });
+    // Adjacent ranges are fine.
+    const ok = Buffer.from(JSON.stringify({ a: { dtype: "F32", shape: [4], data_offsets: [0, 16] }, b: { dtype: "F32", shape: [2], data_offsets: [16, 24] } }));
+    len.writeBigUInt64LE(BigInt(ok.length));
+    writeFileSync(file, Buffer.concat([len, ok, Buffer.alloc(24)]));
+    expect((await readSafetensorsHeader(file)).map((t) => t.name)).toEqual(["a", "b"]);
+  });
+
   it("a truncated or corrupt safetensors file is ERR_MODEL_LOAD naming the file, and nothing is left behind", async () => {
     const dir = await variantDir("bad-truncated", (d) => {
       const f = join(d, "model-00002-of-00002.safetensors");

@@ -121,6 +121,14 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsTe
       }
       out.push({ name, dtype: e.dtype, shape: shape as number[], file: path, offset: dataStart + (begin as number), nbytes });
     }
+    // The format forbids two tensors sharing bytes: one would be read as the other's data.
+    const byOffset = out.filter((t) => t.nbytes > 0).sort((a, b) => a.offset - b.offset);
+    for (let i = 1; i < byOffset.length; i++) {
+      const a = byOffset[i - 1]!;
+      const b = byOffset[i]!;
+      if (b.offset < a.offset + a.nbytes)
+        throw loadError(path, `tensors '${a.name}' and '${b.name}' overlap (bytes ${a.offset - dataStart}..${a.offset - dataStart + a.nbytes} and ${b.offset - dataStart}..${b.offset - dataStart + b.nbytes}); the file is corrupt or forged`);
+    }
     return out;
   } finally {
     await fh.close();
