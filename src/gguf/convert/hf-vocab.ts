@@ -14,7 +14,7 @@
  *   `add_<typ>_token` flags; the chat template (tokenizer_config.json, else chat_template.jinja,
  *   else chat_template.json); normalizer lowercase / strip-accents flags.
  */
-import { readFile } from "node:fs/promises";
+import { readRegularFileText } from "./regular-file.js";
 import { join } from "node:path";
 import { VideoScoreError } from "../../addon/errors.js";
 import { TOKEN_TYPE } from "../tokenizer.js";
@@ -62,9 +62,10 @@ export async function readJson(path: string, required: boolean): Promise<Record<
 export async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readRegularFileText(path);
   } catch (e) {
     if (!required && (e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if (e instanceof VideoScoreError) throw e;
     throw new VideoScoreError("ERR_MODEL_LOAD", `${path}: cannot read (${(e as Error).message})`, { path, cause: e });
   }
   try {
@@ -234,8 +235,9 @@ export async function readHfVocab(dir: string, config: Record<string, unknown>, 
   if (tc !== undefined) {
     let alt: string | undefined;
     try {
-      alt = await readFile(join(dir, "chat_template.jinja"), "utf8");
-    } catch {
+      alt = await readRegularFileText(join(dir, "chat_template.jinja"));
+    } catch (e) {
+      if (e instanceof VideoScoreError) throw e;
       const ctj = await readJson(join(dir, "chat_template.json"), false);
       if (typeof ctj?.chat_template === "string") alt = ctj.chat_template;
     }

@@ -4,7 +4,7 @@
  * is written (plan.ts), then each is written with its tensors streamed from the shards
  * (tensor-data.ts) under a temporary name, renamed once complete.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { VideoScoreError } from "../../addon/errors.js";
 import type { GGUFMetadata } from "../types.js";
@@ -106,4 +106,17 @@ export async function convertQwen25VL(options: ConvertOptions): Promise<ConvertR
     result.mmproj = { path, layout: await writeFile(path, visionPlan.metadata, tensorSpecs(visionPlan.tensors, "mmproj", options)) };
   }
   return result;
+}
+
+/** Creates the output folder; a file in its place is a typed error saying what to do, not EEXIST. */
+async function makeOutDir(dir: string): Promise<void> {
+  const s = await stat(dir).catch(() => undefined);
+  if (s !== undefined && !s.isDirectory()) {
+    throw new VideoScoreError("ERR_INVALID_OPTION", `--out ${dir} exists and is not a folder; give a new or existing folder for the GGUF files`, { path: dir });
+  }
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new VideoScoreError("ERR_INVALID_OPTION", `cannot create the output folder ${dir} (${(e as Error).message}); give --out a folder you can write to`, { path: dir, cause: e });
+  }
 }

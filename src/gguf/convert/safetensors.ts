@@ -8,7 +8,7 @@
  * offsets are relative to the first byte after the header. A sharded checkpoint lists its files in
  * `model.safetensors.index.json` (`weight_map`: tensor name → file name).
  */
-import { open, readFile } from "node:fs/promises";
+import { openRegularFile, readRegularFileText } from "./regular-file.js";
 import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { VideoScoreError } from "../../addon/errors.js";
@@ -72,8 +72,9 @@ async function readExactly(fh: FileHandle, buf: Uint8Array, position: number, pa
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsTensor[]> {
   let fh: FileHandle;
   try {
-    fh = await open(path, "r");
+    fh = await openRegularFile(path);
   } catch (e) {
+    if (e instanceof VideoScoreError) throw e;
     throw loadError(path, `cannot open (${(e as Error).message})`, e);
   }
   try {
@@ -146,8 +147,9 @@ export async function openCheckpointTensors(dir: string, files: readonly string[
   if (files.includes("model.safetensors.index.json")) {
     let index: { weight_map?: unknown };
     try {
-      index = JSON.parse(await readFile(indexPath, "utf8")) as { weight_map?: unknown };
+      index = JSON.parse(await readRegularFileText(indexPath)) as { weight_map?: unknown };
     } catch (e) {
+      if (e instanceof VideoScoreError) throw e;
       throw loadError(indexPath, `unreadable index (${(e as Error).message})`, e);
     }
     if (typeof index.weight_map !== "object" || index.weight_map === null) throw loadError(indexPath, "no weight_map");
@@ -248,8 +250,9 @@ export class TensorByteReader {
     }
     if (this.fh === undefined) {
       try {
-        this.fh = await open(this.tensor.file, "r");
+        this.fh = await openRegularFile(this.tensor.file);
       } catch (e) {
+        if (e instanceof VideoScoreError) throw e;
         throw loadError(this.tensor.file, `cannot open (${(e as Error).message})`, e);
       }
     }
