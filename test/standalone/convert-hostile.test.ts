@@ -46,7 +46,7 @@ describe("convert: hostile files", () => {
     writeFileSync(out, "x");
     await expect(convertQwen25VL({ input: HF, outDir: out })).rejects.toMatchObject({
       code: "ERR_INVALID_OPTION",
-      message: expect.stringMatching(/exists and is not a folder; give a new or existing folder/),
+      message: expect.stringMatching(/is a file \(or lies under one\), not a folder; give --out/),
     });
   });
 });

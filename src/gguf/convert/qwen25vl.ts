@@ -4,7 +4,7 @@
  * is written (plan.ts), then each is written with its tensors streamed from the shards
  * (tensor-data.ts) under a temporary name, renamed once complete.
  */
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { VideoScoreError } from "../../addon/errors.js";
 import type { GGUFMetadata } from "../types.js";
@@ -62,12 +62,6 @@ export function defaultModelName(dir: string): string {
   return basename(resolve(dir));
 }
 
-/**
- * Converts a Hugging Face Qwen2.5-VL checkpoint into `<name>-<type>.gguf` (text) and
- * `mmproj-<name>-<type>.gguf` (vision) in `outDir`.
- * @throws VideoScoreError ERR_MODEL_MISMATCH (not Qwen2.5-VL, unexpected shapes/tensors),
- *   ERR_MODEL_LOAD (missing/truncated/corrupt files), ERR_ABORTED, ERR_INTERNAL (write failure)
- */
 /** Creates the output folder, or says in one line why it cannot be one (a file there, no permission). */
 async function makeOutDir(dir: string): Promise<void> {
   try {
@@ -84,6 +78,12 @@ async function makeOutDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Converts a Hugging Face Qwen2.5-VL checkpoint into `<name>-<type>.gguf` (text) and
+ * `mmproj-<name>-<type>.gguf` (vision) in `outDir`.
+ * @throws VideoScoreError ERR_MODEL_MISMATCH (not Qwen2.5-VL, unexpected shapes/tensors),
+ *   ERR_MODEL_LOAD (missing/truncated/corrupt files), ERR_ABORTED, ERR_INTERNAL (write failure)
+ */
 export async function convertQwen25VL(options: ConvertOptions): Promise<ConvertResult> {
   const type = options.type ?? "f16";
   const mmprojType = options.mmprojType ?? type;
@@ -108,15 +108,3 @@ export async function convertQwen25VL(options: ConvertOptions): Promise<ConvertR
   return result;
 }
 
-/** Creates the output folder; a file in its place is a typed error saying what to do, not EEXIST. */
-async function makeOutDir(dir: string): Promise<void> {
-  const s = await stat(dir).catch(() => undefined);
-  if (s !== undefined && !s.isDirectory()) {
-    throw new VideoScoreError("ERR_INVALID_OPTION", `--out ${dir} exists and is not a folder; give a new or existing folder for the GGUF files`, { path: dir });
-  }
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw new VideoScoreError("ERR_INVALID_OPTION", `cannot create the output folder ${dir} (${(e as Error).message}); give --out a folder you can write to`, { path: dir, cause: e });
-  }
-}
