@@ -398,6 +398,14 @@ describe("convert: refusals and errors", () => {
     expect((e as Error).message).toMatch(/model-00002-of-00002\.safetensors: truncated/);
     expect(existsSync(out)).toBe(false);
 
+    // A hyperparameter too large for its GGUF field is named by its key (issue 31), before anything is written.
+    for (const [key, value] of [["max_position_embeddings", 2 ** 40], ["vocab_size", 2 ** 32]] as const) {
+      const huge = await variantDir(`bad-${key}`, (d) => editConfig(d, (c) => Object.assign(c, { [key]: value })));
+      const hugeOut = join(DIR, `out-bad-${key}`);
+      await expect(convertQwen25VL({ input: huge, outDir: hugeOut })).rejects.toMatchObject({ code: "ERR_MODEL_MISMATCH", message: expect.stringContaining(key) });
+      expect(existsSync(hugeOut)).toBe(false);
+    }
+
     const corrupt = await variantDir("bad-header", (d) => {
       const f = join(d, "model-00001-of-00002.safetensors");
       const b = readFileSync(f);

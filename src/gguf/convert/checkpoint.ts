@@ -88,8 +88,10 @@ function num(obj: Record<string, unknown>, keys: readonly string[], where: strin
   throw mismatch(`${where}: missing ${keys.join(" / ")}`);
 }
 
+/** A positive integer that fits the GGUF uint32 it is written as (a larger one is named here, not at write time). */
 function posInt(v: number, what: string, where: string): number {
   if (!Number.isInteger(v) || v <= 0) throw mismatch(`${where}: ${what} must be a positive integer, got ${v}`);
+  if (v > 0xffff_ffff) throw mismatch(`${where}: ${what} is ${v}, more than a GGUF uint32 holds (4294967295); the config is corrupt`);
   return v;
 }
 
