@@ -20,6 +20,7 @@ import {
   tensorBytes,
 } from "./types.js";
 import type { GGMLType, GGUFMetadata, GGUFScalarType, GGUFValue } from "./types.js";
+import { metadataProblem } from "./value-ranges.js";
 
 /**
  * Tensor data, produced lazily in element order (ne[0] fastest).
@@ -200,6 +201,8 @@ function validate(metadata: GGUFMetadata, tensors: readonly GGUFTensorSpec[]): v
     if (keys.has(k)) throw new Error(`duplicate metadata key '${k}'`);
     keys.add(k);
   }
+  const problem = metadataProblem(metadata);
+  if (problem !== undefined) throw new Error(problem);
   const names = new Set<string>();
   for (const t of tensors) {
     if (names.has(t.name)) throw new Error(`duplicate tensor name '${t.name}'`);

@@ -193,6 +193,16 @@ describe("writer and reader", () => {
     await expect(writeGGUF(p, [...meta, ["general.architecture", kv.str("x")]], [])).rejects.toThrow(/duplicate metadata/);
     await expect(writeGGUF(p, [["general.alignment", kv.u32(24)]], [])).rejects.toThrow(/power of 2/);
   });
+
+  it("a metadata value out of its kind's range is refused naming the key, before anything is written", () => {
+    // Buffer's writers threw a bare RangeError for these (no key), or truncated the fraction.
+    expect(() => planGGUF([["qwen2vl.context_length", kv.u32(2 ** 40)]], [])).toThrow("metadata key 'qwen2vl.context_length': 1099511627776 is not a u32 (an integer 0..4294967295)");
+    expect(() => planGGUF([["a.b", kv.i32(1.5)]], [])).toThrow("metadata key 'a.b': 1.5 is not a i32");
+    expect(() => planGGUF([["a.sections", kv.arr("i32", [1, 2 ** 31])]], [])).toThrow("metadata key 'a.sections' item 1: 2147483648 is not a i32");
+    expect(() => planGGUF([["a.u8", kv.u8(-1)]], [])).toThrow(/'a\.u8': -1 is not a u8/);
+    expect(() => planGGUF([["a.big", kv.i64(2n ** 63n)]], [])).toThrow(/'a\.big': 9223372036854775808 is out of the i64 range/);
+    expect(planGGUF([["a.max", kv.u32(0xffff_ffff)], ["a.min", kv.i32(-(2 ** 31))], ["a.u64", kv.u64(2n ** 64n - 1n)]], []).dataOffset).toBeGreaterThan(0);
+  });
 });
 
 describe("tokenizer", () => {
