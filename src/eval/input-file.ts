@@ -5,7 +5,7 @@
  * device such as /dev/zero never ends, and a folder cannot be read at all.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { VideoScoreError } from "../addon/errors.js";
 
 /** What a non-regular file is, for messages. */
@@ -62,14 +62,31 @@ export function readRegularText(path: string, what = "the file"): string {
   }
 }
 
+/**
+ * Opens `path` for reading, off the event loop, only if it is a regular file (after following
+ * links), checked before the open and again on the open file. `refuse` makes the error for
+ * anything else, so each caller names what the file is for; fs errors (ENOENT, EACCES) pass as
+ * they are. The caller closes the handle.
+ */
+export async function openRegularFile(path: string, refuse: (s: Stats) => Error): Promise<FileHandle> {
+  const s = await stat(path);
+  if (!s.isFile()) throw refuse(s);
+  const fh = await open(path, READ_FLAGS);
+  try {
+    const now = await fh.stat();
+    if (!now.isFile()) throw refuse(now);
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+  return fh;
+}
+
 /** {@link readRegularText}, reading off the event loop. */
 export async function readRegularTextAsync(path: string, what = "the file"): Promise<string> {
-  checkRegularFile(path, what);
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  let fh: FileHandle | undefined;
   try {
-    fh = await open(path, READ_FLAGS);
-    const s = await fh.stat();
-    if (!s.isFile()) throw notRegular(path, what, s);
+    fh = await openRegularFile(path, (s) => notRegular(path, what, s));
     return await fh.readFile("utf8");
   } catch (e) {
     throw readError(path, e);

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { VideoScoreError } from "../../addon/errors.js";
 import { readHfVocab, readJson } from "./hf-vocab.js";
 import type { HfVocab } from "./hf-vocab.js";
+import { readCheckpointText } from "./regular-file.js";
 import { openCheckpointTensors } from "./safetensors.js";
 import type { SafetensorsTensor } from "./safetensors.js";
 import type { Qwen2vlKeys } from "../qwen25vl-metadata.js";
@@ -88,10 +89,13 @@ function num(obj: Record<string, unknown>, keys: readonly string[], where: strin
   throw mismatch(`${where}: missing ${keys.join(" / ")}`);
 }
 
+/** Largest value of the GGUF's u32 keys, which every hyper-parameter here is written as. */
+const U32_MAX = 0xffff_ffff;
+
 /** A positive integer that fits the GGUF uint32 it is written as (a larger one is named here, not at write time). */
 function posInt(v: number, what: string, where: string): number {
   if (!Number.isInteger(v) || v <= 0) throw mismatch(`${where}: ${what} must be a positive integer, got ${v}`);
-  if (v > 0xffff_ffff) throw mismatch(`${where}: ${what} is ${v}, more than a GGUF uint32 holds (4294967295); the config is corrupt`);
+  if (v > U32_MAX) throw mismatch(`${where}: ${what} is ${v}, more than the GGUF's u32 holds (${U32_MAX}); the config is not a real checkpoint's`);
   return v;
 }
 
@@ -125,7 +129,7 @@ function textParams(config: Record<string, unknown>, where: string): Qwen25VLTex
   else if (ropeType === "yarn" && typeof rope.factor === "number") {
     const orig = rope.original_max_position_embeddings;
     if (typeof orig !== "number") throw mismatch(`${where}: yarn rope scaling without original_max_position_embeddings`);
-    ropeScaling = { type: "yarn", factor: rope.factor, originalContext: orig };
+    ropeScaling = { type: "yarn", factor: rope.factor, originalContext: posInt(orig, "rope_scaling.original_max_position_embeddings", where) };
   }
   const vocabSize = posInt(num(hp, ["vocab_size"], where), "vocab_size", where);
   const tiedEmbeddings = hp.tie_word_embeddings === true;
@@ -151,8 +155,8 @@ function visionParams(config: Record<string, unknown>, pre: Record<string, unkno
   if (windowSize !== 112) throw mismatch(`${w}: window_size ${windowSize}; llama.cpp's Qwen2.5-VL encoder uses 112 and reads no other value`);
   if (nEmbd % nHead !== 0) throw mismatch(`${w}: hidden_size ${nEmbd} is not a multiple of num_heads ${nHead}`);
   const fab = vc.fullatt_block_indexes;
-  if (!Array.isArray(fab) || fab.length === 0 || !fab.every((x) => Number.isInteger(x))) {
-    throw mismatch(`${w}: fullatt_block_indexes is missing; Qwen2.5-VL's windowed attention needs it`);
+  if (!Array.isArray(fab) || fab.length === 0 || !fab.every((x) => Number.isInteger(x) && x >= 0 && x < U32_MAX)) {
+    throw mismatch(`${w}: fullatt_block_indexes is missing or malformed (${JSON.stringify(fab ?? null)}); Qwen2.5-VL's windowed attention needs a list of block numbers`);
   }
   const nWaPattern = (fab[0] as number) + 1;
   for (let i = 1; i < fab.length; i++) {
@@ -171,6 +175,36 @@ function visionParams(config: Record<string, unknown>, pre: Record<string, unkno
   };
 }
 
+/** How many numbered blocks `<prefix>N.` the checkpoint holds (highest N + 1). */
+function blockCount(tensors: ReadonlyMap<string, SafetensorsTensor>, prefix: string): number {
+  let n = 0;
+  for (const name of tensors.keys()) {
+    if (!name.startsWith(prefix)) continue;
+    const i = Number.parseInt(name.slice(prefix.length), 10);
+    if (Number.isSafeInteger(i) && i >= n) n = i + 1;
+  }
+  return n;
+}
+
+/**
+ * The config values that size what the converter builds (the vocabulary, the per-layer loops)
+ * checked against the tensors the shards actually hold, naming the config key that disagrees.
+ * The planner checks every other shape; these come first because they are used before it runs.
+ */
+function checkAgainstTensors(text: Qwen25VLTextParams, vision: Qwen25VLVisionParams, tensors: ReadonlyMap<string, SafetensorsTensor>, configPath: string): void {
+  const notOurs = "; the config does not belong to these weights";
+  const embd = tensors.get("model.embed_tokens.weight");
+  if (embd === undefined) throw mismatch(`${configPath}: tensor 'model.embed_tokens.weight' is missing from the checkpoint, so vocab_size ${text.vocabSize} cannot be checked`, configPath);
+  if (embd.shape.length !== 2) throw mismatch(`${embd.file}: tensor '${embd.name}' has shape [${embd.shape.join(", ")}], expected [vocab_size, hidden_size]`, embd.file);
+  const [rows, cols] = embd.shape as [number, number];
+  if (rows !== text.vocabSize) throw mismatch(`${configPath}: vocab_size is ${text.vocabSize} but tensor '${embd.name}' has ${rows} rows${notOurs}`, configPath);
+  if (cols !== text.nEmbd) throw mismatch(`${configPath}: hidden_size is ${text.nEmbd} but tensor '${embd.name}' has ${cols} columns${notOurs}`, configPath);
+  const layers = blockCount(tensors, "model.layers.");
+  if (layers !== text.nLayer) throw mismatch(`${configPath}: num_hidden_layers is ${text.nLayer} but the checkpoint has ${layers} layers (model.layers.N)${notOurs}`, configPath);
+  const blocks = blockCount(tensors, "visual.blocks.");
+  if (blocks !== vision.nLayer) throw mismatch(`${configPath}: vision_config depth is ${vision.nLayer} but the checkpoint has ${blocks} vision blocks (visual.blocks.N)${notOurs}`, configPath);
+}
+
 /** Tensor names as the pinned converter sees them (it drops every `language_model.`). */
 export function normalizeTensorName(name: string): string {
   let n = name.replaceAll("language_model.", "");
@@ -181,6 +215,26 @@ export function normalizeTensorName(name: string): string {
 /** Tensors the converter skips, as convert_hf_to_gguf does. */
 function ignored(name: string): boolean {
   return name.endsWith(".rotary_emb.inv_freq") || name.endsWith(".attention.masked_bias") || name.endsWith(".attention.bias");
+}
+
+/**
+ * generation_config.json, or {} when it is unreadable or not JSON (the Python converter ignores
+ * it then too); only something that is not a regular file is refused, since reading it could block.
+ */
+async function readGenerationConfig(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readCheckpointText(path);
+  } catch (e) {
+    if (e instanceof VideoScoreError) throw e;
+    return {};
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 /**
@@ -217,8 +271,6 @@ export async function inspectQwen25VL(dir: string): Promise<Qwen25VLCheckpoint> 
   if (!files.includes("tokenizer.json")) {
     throw new VideoScoreError("ERR_MODEL_LOAD", `${root}: tokenizer.json is missing (the GGUF embeds the tokenizer)`, { path: root });
   }
-  const vocab = await readHfVocab(root, config, text.vocabSize);
-
   const raw = await openCheckpointTensors(root, files);
   const tensors = new Map<string, SafetensorsTensor>();
   let sourceBytes = 0;
@@ -232,7 +284,11 @@ export async function inspectQwen25VL(dir: string): Promise<Qwen25VLCheckpoint> 
     tensors.set(n, t);
     sourceBytes += t.nbytes;
   }
+  // Before the vocabulary is read: it allocates vocab_size entries, so a header value the tensors
+  // do not back (3e7, 2^32) must be refused while memory is still bounded by the largest tensor.
+  checkAgainstTensors(text, vision, tensors, configPath);
+  const vocab = await readHfVocab(root, config, text.vocabSize);
   let generation: Record<string, unknown> = {};
-  if (files.includes("generation_config.json")) generation = await readJson(join(root, "generation_config.json"), true).catch(() => ({}));
+  if (files.includes("generation_config.json")) generation = await readGenerationConfig(join(root, "generation_config.json"));
   return { dir: root, config, text, vision, vocab, generation, tensors, sourceBytes };
 }

@@ -14,7 +14,7 @@
  *   `add_<typ>_token` flags; the chat template (tokenizer_config.json, else chat_template.jinja,
  *   else chat_template.json); normalizer lowercase / strip-accents flags.
  */
-import { readRegularFileText } from "./regular-file.js";
+import { readCheckpointText } from "./regular-file.js";
 import { join } from "node:path";
 import { VideoScoreError } from "../../addon/errors.js";
 import { TOKEN_TYPE } from "../tokenizer.js";
@@ -62,7 +62,7 @@ export async function readJson(path: string, required: boolean): Promise<Record<
 export async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
-    text = await readRegularFileText(path);
+    text = await readCheckpointText(path);
   } catch (e) {
     if (!required && (e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     if (e instanceof VideoScoreError) throw e;
@@ -235,7 +235,7 @@ export async function readHfVocab(dir: string, config: Record<string, unknown>, 
   if (tc !== undefined) {
     let alt: string | undefined;
     try {
-      alt = await readRegularFileText(join(dir, "chat_template.jinja"));
+      alt = await readCheckpointText(join(dir, "chat_template.jinja"));
     } catch (e) {
       if (e instanceof VideoScoreError) throw e;
       const ctj = await readJson(join(dir, "chat_template.json"), false);

@@ -34,6 +34,7 @@ import { GGML_TYPE, kv } from "../types.js";
 import type { GGMLType, GGUFMetadata, GGUFValue } from "../types.js";
 import { clipMetadata, fileHeader, matrixStorage, qwen2vlMetadata } from "../qwen25vl-metadata.js";
 import type { WeightStorage } from "../qwen25vl-metadata.js";
+import { metadataProblem } from "../value-ranges.js";
 import { registerBF16 } from "./bf16.js";
 import { hfVocabMetadata } from "./hf-vocab.js";
 import { mismatch } from "./checkpoint.js";
@@ -157,7 +158,11 @@ export function sizeLabel(params: number): string {
 function generalMetadata(ckpt: Qwen25VLCheckpoint, name: string, tensors: PlannedTensor[]): Array<readonly [string, GGUFValue]> {
   const g = ckpt.generation;
   const out: Array<readonly [string, GGUFValue]> = [];
-  const int = (key: string, v: unknown) => typeof v === "number" && Number.isInteger(v) && out.push([`general.sampling.${key}`, kv.i32(v)]);
+  const int = (key: string, v: unknown) => {
+    if (typeof v !== "number" || !Number.isInteger(v)) return;
+    if (v < -0x8000_0000 || v > 0x7fff_ffff) throw mismatch(`${ckpt.dir}: generation_config.json's ${key} ${v} does not fit general.sampling.${key} (an i32)`, ckpt.dir);
+    out.push([`general.sampling.${key}`, kv.i32(v)]);
+  };
   const float = (key: string, v: unknown) => typeof v === "number" && Number.isFinite(v) && out.push([`general.sampling.${key}`, kv.f32(v)]);
   if (typeof g.sequence === "string") out.push(["general.sampling.sequence", kv.str(g.sequence)]);
   int("top_k", g.top_k);
@@ -175,6 +180,17 @@ function generalMetadata(ckpt: Qwen25VLCheckpoint, name: string, tensors: Planne
   const params = tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
   if (params > 0) out.push(["general.size_label", kv.str(sizeLabel(params))]);
   return out;
+}
+
+/**
+ * A planned file, once every metadata value is known to fit its kind: the config values were
+ * checked where they were read, so this names the GGUF key of anything those checks missed
+ * before a file is opened, rather than the writer failing halfway.
+ */
+function planned(ckpt: Qwen25VLCheckpoint, metadata: GGUFMetadata, tensors: PlannedTensor[]): PlannedFile {
+  const problem = metadataProblem(metadata);
+  if (problem !== undefined) throw mismatch(`${ckpt.dir}: ${problem}; correct the config.json value it is made from`, ckpt.dir);
+  return { metadata, tensors, sourceBytes: tensors.reduce((s, t) => s + t.sourceBytes, 0) };
 }
 
 /** Plans the text model GGUF: metadata in the converter's order and the tensors with their sources. */
@@ -212,7 +228,7 @@ export function planTextModel(ckpt: Qwen25VLCheckpoint, type: ConvertType, name:
     ...qwen2vlMetadata(h, type),
     ...hfVocabMetadata(ckpt.vocab),
   ];
-  return { metadata: md, tensors: p.tensors, sourceBytes: p.tensors.reduce((s, t) => s + t.sourceBytes, 0) };
+  return planned(ckpt, md, p.tensors);
 }
 
 /** Plans the mmproj GGUF (vision tower + patch merger). */
@@ -260,5 +276,5 @@ export function planMmproj(ckpt: Qwen25VLCheckpoint, type: ConvertType, name: st
   if (extra.length > 0) throw mismatch(`${ckpt.dir}: unexpected vision tensor(s) for Qwen2.5-VL: ${extra.slice(0, 5).join(", ")}${extra.length > 5 ? ", …" : ""}`, ckpt.dir);
 
   const md: GGUFMetadata = [...fileHeader("clip"), ...generalMetadata(ckpt, name, p.tensors), ...clipMetadata(v, v.projectionDim, type)];
-  return { metadata: md, tensors: p.tensors, sourceBytes: p.tensors.reduce((s, t) => s + t.sourceBytes, 0) };
+  return planned(ckpt, md, p.tensors);
 }

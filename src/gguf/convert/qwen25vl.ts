@@ -51,8 +51,8 @@ async function writeFile(path: string, metadata: GGUFMetadata, specs: GGUFTensor
     return await writeGGUFAtomically(path, metadata, specs);
   } catch (e) {
     if (e instanceof VideoScoreError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === "string") throw new VideoScoreError("ERR_MODEL_LOAD", `cannot write ${path}: ${(e as Error).message}`, { path, cause: e });
+    // Only a system call's failure is the file system's; Node's own codes (ERR_OUT_OF_RANGE) are ours.
+    if (typeof (e as NodeJS.ErrnoException).syscall === "string") throw new VideoScoreError("ERR_MODEL_LOAD", `cannot write ${path}: ${(e as Error).message}`, { path, cause: e });
     throw new VideoScoreError("ERR_INTERNAL", `writing ${path} failed: ${(e as Error).message}`, { path, cause: e });
   }
 }

@@ -8,7 +8,7 @@
  * offsets are relative to the first byte after the header. A sharded checkpoint lists its files in
  * `model.safetensors.index.json` (`weight_map`: tensor name → file name).
  */
-import { openRegularFile, readRegularFileText } from "./regular-file.js";
+import { openCheckpointFile, readCheckpointText } from "./regular-file.js";
 import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { VideoScoreError } from "../../addon/errors.js";
@@ -66,13 +66,41 @@ async function readExactly(fh: FileHandle, buf: Uint8Array, position: number, pa
 }
 
 /**
+ * The format requires the tensors' byte ranges, in offset order, to cover the data section
+ * exactly: no overlap (two tensors sharing bytes), no gap, nothing after the last. The reference
+ * loader refuses anything else, so such a file is corrupt or crafted, never a checkpoint to convert.
+ */
+function checkTiling(path: string, tensors: readonly SafetensorsTensor[], dataStart: number, dataBytes: number): void {
+  // An empty tensor owns no bytes, so wherever it points (inside the file: checked above) it is harmless.
+  const sorted = tensors.filter((t) => t.nbytes > 0).sort((a, b) => a.offset - b.offset);
+  const offsets = (t: SafetensorsTensor) => `[${t.offset - dataStart}, ${t.offset - dataStart + t.nbytes}]`;
+  const again = "; the file is corrupt or forged, download it again";
+  let end = 0;
+  let prev: SafetensorsTensor | undefined;
+  for (const t of sorted) {
+    const begin = t.offset - dataStart;
+    if (begin < end) throw loadError(path, `tensors '${prev!.name}' and '${t.name}' overlap (data_offsets ${offsets(prev!)} and ${offsets(t)})${again}`);
+    if (begin > end) {
+      const after = prev === undefined ? "before the first tensor" : `after '${prev.name}' ${offsets(prev)}`;
+      throw loadError(path, `data bytes ${end}..${begin} belong to no tensor (${after}, before '${t.name}' ${offsets(t)})${again}`);
+    }
+    end = begin + t.nbytes;
+    prev = t;
+  }
+  if (end !== dataBytes) {
+    const last = prev === undefined ? "the header" : `the last tensor '${prev.name}' ${offsets(prev)}`;
+    throw loadError(path, `${dataBytes - end} data bytes after ${last} belong to no tensor${again}`);
+  }
+}
+
+/**
  * Parses the header of one safetensors file and checks every tensor's byte range against its
  * dtype, shape and the file size (a truncated file is refused here, before anything is written).
  */
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsTensor[]> {
   let fh: FileHandle;
   try {
-    fh = await openRegularFile(path);
+    fh = await openCheckpointFile(path);
   } catch (e) {
     if (e instanceof VideoScoreError) throw e;
     throw loadError(path, `cannot open (${(e as Error).message})`, e);
@@ -122,14 +150,7 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsTe
       }
       out.push({ name, dtype: e.dtype, shape: shape as number[], file: path, offset: dataStart + (begin as number), nbytes });
     }
-    // The format forbids two tensors sharing bytes: one would be read as the other's data.
-    const byOffset = out.filter((t) => t.nbytes > 0).sort((a, b) => a.offset - b.offset);
-    for (let i = 1; i < byOffset.length; i++) {
-      const a = byOffset[i - 1]!;
-      const b = byOffset[i]!;
-      if (b.offset < a.offset + a.nbytes)
-        throw loadError(path, `tensors '${a.name}' and '${b.name}' overlap (bytes ${a.offset - dataStart}..${a.offset - dataStart + a.nbytes} and ${b.offset - dataStart}..${b.offset - dataStart + b.nbytes}); the file is corrupt or forged`);
-    }
+    checkTiling(path, out, dataStart, dataBytes);
     return out;
   } finally {
     await fh.close();
@@ -147,7 +168,7 @@ export async function openCheckpointTensors(dir: string, files: readonly string[
   if (files.includes("model.safetensors.index.json")) {
     let index: { weight_map?: unknown };
     try {
-      index = JSON.parse(await readRegularFileText(indexPath)) as { weight_map?: unknown };
+      index = JSON.parse(await readCheckpointText(indexPath)) as { weight_map?: unknown };
     } catch (e) {
       if (e instanceof VideoScoreError) throw e;
       throw loadError(indexPath, `unreadable index (${(e as Error).message})`, e);
@@ -250,7 +271,7 @@ export class TensorByteReader {
     }
     if (this.fh === undefined) {
       try {
-        this.fh = await openRegularFile(this.tensor.file);
+        this.fh = await openCheckpointFile(this.tensor.file);
       } catch (e) {
         if (e instanceof VideoScoreError) throw e;
         throw loadError(this.tensor.file, `cannot open (${(e as Error).message})`, e);
