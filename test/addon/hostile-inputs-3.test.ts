@@ -4,7 +4,8 @@
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VideoScoreError, VideoScorer, sampleFrames } from "../../src/index.js";
+import { rejection } from "../fixtures/errors.js";
+import { VideoScorer, sampleFrames } from "../../src/index.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 import { countingSource, decodeFrameIndex, ensureFile, ffmpeg, makeVideoFixtures, x264 } from "../fixtures/videos.js";
 
@@ -12,16 +13,6 @@ const dir = join(FIXTURE_DIR, "hostile-3");
 let scorer: VideoScorer;
 let clip: string;
 const FAST = { prompt: "a red square", maxTokens: 8 };
-
-async function rejection(p: Promise<unknown>): Promise<VideoScoreError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(VideoScoreError);
-    return e as VideoScoreError;
-  }
-  throw new Error("expected a rejection");
-}
 
 beforeAll(async () => {
   const models = await tinyModels();

@@ -6,7 +6,8 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { VideoScoreError, VideoScorer, sampleFrames } from "../../src/index.js";
+import { rejection } from "../fixtures/errors.js";
+import { VideoScorer, sampleFrames } from "../../src/index.js";
 import { loadAddon } from "../../src/addon/loader.js";
 import { openOptions, resolveLimits } from "../../src/video/limits.js";
 import { getMetadata, readGGUF } from "../../src/gguf/reader.js";
@@ -18,16 +19,6 @@ let models: { model: string; mmproj: string };
 let scorer: VideoScorer;
 let clip: string;
 const FAST = { prompt: "a red square", maxTokens: 8 };
-
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<VideoScoreError> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(VideoScoreError);
-    return e as VideoScoreError;
-  }
-  throw new Error("expected a rejection");
-}
 
 beforeAll(async () => {
   models = await tinyModels();

@@ -7,6 +7,7 @@ import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { rejection } from "../fixtures/errors.js";
 import { openOptions, resolveLimits } from "../../src/video/limits.js";
 import { loadAddon } from "../../src/addon/loader.js";
 import { VideoScoreError, type VideoScoreErrorCode } from "../../src/addon/errors.js";
@@ -54,16 +55,6 @@ function expectPlannedFrames(r: SampledVideo): void {
   expect(r.frames.length).toBe(r.plan.indices.length);
   expect(r.frames.map((f) => f.index)).toEqual(r.plan.indices);
   expect(shownIndices(r)).toEqual(r.plan.indices);
-}
-
-async function rejection(p: Promise<unknown>): Promise<VideoScoreError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(VideoScoreError);
-    return e as VideoScoreError;
-  }
-  throw new Error("expected a rejection");
 }
 
 async function expectCode(p: Promise<unknown>, code: VideoScoreErrorCode): Promise<VideoScoreError> {
