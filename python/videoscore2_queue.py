@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Callable, Optional
 
 from bullmq import Job, Queue
+from redis.exceptions import ResponseError as RedisResponseError
 
 #: The job format this module writes and reads (src/queue/job.ts's JOB_FORMAT).
 JOB_FORMAT = 1
@@ -301,6 +302,34 @@ def read_job_value(job_id: str, value: Any) -> dict:
     return {"ok": False, "error": bad} if bad else {"ok": True, "result": result}
 
 
+def _unreadable_job(e: Exception) -> bool:
+    """
+    Whether reading one job failed on what is stored under its key, not on the connection: JSON
+    fields that do not parse or parse to the wrong kind of value, numbers that are not, or a key that
+    is not a hash (WRONGTYPE). A lost connection raises redis' ConnectionError, none of these.
+    """
+    if isinstance(e, RedisResponseError):
+        return str(e).startswith("WRONGTYPE")
+    return isinstance(e, (ValueError, TypeError, AttributeError, KeyError))
+
+
+async def _finished_job(q: Queue, job_id: str, state: str) -> dict:
+    """A finished (or vanished) job as {"ok": True, "result"} or {"ok": False, "error"}."""
+    try:
+        job = None if state == "unknown" else await Job.fromId(q, job_id)
+    except Exception as e:
+        if not _unreadable_job(e):
+            raise
+        # A job stored as BullMQ cannot have stored it is that item's failure, not the end of the collect.
+        why = f"cannot be read ({e}): it was not written by BullMQ; remove it (BullMQ's queue.remove(id)) and enqueue again"
+        return {"ok": False, "error": {"code": "ERR_QUEUE_FORMAT", "message": f"job {job_id} in queue \"{q.name}\" {why}"}}
+    if job is None:
+        return {"ok": False, "error": {"code": "ERR_INTERNAL", "message": f"job {job_id} is not in queue \"{q.name}\" (removed, or its retention lapsed): enqueue it again"}}
+    if state == "completed":
+        return read_job_value(job_id, job.returnvalue)
+    return {"ok": False, "error": parse_failure_reason(job.failedReason)}
+
+
 async def collect_scores(
     enqueued: dict,
     connection: str,
@@ -326,13 +355,7 @@ async def collect_scores(
                 state = await q.getJobState(job_id)
                 if state not in ("completed", "failed", "unknown"):
                     continue
-                job = None if state == "unknown" else await Job.fromId(q, job_id)
-                if job is None:
-                    got = {"ok": False, "error": {"code": "ERR_INTERNAL", "message": f"job {job_id} is not in queue \"{q.name}\" (removed, or its retention lapsed): enqueue it again"}}
-                elif state == "completed":
-                    got = read_job_value(job_id, job.returnvalue)
-                else:
-                    got = {"ok": False, "error": parse_failure_reason(job.failedReason)}
+                got = await _finished_job(q, job_id, state)
                 for i in pending.pop(job_id):
                     data = enqueued["jobs"][i]
                     out[i] = {"index": i, "id": job_id, "video": data["video"], "prompt": data["prompt"], **got}

@@ -5,6 +5,7 @@
 import { mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VideoScoreError } from "../../src/addon/errors.js";
 import { scoreJobId } from "../../src/queue/job.js";
@@ -213,5 +214,36 @@ import videoscore2_queue as vq
 print(json.dumps([{k: v for k, v in vq.read_job_value("x", json.loads(t)).items() if k != "result"} for t in json.load(sys.stdin)]))`, texts);
     expect(fromNode.map((r) => r.ok)).toEqual([false, false, false, true]);
     expect(fromPython).toEqual(fromNode);
+  });
+
+  it("a job hash BullMQ cannot have written is that item's ERR_QUEUE_FORMAT in Python too; the other items are collected", async (ctx) => {
+    if (env.skip) return ctx.skip(env.skip);
+    const real = await scorer.score(clips[1]!, { ...OPTIONS, prompt: "r" });
+    const queue = "py-unreadable";
+    const other = new Worker(queue, async () => ({ v: 1, result: real }), { connection: { url: redis.url } as never });
+    other.on("error", () => undefined);
+    const breaks: Record<string, (r: Redis, key: string) => Promise<unknown>> = {
+      "data that does not parse": (r, key) => r.hset(key, "data", "{not json"),
+      "opts of null": (r, key) => r.hset(key, "opts", "null"),
+      "progress that does not parse": (r, key) => r.hset(key, "progress", "{"),
+      "a timestamp that is not a number": (r, key) => r.hset(key, "timestamp", "soon"),
+      "a key that is not a hash": (r, key) => r.del(key).then(() => r.set(key, "x")),
+    };
+    const r = new Redis(redis.url);
+    try {
+      const items = [...Object.keys(breaks), "good"].map((prompt) => ({ video: clips[1]!, prompt, options: OPTIONS }));
+      type Out = { out: { ok: boolean; id: string; error?: { code: string; message: string } }[] };
+      const first = await runPython<Out>(env.python!, ENQUEUE_AND_COLLECT, { url: redis.url, queue, items });
+      expect(first.out.every((o) => o.ok)).toBe(true);
+      for (const [i, b] of Object.values(breaks).entries()) await b(r, `bull:${queue}:${first.out[i]!.id}`);
+      const { out } = await runPython<Out>(env.python!, ENQUEUE_AND_COLLECT, { url: redis.url, queue, items });
+      Object.keys(breaks).forEach((n, i) =>
+        expect(out[i], n).toMatchObject({ ok: false, error: { code: "ERR_QUEUE_FORMAT", message: expect.stringMatching(new RegExp(`^job ${out[i]!.id} in queue "${queue}" cannot be read \\(.+\\): it was not written by BullMQ`)) } }),
+      );
+      expect(out.at(-1)).toMatchObject({ ok: true });
+    } finally {
+      await other.close();
+      r.disconnect();
+    }
   });
 });
