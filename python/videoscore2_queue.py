@@ -5,7 +5,8 @@ It mirrors src/queue/producer.ts: ``enqueue_scores`` adds one job per (video, pr
 the id ``score_job_id`` gives, which is byte for byte the id the Node producer gives, so enqueueing
 twice (from Python or Node) adds nothing; ``collect_scores`` waits for those jobs and returns each
 ``ScoreResult`` (a dict, as the worker wrote it) or the typed failure ``{"code", "message"}``.
-The job format (``JOB_FORMAT``) is checked both ways: see docs/queue.md.
+The job format (``JOB_FORMAT``) is checked both ways, and a completed value is a result only if it
+has the ScoreResult shape (``check_score_result``, as src/queue/result-check.ts): see docs/queue.md.
 
     import asyncio, videoscore2_queue as vq
     async def main():
@@ -27,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Callable, Optional
 
 from bullmq import Job, Queue
+from redis.exceptions import ResponseError as RedisResponseError
 
 #: The job format this module writes and reads (src/queue/job.ts's JOB_FORMAT).
 JOB_FORMAT = 1
@@ -170,17 +172,162 @@ def _format_error(what: str) -> dict:
     return {"code": "ERR_QUEUE_FORMAT", "message": f"{what}, and this collector reads v{JOB_FORMAT}: producer and workers must be releases with the same queue format (docs/queue.md)"}
 
 
+class _Bad(Exception):
+    pass
+
+
+def _fail(at: str, expected: str, v: Any):
+    if isinstance(v, str):
+        shown = json.dumps(v[:40] + "…" if len(v) > 40 else v, ensure_ascii=False)
+    else:
+        # The words of the Node collector (JavaScript's typeof).
+        shown = "an array" if isinstance(v, list) else "null" if v is None else "undefined" if v is _ABSENT else "boolean" if isinstance(v, bool) else "object" if isinstance(v, dict) else "number"
+    raise _Bad(f"{at} is {shown}, expected {expected}")
+
+
+def _is_num(v: Any) -> bool:
+    """A finite number as JavaScript reads it: bool is no number, and an int past float's range is Infinity there."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def _finite(v, at):
+    if not _is_num(v):
+        _fail(at, "a finite number", v)
+
+
+def _int(v, at):
+    if not (_is_num(v) and float(v).is_integer()):
+        _fail(at, "an integer", v)
+
+
+def _str(v, at):
+    if not isinstance(v, str):
+        _fail(at, "a string", v)
+
+
+def _score(v, at):
+    if not (_is_num(v) and float(v).is_integer() and 1 <= v <= 5):
+        _fail(at, "an integer in [1, 5]", v)
+
+
+def _one_of(*xs):
+    def check(v, at):
+        if not (isinstance(v, str) and v in xs):
+            _fail(at, " or ".join(json.dumps(x) for x in xs), v)
+    return check
+
+
+def _nullable(c):
+    return lambda v, at: None if v is None else c(v, at)
+
+
+_ABSENT = object()
+
+
+def _optional(c):
+    return lambda v, at: None if v is _ABSENT else c(v, at)
+
+
+def _array_of(c, length=None):
+    def check(v, at):
+        if not isinstance(v, list) or (length is not None and len(v) != length):
+            _fail(at, "an array" if length is None else f"an array of {length}", v)
+        for i, x in enumerate(v):
+            c(x, f"{at}[{i}]")
+    return check
+
+
+def _object(shape):
+    def check(v, at):
+        if not isinstance(v, dict):
+            _fail(at, "an object", v)
+        for k, c in shape.items():
+            c(v.get(k, _ABSENT), f"{at}.{k}" if at else k)
+    return check
+
+
+# The ScoreResult shape, field for field as src/queue/result-check.ts checks it (absent is not null).
+_DIMENSION = _object({
+    "score": _nullable(_score), "soft": _nullable(_finite), "expected": _nullable(_finite),
+    "probs": _nullable(_array_of(_finite, 5)), "rawProbs": _nullable(_array_of(_finite, 5)), "tokenIndex": _int,
+    "mean": _optional(_nullable(_finite)), "std": _optional(_nullable(_finite)), "majority": _optional(_nullable(_score)),
+    "agreement": _optional(_finite), "answered": _optional(_int),
+})
+_DIMS = {"visualQuality": _DIMENSION, "textAlignment": _DIMENSION, "physicalConsistency": _DIMENSION}
+_TEXT = {"rationale": _str, "text": _str, "tokens": _array_of(_int), "stopReason": _one_of("eos", "max_tokens")}
+_RESULT = _object({
+    **_DIMS, **_TEXT,
+    "mode": _one_of("think", "direct"),
+    "samples": _optional(_array_of(_object({**_DIMS, **_TEXT, "seed": _int}))),
+    "unanswered": _optional(_int),
+    "frames": _object({k: _finite if k == "nativeFps" else _array_of(_int) if k == "indices" else _int
+                       for k in ("count", "width", "height", "indices", "sourceWidth", "sourceHeight", "totalFrames", "nativeFps")}),
+    "timings": _object({k: _finite for k in ("sampleMs", "sampleTotalMs", "encodeMs", "prefillMs", "generateMs", "totalMs",
+                                             "promptTokens", "generatedTokens", "decodedTokens", "sharedSteps", "tokensPerSecond")}),
+})
+
+
+def check_score_result(value: Any, what: str, at: str = "") -> Optional[dict]:
+    """
+    None when ``value`` has the ScoreResult shape (every number a number), else the ERR_QUEUE_FORMAT
+    failure naming the first wrong field: whoever can write to Redis can complete a job with anything.
+    """
+    try:
+        _RESULT(value, at)
+        return None
+    except _Bad as e:
+        why = re.sub(r"^ is", "the value is", str(e))
+        return {"code": "ERR_QUEUE_FORMAT", "message": f"{what} completed with a value that is not a ScoreResult ({why}): it was not written by a videoscore2 worker of this release"}
+
+
 def read_job_value(job_id: str, value: Any) -> dict:
-    """A completed job's value as {"ok": True, "result"} or, of another format, {"ok": False, "error"}."""
+    """A completed job's value as {"ok": True, "result"} or, of another format or shape, {"ok": False, "error"}."""
+    what = f"job {job_id}"
     v = value.get("v") if isinstance(value, dict) else None
     if v != JOB_FORMAT or isinstance(v, bool):
+        if v is None:
+            # Says which field is wrong when it is not even a result; a bare result is of an older format.
+            bad = check_score_result(value, what)
+            if bad:
+                return {"ok": False, "error": bad}
         shown = "without a version (no \"v\" field)" if v is None else f"v{json.dumps(v)}"
-        return {"ok": False, "error": _format_error(f"job {job_id} completed with a result in queue format {shown}")}
+        return {"ok": False, "error": _format_error(f"{what} completed with a result in queue format {shown}")}
     result = value.get("result")
-    dims = ("visualQuality", "textAlignment", "physicalConsistency")
-    if not isinstance(result, dict) or not all(isinstance(result.get(d), dict) for d in dims):
-        return {"ok": False, "error": {"code": "ERR_QUEUE_FORMAT", "message": f"job {job_id} completed with a value that is not a ScoreResult"}}
-    return {"ok": True, "result": result}
+    bad = check_score_result(result, what, "result")
+    return {"ok": False, "error": bad} if bad else {"ok": True, "result": result}
+
+
+def _unreadable_job(e: Exception) -> bool:
+    """
+    Whether reading one job failed on what is stored under its key, not on the connection: JSON
+    fields that do not parse or parse to the wrong kind of value, numbers that are not, or a key that
+    is not a hash (WRONGTYPE). A lost connection raises redis' ConnectionError, none of these.
+    """
+    if isinstance(e, RedisResponseError):
+        return str(e).startswith("WRONGTYPE")
+    return isinstance(e, (ValueError, TypeError, AttributeError, KeyError))
+
+
+async def _finished_job(q: Queue, job_id: str, state: str) -> dict:
+    """A finished (or vanished) job as {"ok": True, "result"} or {"ok": False, "error"}."""
+    try:
+        job = None if state == "unknown" else await Job.fromId(q, job_id)
+    except Exception as e:
+        if not _unreadable_job(e):
+            raise
+        # A job stored as BullMQ cannot have stored it is that item's failure, not the end of the collect.
+        why = f"cannot be read ({e}): it was not written by BullMQ; remove it (BullMQ's queue.remove(id)) and enqueue again"
+        return {"ok": False, "error": {"code": "ERR_QUEUE_FORMAT", "message": f"job {job_id} in queue \"{q.name}\" {why}"}}
+    if job is None:
+        return {"ok": False, "error": {"code": "ERR_INTERNAL", "message": f"job {job_id} is not in queue \"{q.name}\" (removed, or its retention lapsed): enqueue it again"}}
+    if state == "completed":
+        return read_job_value(job_id, job.returnvalue)
+    return {"ok": False, "error": parse_failure_reason(job.failedReason)}
 
 
 async def collect_scores(
@@ -208,13 +355,7 @@ async def collect_scores(
                 state = await q.getJobState(job_id)
                 if state not in ("completed", "failed", "unknown"):
                     continue
-                job = None if state == "unknown" else await Job.fromId(q, job_id)
-                if job is None:
-                    got = {"ok": False, "error": {"code": "ERR_INTERNAL", "message": f"job {job_id} is not in queue \"{q.name}\" (removed, or its retention lapsed): enqueue it again"}}
-                elif state == "completed":
-                    got = read_job_value(job_id, job.returnvalue)
-                else:
-                    got = {"ok": False, "error": parse_failure_reason(job.failedReason)}
+                got = await _finished_job(q, job_id, state)
                 for i in pending.pop(job_id):
                     data = enqueued["jobs"][i]
                     out[i] = {"index": i, "id": job_id, "video": data["video"], "prompt": data["prompt"], **got}

@@ -121,6 +121,16 @@ export async function enqueueScores(items: readonly ScoreJobInput[], options: En
 }
 
 /**
+ * Whether reading one job failed on what is stored under its key, not on the connection: JSON fields
+ * (data, opts, stacktrace) that do not parse or parse to the wrong kind of value, or a key that is
+ * not a hash (WRONGTYPE). Connection trouble makes commands wait (maxRetriesPerRequest: null) or
+ * throws ioredis' own errors, which are none of these.
+ */
+function unreadableJob(e: unknown): e is Error {
+  return e instanceof SyntaxError || e instanceof TypeError || (e instanceof Error && e.name === "ReplyError" && e.message.startsWith("WRONGTYPE"));
+}
+
+/**
  * Waits for the jobs of an {@link enqueueScores} call and returns their results in input order
  * (undefined where `signal` stopped the wait first). Each job is reported once, however many times
  * it ran (a worker killed mid-job, a retry).
@@ -159,8 +169,17 @@ export async function collectScores(enqueued: Pick<EnqueuedScores, "ids" | "jobs
     try {
       const state = await queue.getJobState(id);
       if (state !== "completed" && state !== "failed" && state !== "unknown") return;
-      const job = state === "unknown" ? undefined : await Job.fromId(queue, id);
-      const base = (i: number) => ({ index: i, id, video: enqueued.jobs[i]!.video, prompt: enqueued.jobs[i]!.prompt, ...(job?.processedBy ? { processedBy: job.processedBy } : {}) });
+      const base = (i: number, processedBy?: string) => ({ index: i, id, video: enqueued.jobs[i]!.video, prompt: enqueued.jobs[i]!.prompt, ...(processedBy ? { processedBy } : {}) });
+      let job: Awaited<ReturnType<typeof Job.fromId>>;
+      try {
+        job = state === "unknown" ? undefined : await Job.fromId(queue, id);
+      } catch (e) {
+        // A job stored as BullMQ cannot have stored it is that clip's failure, not the end of the collect.
+        if (!unreadableJob(e)) throw e;
+        const message = `job ${id} in queue "${name}" cannot be read (${e.message}): it was not written by BullMQ; remove it (BullMQ's queue.remove(id)) and enqueue again`;
+        settle(id, (i) => ({ ...base(i), ok: false, error: { code: "ERR_QUEUE_FORMAT", message } }));
+        return;
+      }
       if (!job) settle(id, (i) => ({ ...base(i), ok: false, error: { code: "ERR_INTERNAL", message: `job ${id} is not in queue "${name}" (removed, or its retention lapsed): enqueue it again` } }));
       else if (state === "completed") {
         // Whoever can write to Redis can complete a job with anything: only a ScoreResult is a result.
@@ -169,11 +188,11 @@ export async function collectScores(enqueued: Pick<EnqueuedScores, "ids" | "jobs
           result = checkJobResult(job.returnvalue, `job ${id}`);
         } catch (e) {
           const err = e as VideoScoreError;
-          settle(id, (i) => ({ ...base(i), ok: false, error: { code: err.code, message: err.message } }));
+          settle(id, (i) => ({ ...base(i, job.processedBy), ok: false, error: { code: err.code, message: err.message } }));
           return;
         }
-        settle(id, (i) => ({ ...base(i), ok: true, result }));
-      } else settle(id, (i) => ({ ...base(i), ok: false, error: parseFailureReason(job.failedReason) }));
+        settle(id, (i) => ({ ...base(i, job.processedBy), ok: true, result }));
+      } else settle(id, (i) => ({ ...base(i, job.processedBy), ok: false, error: parseFailureReason(job.failedReason) }));
     } finally {
       checking.delete(id);
     }

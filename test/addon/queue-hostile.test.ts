@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker, type Job } from "bullmq";
+import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectScores, enqueueScores } from "../../src/queue/producer.js";
 import { createScoringWorker } from "../../src/queue/worker.js";
@@ -140,6 +141,58 @@ describe("forged results", () => {
       expect(out.at(-1)).toMatchObject({ ok: true });
     } finally {
       await w.close();
+    }
+  });
+});
+
+describe("job hashes BullMQ cannot have written", () => {
+  it("score --redis --out: a job whose data does not parse is that clip's ERR_QUEUE_FORMAT (exit 3), no stack; the good clip is written", async () => {
+    const queue = "unreadable-cli";
+    const r = new IORedis(redis.url);
+    // The forger completes the job after breaking its stored data: the value is fine, the hash is not.
+    const w = forger(queue, async (job) => {
+      const { video, prompt, options } = job.data;
+      if (video === clips.markup) await r.hset(`bull:${queue}:${job.id}`, "data", "{not json");
+      return { v: 1, result: await scorer.score(video, { ...options, prompt }) };
+    });
+    const out = join(dir, "unreadable.jsonl");
+    rmSync(out, { force: true });
+    try {
+      const res = await cli(["score", clips.good, clips.markup, "--prompt", "a test pattern", "--max-tokens", "16", "--redis", redis.url, "--queue", queue, "--format", "jsonl", "--out", out]);
+      expect(res.stderr).not.toMatch(/SyntaxError|\n\s+at /);
+      expect(res.code, res.stderr).toBe(3);
+      const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      const good = lines.find((l) => String(l.video).endsWith("good.mp4"))!;
+      const { timings: _t, ...local } = await scorer.score(clips.good, { prompt: "a test pattern", maxTokens: 16 });
+      expect(good).toMatchObject({ visualQuality: local.visualQuality, text: local.text });
+      expect(JSON.stringify(lines.find((l) => String(l.video).endsWith("markup.mp4")))).toMatch(/ERR_QUEUE_FORMAT.*cannot be read/);
+    } finally {
+      await w.close();
+      r.disconnect();
+    }
+  });
+
+  it("collectScores: JSON fields that do not parse or parse to null, and a job key that is not a hash, are that job's ERR_QUEUE_FORMAT", async () => {
+    const queue = "unreadable-lib";
+    const w = forger(queue, async (job) => ({ v: 1, result: await scorer.score(job.data.video, { ...job.data.options, prompt: job.data.prompt }) }));
+    const breaks: Record<string, (r: IORedis, key: string) => Promise<unknown>> = {
+      "data that does not parse": (r, key) => r.hset(key, "data", "{not json"),
+      "opts of null": (r, key) => r.hset(key, "opts", "null"),
+      "progress that does not parse": (r, key) => r.hset(key, "progress", "{"),
+      "a key that is not a hash": (r, key) => r.del(key).then(() => r.set(key, "x")),
+    };
+    const names = Object.keys(breaks);
+    const r = new IORedis(redis.url);
+    try {
+      const enq = await enqueueScores([...names, "good"].map((prompt) => ({ video: clips.good, prompt, options: { maxTokens: 8 } })), { connection: redis.url, queue });
+      expect((await collectScores(enq, { connection: redis.url, queue, pollMs: 100 })).every((o) => o?.ok)).toBe(true);
+      for (const [i, n] of names.entries()) await breaks[n]!(r, `bull:${queue}:${enq.ids[i]}`);
+      const out = await collectScores(enq, { connection: redis.url, queue, pollMs: 100 });
+      names.forEach((n, i) => expect(out[i], n).toMatchObject({ ok: false, error: { code: "ERR_QUEUE_FORMAT", message: expect.stringMatching(new RegExp(`^job ${enq.ids[i]} in queue "${queue}" cannot be read \\(.+\\): it was not written by BullMQ`)) } }));
+      expect(out.at(-1)).toMatchObject({ ok: true });
+    } finally {
+      await w.close();
+      r.disconnect();
     }
   });
 });

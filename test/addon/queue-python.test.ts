@@ -5,9 +5,12 @@
 import { mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VideoScoreError } from "../../src/addon/errors.js";
 import { scoreJobId } from "../../src/queue/job.js";
-import { enqueueScores } from "../../src/queue/producer.js";
+import { collectScores, enqueueScores } from "../../src/queue/producer.js";
+import { checkJobResult } from "../../src/queue/result-check.js";
 import { createScoringWorker, type ScoringWorker } from "../../src/queue/worker.js";
 import { VideoScorer } from "../../src/scorer/scorer.js";
 import type { ScoreResult } from "../../src/scorer/result.js";
@@ -151,6 +154,96 @@ print(json.dumps(vq.score_job_id("/f.mp4", "p", {"fps": 2.0, "x": (1, 2), "t": 1
       expect(res.out[3]).toMatchObject({ ok: true });
     } finally {
       await other.close();
+    }
+  });
+
+  it("the Python collector checks a result's shape as collectScores does: each forged value is the same ERR_QUEUE_FORMAT failure, word for word", async (ctx) => {
+    if (env.skip) return ctx.skip(env.skip);
+    const X = `<img src=x onerror="alert(1)">`;
+    const real = await scorer.score(clips[1]!, { ...OPTIONS, prompt: "r" });
+    const { rationale: _r, ...noRationale } = real;
+    const forged: Record<string, unknown> = {
+      "a string": "not a result",
+      "null": null,
+      "an empty object": {},
+      "a bare result (no version)": real,
+      "a result of another format": { v: 2, result: real },
+      "a score of markup": { v: 1, result: { ...real, visualQuality: { ...real.visualQuality, score: X } } },
+      "a boolean score": { v: 1, result: { ...real, textAlignment: { ...real.textAlignment, score: true } } },
+      "a frame count of markup": { v: 1, result: { ...real, frames: { ...real.frames, count: X } } },
+      "token counts as strings": { v: 1, result: { ...real, timings: { ...real.timings, promptTokens: "12" } } },
+      "a probability that is not a number": { v: 1, result: { ...real, physicalConsistency: { ...real.physicalConsistency, probs: [0.2, 0.2, 0.2, 0.2, "x"] } } },
+      "no rationale": { v: 1, result: noRationale },
+      "another stop reason": { v: 1, result: { ...real, stopReason: "length" } },
+      "markup in a sample": { v: 1, result: { ...real, samples: [{ ...real, seed: X }] } },
+      "good": { v: 1, result: real },
+    };
+    const queue = "py-forged";
+    const other = new Worker(queue, async (j) => forged[j.data.prompt as string], { connection: { url: redis.url } as never });
+    other.on("error", () => undefined);
+    try {
+      const items = Object.keys(forged).map((prompt) => ({ video: clips[1]!, prompt, options: OPTIONS }));
+      const py = await runPython<{ out: { ok: boolean; result?: ScoreResult; error?: { code: string; message: string } }[] }>(env.python!, ENQUEUE_AND_COLLECT, { url: redis.url, queue, items });
+      const node = await collectScores(await enqueueScores(items, { connection: redis.url, queue }), { connection: redis.url, queue, pollMs: 100 });
+      items.forEach(({ prompt }, i) => {
+        if (prompt === "good") {
+          expect(py.out[i], prompt).toMatchObject({ ok: true, result: real });
+          return expect(node[i], prompt).toMatchObject({ ok: true });
+        }
+        expect(py.out[i]!.error, prompt).toEqual({ code: "ERR_QUEUE_FORMAT", message: expect.any(String) });
+        expect(py.out[i]!.error, prompt).toEqual((node[i] as { error: unknown }).error);
+      });
+      expect(py.out[5]!.error!.message).toContain(`result.visualQuality.score is "<img src=x`);
+    } finally {
+      await other.close();
+    }
+    // Numbers JSON can write but a double cannot hold are Infinity to JavaScript: not finite for either.
+    const text = JSON.stringify({ v: 1, result: real });
+    const texts = [`"promptTokens":1e400`, `"promptTokens":${"9".repeat(400)}`, `"promptTokens":-1e400`, `"promptTokens":12.0`].map((t) => text.replace(/"promptTokens":\d+/, t));
+    const fromNode = texts.map((t) => {
+      try {
+        checkJobResult(JSON.parse(t), "job x");
+        return { ok: true };
+      } catch (e) {
+        return { ok: false, error: { code: (e as VideoScoreError).code, message: (e as Error).message } };
+      }
+    });
+    const fromPython = await runPython<{ ok: boolean }[]>(env.python!, `
+import json, sys
+import videoscore2_queue as vq
+print(json.dumps([{k: v for k, v in vq.read_job_value("x", json.loads(t)).items() if k != "result"} for t in json.load(sys.stdin)]))`, texts);
+    expect(fromNode.map((r) => r.ok)).toEqual([false, false, false, true]);
+    expect(fromPython).toEqual(fromNode);
+  });
+
+  it("a job hash BullMQ cannot have written is that item's ERR_QUEUE_FORMAT in Python too; the other items are collected", async (ctx) => {
+    if (env.skip) return ctx.skip(env.skip);
+    const real = await scorer.score(clips[1]!, { ...OPTIONS, prompt: "r" });
+    const queue = "py-unreadable";
+    const other = new Worker(queue, async () => ({ v: 1, result: real }), { connection: { url: redis.url } as never });
+    other.on("error", () => undefined);
+    const breaks: Record<string, (r: Redis, key: string) => Promise<unknown>> = {
+      "data that does not parse": (r, key) => r.hset(key, "data", "{not json"),
+      "opts of null": (r, key) => r.hset(key, "opts", "null"),
+      "progress that does not parse": (r, key) => r.hset(key, "progress", "{"),
+      "a timestamp that is not a number": (r, key) => r.hset(key, "timestamp", "soon"),
+      "a key that is not a hash": (r, key) => r.del(key).then(() => r.set(key, "x")),
+    };
+    const r = new Redis(redis.url);
+    try {
+      const items = [...Object.keys(breaks), "good"].map((prompt) => ({ video: clips[1]!, prompt, options: OPTIONS }));
+      type Out = { out: { ok: boolean; id: string; error?: { code: string; message: string } }[] };
+      const first = await runPython<Out>(env.python!, ENQUEUE_AND_COLLECT, { url: redis.url, queue, items });
+      expect(first.out.every((o) => o.ok)).toBe(true);
+      for (const [i, b] of Object.values(breaks).entries()) await b(r, `bull:${queue}:${first.out[i]!.id}`);
+      const { out } = await runPython<Out>(env.python!, ENQUEUE_AND_COLLECT, { url: redis.url, queue, items });
+      Object.keys(breaks).forEach((n, i) =>
+        expect(out[i], n).toMatchObject({ ok: false, error: { code: "ERR_QUEUE_FORMAT", message: expect.stringMatching(new RegExp(`^job ${out[i]!.id} in queue "${queue}" cannot be read \\(.+\\): it was not written by BullMQ`)) } }),
+      );
+      expect(out.at(-1)).toMatchObject({ ok: true });
+    } finally {
+      await other.close();
+      r.disconnect();
     }
   });
 });
