@@ -67,6 +67,7 @@ struct OwnedBatch {
 Engine::~Engine() {
   if (mtmd_) mtmd_free(mtmd_);
   if (ctx_) llama_free(ctx_);
+  if (threadpool_) freeThreadpool_(threadpool_);
   if (model_) llama_model_free(model_);
 }
 

@@ -25,6 +25,7 @@ struct llama_vocab;
 struct mtmd_context;
 struct llama_token_data;
 struct llama_token_data_array;
+struct ggml_threadpool;
 
 namespace vs2 {
 
@@ -264,6 +265,9 @@ class Engine {
 
   llama_model* model_ = nullptr;
   llama_context* ctx_ = nullptr;
+  ggml_threadpool* threadpool_ = nullptr;
+  void (*freeThreadpool_)(ggml_threadpool*) = nullptr;
+  friend void AttachThreadpool(Engine& e, int threads);
   mtmd_context* mtmd_ = nullptr;
   const llama_vocab* vocab_ = nullptr;
   int32_t videoPadToken_ = -1;
