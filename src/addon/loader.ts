@@ -186,8 +186,9 @@ export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): LoadedAd
       try {
         const addon = require_(c.path) as NativeAddon;
         addon.setErrorClass(VideoScoreError as unknown as new (code: string, message: string) => Error);
-        // The CPU backend of the best x86 level, before anything else touches ggml. A typed error
-        // (ERR_CPU_UNSUPPORTED: no level this CPU runs) is the user's to see, not another candidate's.
+        // The CPU backend of the best x86 level, before anything else touches ggml. ERR_CPU_UNSUPPORTED
+        // (no level this CPU runs) is the user's to see: every candidate carries the same levels. A
+        // candidate missing its modules (ERR_BINARY_NOT_FOUND) is only that candidate's defect.
         const { cpuVariant, cpuScores } = addon.loadBackends({ dir: dirname(c.path), gpuModules: [] });
         cached = { addon, path: c.path, cuda: c.cuda, cpuVariant, cpuScores };
         const skippedCuda = tried.filter((t) => /cuda/.test(t.path) && t.error !== "not found");
@@ -195,7 +196,7 @@ export function loadAddon(gpu: GpuPreference = gpuPreferenceFromEnv()): LoadedAd
           noteFallback(`videoscore2-native: CUDA build not usable (${skippedCuda[0]!.error}); trying Vulkan, then the CPU`);
         return cached;
       } catch (e) {
-        if (e instanceof VideoScoreError) throw e;
+        if (e instanceof VideoScoreError && e.code !== "ERR_BINARY_NOT_FOUND") throw e;
         tried.push({ path: c.path, error: (e as Error).message.split("\n")[0] ?? String(e) });
       }
     } else {

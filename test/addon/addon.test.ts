@@ -2,7 +2,7 @@
 // pinned llama.cpp commit and the libav versions pkg-config found; the loader's error lists every
 // path tried and the fix; the fetch script refuses a tarball whose integrity does not match.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,6 +101,27 @@ describe("loader", () => {
     writeFileSync(script, `import { loadAddon } from ${JSON.stringify(join(root, "src", "addon", "loader.ts"))}; console.log(loadAddon("cpu").path);`);
     const r = spawnSync(process.execPath, ["--import", "tsx", script], { env: { ...process.env, VIDEOSCORE2_BINARY: "", VIDEOSCORE2_TEST_ROOT: packed }, cwd: root, encoding: "utf8" });
     expect(r.stdout.trim().split("\n").pop()).toBe(join(unpacked, "build", "cpu", "videoscore2.node"));
+  });
+
+  it.skipIf(!versions("cpu").modular)("a candidate without its CPU modules is passed over for the next one, and the error of the first stays in the list", () => {
+    const fakeRoot = mkdtempSync(join(tmpdir(), "vs2-root-"));
+    writeFileSync(join(fakeRoot, "package.json"), JSON.stringify({ name: "videoscore2-native" }));
+    const broken = join(fakeRoot, "build", "cpu");
+    const good = join(fakeRoot, "build", "Release");
+    copyCpuBuild(join(root, "build", "cpu", "videoscore2.node"), broken);
+    copyCpuBuild(join(root, "build", "cpu", "videoscore2.node"), good);
+    for (const f of readdirSync(broken)) if (f.startsWith("libggml-cpu-")) rmSync(join(broken, f));
+    const script = join(fakeRoot, "probe.mts");
+    writeFileSync(script, `import { loadAddon } from ${JSON.stringify(join(root, "src", "addon", "loader.ts"))}; console.log(JSON.stringify({ path: loadAddon("cpu").path, variant: loadAddon("cpu").cpuVariant }));`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", script], { env: { ...process.env, VIDEOSCORE2_BINARY: "", VIDEOSCORE2_TEST_ROOT: fakeRoot }, cwd: root, encoding: "utf8" });
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    expect(out.path).toBe(join(good, "videoscore2.node"));
+    expect(out.variant).toBe(versions("cpu").cpuVariant);
+    // With no good candidate at all, the modules' absence is named in the list of what was tried.
+    rmSync(good, { recursive: true });
+    const m = probe({ VIDEOSCORE2_BINARY: "", VIDEOSCORE2_TEST_ROOT: fakeRoot });
+    expect(m.code).toBe("ERR_BINARY_NOT_FOUND");
+    expect(m.message).toContain(`${join(broken, "videoscore2.node")}: No CPU backend (libggml-cpu-*.so) beside the addon`);
   });
 
   it("a VIDEOSCORE2_BINARY that does not load is an error naming it, not a fall-back to another binary", () => {

@@ -169,12 +169,12 @@ describe("parallel: concurrent calls generate in the same batches", () => {
 
   it("prompts on one EncodedVideo, batched, equal the same prompts on the file", async () => {
     using encoded = await par.encode(clips[3]!);
-    const o = (i: number) => opts(i, { prompt: ["a fox", "a city at night", "a red ball", "waves"][i]! });
+    // Long generations, as above: a call's prefill here is its prompt's text alone, and at ~4k
+    // tokens/s a short call can be done before the next one is in.
+    const o = (i: number) => opts(i, { prompt: ["a fox", "a city at night", "a red ball", "waves"][i]!, maxTokens: 200 + 10 * i });
     const together = await Promise.all([0, 1, 2, 3].map((i) => par.score(encoded, o(i))));
-    for (let i = 0; i < 4; i++) {
-      expect(together[i]!.tokens).toEqual((await solo.score(clips[3]!, o(i))).tokens);
-      expect(together[i]!.timings.sharedSteps).toBeGreaterThan(0);
-    }
+    for (let i = 0; i < 4; i++) expect(together[i]!.tokens).toEqual((await solo.score(clips[3]!, o(i))).tokens);
+    expect(together.filter((t) => t.timings.sharedSteps > 0).length).toBeGreaterThanOrEqual(2);
   });
 
   it("dispose with batched calls running rejects each with ERR_DISPOSED, and a new scorer works", async () => {
