@@ -67,7 +67,7 @@ export const systemFFmpeg = process.env.VIDEOSCORE2_SYSTEM_FFMPEG === "1";
 const ffmpegDir = systemFFmpeg ? "" : process.env.VIDEOSCORE2_FFMPEG_DIR ? resolve(process.env.VIDEOSCORE2_FFMPEG_DIR) : await buildFFmpeg();
 defines.push(`--CDVIDEOSCORE2_FFMPEG_DIR=${ffmpegDir}`);
 const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? "" };
-const toolkit = cuda ? cudaToolkit() : undefined;
+const toolkit = cuda ? await cudaToolkit() : undefined;
 if (toolkit) {
   console.log(`build: CUDA toolkit ${toolkit}`);
   defines.push(`--CDCUDAToolkit_ROOT=${toolkit}`, `--CDCMAKE_CUDA_COMPILER=${join(toolkit, "bin", "nvcc")}`);

@@ -20,6 +20,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { failureMessage, step } from "./step-log.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -70,21 +71,26 @@ export function systemToolkit() {
 /** The wheels that hold what the CUDA addon loads at run time (the rest is compile-time only). */
 const RUNTIME_WHEELS = ["nvidia-cuda-runtime", "nvidia-cublas"];
 
-function pipDownload(wheels, dir, log) {
+/**
+ * pip fetches the pinned wheels into dir and they are unpacked there: one set-up step (issue 30),
+ * its pip and unzip output in .cache/logs/<name>.log, a progress line while pip works (~500 MB).
+ */
+async function pipDownload(wheels, dir, label, name) {
   mkdirSync(dir, { recursive: true });
   const req = join(dir, "requirements.txt");
   writeFileSync(req, wheels.map(([n, v, h]) => `${n}==${v} --hash=sha256:${h}`).join("\n") + "\n");
   const python = process.env.PYTHON ?? "python3";
-  try {
-    execFileSync(python, ["-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes", "--only-binary=:all:", "-d", dir, "-r", req], {
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-  } catch (e) {
-    throw new Error(`setup-cuda: pip could not fetch ${wheels.map((w) => w[0]).join(", ")} (${e.message}). Install a CUDA 13 toolkit, or give pip access to PyPI.`);
-  }
-  rmSync(req);
-  for (const w of readdirSync(dir).filter((f) => f.endsWith(".whl"))) execFileSync(python, ["-m", "zipfile", "-e", join(dir, w), dir]);
-  log(`setup-cuda: unpacked ${wheels.length} wheel(s)`);
+  await step("setup-cuda", label, name, async (s) => {
+    try {
+      await s.run(python, ["-m", "pip", "download", "--no-deps", "--require-hashes", "--only-binary=:all:", "--progress-bar", "off", "-d", dir, "-r", req], { phase: "pip download" });
+    } catch (e) {
+      throw new Error(`pip could not fetch ${wheels.map((w) => w[0]).join(", ")} (${e.message}). Install a CUDA 13 toolkit, or give pip access to PyPI`);
+    }
+    rmSync(req);
+    const whls = readdirSync(dir).filter((f) => f.endsWith(".whl"));
+    for (const [i, w] of whls.entries()) await s.run(python, ["-m", "zipfile", "-e", join(dir, w), dir], { phase: `unpacking ${i + 1}/${whls.length}` });
+    s.summary = `${label}: ${whls.length} wheel(s) unpacked`;
+  });
   return join(dir, "nvidia", "cu13");
 }
 
@@ -92,10 +98,10 @@ function pipDownload(wheels, dir, log) {
  * Copies libcudart, libcublas and libcublasLt (CUDA ${CUDA_VERSION}, from the pinned wheels) into
  * dir, beside a CUDA addon whose $ORIGIN rpath finds them there.
  */
-export function installRuntime(dir, log = (m) => console.error(m)) {
+export async function installRuntime(dir, log = (m) => console.error(m)) {
   const tmp = mkdtempSync(join(tmpdir(), "vs2-cuda-runtime-"));
-  log(`setup-cuda: fetching the CUDA runtime and cuBLAS (${RUNTIME_WHEELS.length} wheels, ~425 MB) from PyPI`);
-  const cu13 = pipDownload(WHEELS.filter(([n]) => RUNTIME_WHEELS.includes(n)), tmp, log);
+  const label = `the CUDA ${CUDA_VERSION} runtime and cuBLAS from PyPI (${RUNTIME_WHEELS.length} wheels, ~425 MB)`;
+  const cu13 = await pipDownload(WHEELS.filter(([n]) => RUNTIME_WHEELS.includes(n)), tmp, label, "cuda-runtime");
   mkdirSync(dir, { recursive: true });
   for (const name of CUDA_RUNTIME_LIBS) {
     const file = readdirSync(join(cu13, "lib")).find((f) => f.startsWith(`lib${name}.so.`));
@@ -111,12 +117,11 @@ function stamp() {
 }
 
 /** Unpacks the pinned wheels into .cache/cuda-toolkit/ (once) and returns the toolkit root. */
-export function pypiToolkit(log = (m) => console.error(m)) {
+export async function pypiToolkit() {
   if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp() && complete(pypiRoot)) return pypiRoot;
   rmSync(cacheDir, { recursive: true, force: true });
-  log(`setup-cuda: no CUDA toolkit here; fetching CUDA ${CUDA_VERSION} from PyPI (${WHEELS.length} wheels, ~530 MB)`);
   const wheels = join(cacheDir, "wheels");
-  pipDownload(WHEELS, wheels, log);
+  await pipDownload(WHEELS, wheels, `no CUDA toolkit here: CUDA ${CUDA_VERSION} from PyPI (${WHEELS.length} wheels, ~530 MB)`, "cuda-toolkit");
   for (const f of readdirSync(wheels)) if (f.endsWith(".whl")) rmSync(join(wheels, f));
   renameSync(join(wheels, "nvidia"), join(cacheDir, "nvidia"));
   rmSync(wheels, { recursive: true, force: true });
@@ -156,17 +161,17 @@ export function existingToolkit() {
 }
 
 /** The toolkit to build with: the system's if complete, else the PyPI one (fetched once). */
-export function cudaToolkit(log) {
-  return systemToolkit() ?? pypiToolkit(log);
+export async function cudaToolkit() {
+  return systemToolkit() ?? (await pypiToolkit());
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     const i = process.argv.indexOf("--runtime");
-    if (i >= 0) installRuntime(process.argv[i + 1] ?? join(root, "prebuilds", `${process.platform}-${process.arch}-cuda`));
-    else console.log(cudaToolkit());
+    if (i >= 0) await installRuntime(process.argv[i + 1] ?? join(root, "prebuilds", `${process.platform}-${process.arch}-cuda`));
+    else console.log(await cudaToolkit());
   } catch (e) {
-    console.error(e.message);
+    console.error(failureMessage(e));
     process.exit(1);
   }
 }

@@ -245,3 +245,44 @@ describe("a broken set-up step, for real", () => {
     expect(verbose.stdout).toContain("Get:1 ");
   });
 });
+
+describe("setup-cuda's wheels from PyPI", () => {
+  // A python3 whose `-m pip download` talks like pip and writes one wheel (a real zip, made by the
+  // real python3) holding the runtime's three libraries; `-m zipfile` is the real one.
+  function fakePython(dir: string, pipFails: boolean): string {
+    const py = join(dir, "python3");
+    const pip = pipFails
+      ? `echo "Collecting nvidia-cuda-runtime==13.0.88"; echo "ERROR: No matching distribution found for nvidia-cuda-runtime==13.0.88" >&2; exit 1`
+      : `while [ $# -gt 0 ]; do [ "$1" = -d ] && d=$2; shift; done
+  for i in $(seq 1 50); do echo "Collecting nvidia-cuda-runtime (chunk $i)"; done
+  src=$(mktemp -d); mkdir -p "$src/nvidia/cu13/lib"
+  for l in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do echo "$l" > "$src/nvidia/cu13/lib/$l"; done
+  (cd "$src" && python3 -m zipfile -c "$d/nvidia_cuda_runtime-13.0.88-py3-none-manylinux_2_17_x86_64.whl" nvidia) && echo "Saved $d"; exit $?`;
+    writeFileSync(py, `#!/bin/bash\nif [ "$1 $2" = "-m pip" ]; then\n  ${pip}\nfi\nexec python3 "$@"\n`, { mode: 0o755 });
+    return py;
+  }
+
+  it("fetch and unpack as one quiet step: one line, pip's output in its log", () => {
+    const dir = join(work, "cuda-ok");
+    mkdirSync(dir, { recursive: true });
+    const libs = join(dir, "libs");
+    const r = spawnSync(process.execPath, [join(root, "scripts", "setup-cuda.mjs"), "--runtime", libs], { encoding: "utf8", env: { ...process.env, PYTHON: fakePython(dir, false), VIDEOSCORE2_VERBOSE: "" } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^setup-cuda: the CUDA [\d.]+ runtime and cuBLAS from PyPI \(2 wheels, ~425 MB\): 1 wheel\(s\) unpacked \(\d+\.\d s\)\n/);
+    expect(r.stderr).not.toContain("Collecting");
+    for (const l of ["libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13"]) expect(readFileSync(join(libs, l), "utf8")).toBe(`${l}\n`);
+    expect(readFileSync(join(root, ".cache", "logs", "cuda-runtime.log"), "utf8")).toContain("Collecting nvidia-cuda-runtime (chunk 50)");
+  });
+
+  it("a pip that cannot fetch them names the log, shows pip's words and says what to do", () => {
+    const dir = join(work, "cuda-fail");
+    mkdirSync(dir, { recursive: true });
+    const r = spawnSync(process.execPath, [join(root, "scripts", "setup-cuda.mjs"), "--runtime", join(dir, "libs")], { encoding: "utf8", env: { ...process.env, PYTHON: fakePython(dir, true), VIDEOSCORE2_VERBOSE: "" } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("pip could not fetch nvidia-cuda-runtime, nvidia-cublas");
+    expect(r.stderr).toContain("Install a CUDA 13 toolkit, or give pip access to PyPI");
+    expect(r.stderr).toContain(`full log: ${join(root, ".cache", "logs", "cuda-runtime.log")}`);
+    expect(r.stderr).toContain("| ERROR: No matching distribution found for nvidia-cuda-runtime==13.0.88");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
