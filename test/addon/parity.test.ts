@@ -267,12 +267,16 @@ describe("stage 3: model outputs at the first and the three forced score positio
   });
 });
 
-// The same goldens and tolerances with the whole tiny model, text and vision, on Mesa's software
-// Vulkan device (issue 27): the GPU path of every stage-3 number. Two of the small clips, since a
-// llvmpipe prefill is slow; skipped where build/vulkan or llvmpipe is absent (vulkan.test.ts says why).
+// The same goldens with the whole tiny model, text and vision, on Mesa's software Vulkan device
+// (issue 27): the GPU path of every stage-3 number. Two of the small clips, since a llvmpipe prefill
+// is slow; skipped where build/vulkan or llvmpipe is absent (vulkan.test.ts says why). One tolerance
+// is wider: ggml-vulkan's f16 paths (on by default where the device has f16, as llvmpipe and real
+// GPUs do) move raw p(1..5) by up to 0.13 % relative on three-frames (0.002 % with
+// GGML_VK_DISABLE_F16=1, like the CPU), so 0.5 % here; every other check is the CPU's.
+const RAW_P_REL_TOL_VULKAN = 5e-3;
 const vulkanModule = join(fileURLToPath(new URL("../../build/vulkan/", import.meta.url)), "libggml-vulkan.so");
 const llvmpipe = existsSync(vulkanModule) && versions("cpu").gpuDevices.some((d) => d.backend === "vulkan" && d.type === "software");
-describe.skipIf(!llvmpipe)("stage 3 on Vulkan (llvmpipe), with the same tolerances", () => {
+describe.skipIf(!llvmpipe)("stage 3 on Vulkan (llvmpipe), raw p within 0.5 %, the rest as on the CPU", () => {
   let model: NativeModel;
   beforeAll(async () => {
     const loaded = loadAddon("vulkan");
@@ -288,7 +292,7 @@ describe.skipIf(!llvmpipe)("stage 3 on Vulkan (llvmpipe), with the same toleranc
 
   for (const name of ["three-frames", "min4-upscale"]) {
     it(`${name} / inference`, async () => {
-      const r = await modelStage(model, spec.clips.find((c) => c.name === name)!, "inference");
+      const r = await modelStage(model, spec.clips.find((c) => c.name === name)!, "inference", RAW_P_REL_TOL_VULKAN);
       console.log(`vulkan ${name}/inference: first token ${r.first} (reference ${r.argmax}), top-5 ${r.top5}, raw p(1..5) max rel. diff ${same3(r.worstSame)}`);
     }, 180_000);
   }
@@ -326,7 +330,7 @@ describe("report", () => {
  * Stage 3 for one clip and template on a loaded model: the greedy first token and its top-5 logits,
  * then p("1".."5") at the first and the three forced score positions, each against the goldens.
  */
-async function modelStage(model: NativeModel, c: ClipSpec, t: "inference" | "benchmark") {
+async function modelStage(model: NativeModel, c: ClipSpec, t: "inference" | "benchmark", sameFramesTol = RAW_P_REL_TOL_SAME_FRAMES) {
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   const g = goldens.get(c.name)!.templates[t]!.model!;
   const v = sampled.get(c.name)!;
@@ -359,7 +363,7 @@ async function modelStage(model: NativeModel, c: ClipSpec, t: "inference" | "ben
     // but where decord read wrong frames.
     const e = maxRel(d.rawProbs, gs.raw_probs);
     worstSame = Math.max(worstSame, e);
-    const tol = readerErrors(goldens.get(c.name)!).size ? RAW_P_REL_TOL_REF_FRAMES : RAW_P_REL_TOL_SAME_FRAMES;
+    const tol = readerErrors(goldens.get(c.name)!).size ? RAW_P_REL_TOL_REF_FRAMES : sameFramesTol;
     expect(e, `${g.positions[k]} raw p vs reference`).toBeLessThanOrEqual(tol);
     // The reference on the frames of our earlier swscale resize, recorded in the goldens.
     const earlier = g.raw_probs_on_our_frames?.[k];
