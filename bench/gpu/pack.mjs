@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Packs what the GPU machine lacks (it has no network, and a call takes the work tree plus at most
-// 64 MiB, carried files included) into two files under .cache/device/ (git-ignored), which
+// 64 MiB, carried files included) into files under .cache/device/ (git-ignored), which
 // `bash bench/gpu/run.sh unpack` puts back into place:
 //
 //   tools.tar.xz   what the build and every bench step need:
@@ -14,6 +14,9 @@
 //   clips.tar.xz   the clips the test suite makes with the ffmpeg CLI (libx264, libvpx, aac), taken
 //                  from a fixture folder where the suite has run (`npm test` makes them); only the
 //                  `test` step needs it
+//   vulkan.tar.xz  build/vulkan/libggml-vulkan.so as built here (`node scripts/build.mjs --vulkan`; it
+//                  needs glslc and the Vulkan headers, which the device may lack), for run.sh's vulkan
+//                  step; made only where that module exists, and carried in a call of its own
 //
 //   node bench/gpu/pack.mjs [--fixtures test/.fixtures] [--ffmpeg PREFIX] [--node PATH|none] [--dir .cache/device]
 //
@@ -244,6 +247,14 @@ sizes.push(bundle("clips", (s) => {
   const c = packSuiteClips(s, fixtures);
   return { "test/.fixtures": `${c.files} clips (${c.distinct} distinct), ${mb(du(join(s, "test")))}` };
 }));
+const vulkanModule = join(root, "build", "vulkan", "libggml-vulkan.so");
+if (existsSync(vulkanModule))
+  sizes.push(bundle("vulkan", (s) => {
+    mkdirSync(join(s, "build", "vulkan"), { recursive: true });
+    cpSync(vulkanModule, join(s, "build", "vulkan", "libggml-vulkan.so"));
+    return { "build/vulkan/libggml-vulkan.so": mb(du(vulkanModule)) };
+  }));
+else console.log(`pack: no ${relative(root, vulkanModule)} (node scripts/build.mjs --vulkan): no vulkan bundle, run.sh's build-vulkan step then needs glslc on the device`);
 const over = sizes.filter((n) => n > LIMIT);
 if (over.length) {
   console.error(`pack: a bundle is over ${LIMIT / 1048576} MiB: with the ~2 MB work tree it would not fit the device runner's 64 MiB a call`);

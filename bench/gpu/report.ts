@@ -25,7 +25,7 @@ interface OursRun {
 }
 interface Vram { baselineMiB: number; peakMiB: number; deltaMiB: number }
 interface Ours {
-  label: string; quant: string; cuda: boolean; gpuLayers: number; llamaCommit: string; runs: (OursRun & { stopReason: string })[];
+  label: string; quant: string; cuda: boolean; device?: string; gpuLayers: number; llamaCommit: string; runs: (OursRun & { stopReason: string })[];
   median: OursRun; vram: Vram | null; model: { sizeBytes: number; nParams: number }; settings: { maxTokens: number; runs: number; clip: string; constrain: boolean };
   prepMs: { write: number; quantize: number; load: number };
 }
@@ -86,6 +86,8 @@ if (existsSync(testFile)) lines.push("## Test suite on the GPU build", "", "`VID
 
 // Scoring
 const ours = ["Q4_K_M", "Q8_0"].map((q) => load<Ours>(`score-${a.label}-${q}.json`)).filter((x): x is Ours => x !== null);
+// The Vulkan variant on the same machine (run.sh steps build-vulkan, vulkan): rows of its own.
+const oursVulkan = ["Q4_K_M", "Q8_0"].map((q) => load<Ours>(`score-${a.label}-${q}-vulkan.json`)).filter((x): x is Ours => x !== null);
 const ref = load<Ref>(`reference-${a.label}-${a.device}.json`);
 const clip = ours[0]?.settings.clip ?? (ref as { input?: { clip?: string } } | null)?.input?.clip ?? "fps-720p";
 lines.push(`## Scoring ${clip === "fps-720p" ? "the 5 s 720p clip" : `\`${clip}\``} with ${tiny ? "a tiny" : "a 7B-shaped"} random-weight model`, "");
@@ -103,15 +105,15 @@ if (ours[0] || ref) {
   );
 }
 lines.push("### Ours (llama.cpp, every layer offloaded)", "");
-if (ours.length) {
+if (ours.length || oursVulkan.length) {
   lines.push(
     ...table(
       ["quant", "build", "text model", "vision encode ms", "prefill ms", "prefill tok/s", "encode + prefill ms", "decode tok/s", "generated", "model ms (encode+prefill+decode)", "total ms (with frame sampling)", "VRAM peak (nvidia-smi)"],
-      ours.map((o) => [o.quant, o.cuda ? `CUDA, gpuLayers ${o.gpuLayers}` : "CPU", size(o.model.sizeBytes), f0(o.median.encodeMs), f0(o.median.prefillMs), f0(o.median.prefillTokPerS), f0(o.median.encodeMs + o.median.prefillMs), f1(o.median.decodeTokPerS), `${o.median.generatedTokens} (${o.runs.map((r) => r.stopReason).join(", ")})`, f0(o.median.modelMs), f0(o.median.totalMs), mib(o.vram)]),
+      [...ours, ...oursVulkan].map((o) => [o.quant, `${o.device ?? (o.cuda ? "CUDA" : "CPU")}, gpuLayers ${o.gpuLayers}`, size(o.model.sizeBytes), f0(o.median.encodeMs), f0(o.median.prefillMs), f0(o.median.prefillTokPerS), f0(o.median.encodeMs + o.median.prefillMs), f1(o.median.decodeTokPerS), `${o.median.generatedTokens} (${o.runs.map((r) => r.stopReason).join(", ")})`, f0(o.median.modelMs), f0(o.median.totalMs), mib(o.vram)]),
     ),
     "",
-    `Median of ${ours[0]!.settings.runs} runs after a warm-up; one scorer, default context 16384 and batch 2048, flash attention on. Model preparation: ` +
-      ours.map((o) => `${o.quant} quantize ${f0(o.prepMs.quantize / 1000)} s, load ${f1(o.prepMs.load / 1000)} s`).join("; ") + ".",
+    `Median of ${(ours[0] ?? oursVulkan[0])!.settings.runs} runs after a warm-up; one scorer, default context 16384 and batch 2048, flash attention on. Model preparation: ` +
+      [...ours, ...oursVulkan].map((o) => `${o.quant}${o.device?.startsWith("Vulkan") ? " (Vulkan)" : ""} quantize ${f0(o.prepMs.quantize / 1000)} s, load ${f1(o.prepMs.load / 1000)} s`).join("; ") + ".",
     "",
   );
 } else lines.push("(step `score` did not run)", "");

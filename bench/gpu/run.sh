@@ -10,8 +10,10 @@
 #                                          build-cuda is skipped, the suite runs on the CPU build, the
 #                                          report goes to <work>/RESULTS.md)
 #
-# Steps: unpack, info, build (= build-cpu build-cuda), test, model, score, reference, fidelity, report;
-# and samples (issue 16's benchmark; not in the default list: bash bench/gpu/run.sh build-cuda samples).
+# Steps: unpack, info, build (= build-cpu build-cuda build-vulkan), test, model, score, vulkan, reference,
+# fidelity, report; and samples (issue 16's benchmark; not in the default list: bash bench/gpu/run.sh
+# build-cuda samples). vulkan scores the same model with ggml's Vulkan backend beside CUDA (issue 27);
+# with --tiny it runs on Mesa's software device (llvmpipe), which checks the step, not the speed.
 # Each command runs under `timeout $STEP_TIMEOUT` (600 s); a step that fails or times out is recorded
 # and the next one runs. Results: <work>/results/*.json, logs: <work>/logs/<step>.log, the page:
 # bench/gpu/RESULTS.md. Where $OUT is set (the device runner's output folder) results, logs and the
@@ -25,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TINY=0
 if [ "${1:-}" = "--tiny" ]; then TINY=1; shift; fi
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(unpack info build test model score reference fidelity report)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(unpack info build test model score vulkan reference fidelity report)
 
 PY=${PYTHON:-python3}
 WORK=${WORK:-bench/.out/gpu}
@@ -83,7 +85,7 @@ copy_out() {
 # place when it is missing; what is there already (a node_modules, a deps/llama.cpp, a clip) is kept.
 step_unpack() {
   local b x u found=0
-  for b in .cache/device/tools.tar.xz .cache/device/clips.tar.xz; do
+  for b in .cache/device/tools.tar.xz .cache/device/clips.tar.xz .cache/device/vulkan.tar.xz; do
     [ -f "$b" ] || continue
     found=1
     x=.cache/device/unpacked
@@ -93,7 +95,7 @@ step_unpack() {
     else
       "$PY" -c 'import sys, tarfile; t = tarfile.open(sys.argv[1]); t.extractall(sys.argv[2], **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))' "$b" "$x" || return 1
     fi
-    for u in .cache/device/node deps/llama.cpp node_modules "$x"/.cache/ffmpeg/*; do
+    for u in .cache/device/node deps/llama.cpp node_modules build/vulkan "$x"/.cache/ffmpeg/*; do
       u=${u#"$x"/}
       [ -e "$x/$u" ] || continue
       if [ -e "$u" ] || [ -L "$u" ]; then echo "unpack: $u is there already: kept"; continue; fi
@@ -160,6 +162,26 @@ step_build_cuda() {
   t "${TSX[@]}" bench/gpu/check-cuda.ts > "$RES/versions-cuda.json"
   local rc=$?
   cat "$RES/versions-cuda.json"
+  return $rc
+}
+
+step_build_vulkan() {
+  # The module pack.mjs carried (built where glslc and the headers are; the device has no network
+  # for the headers) is kept; else it is built here, which needs glslc.
+  if [ -f build/vulkan/libggml-vulkan.so ]; then echo "build/vulkan/libggml-vulkan.so is there (carried or built before): kept"; return 0; fi
+  command -v glslc >/dev/null || { echo "no build/vulkan/libggml-vulkan.so and no glslc to build it: carry the vulkan bundle (node bench/gpu/pack.mjs)"; return 1; }
+  t node scripts/build.mjs --vulkan
+}
+
+step_vulkan() {
+  local q rc=0 clip=() dev=()
+  [ -f build/vulkan/libggml-vulkan.so ] || { echo "no build/vulkan/libggml-vulkan.so: run the build-vulkan step first"; return 1; }
+  # ggml-vulkan needs the loader and a driver's ICD; say which is missing rather than a bare load error.
+  ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || echo "note: ldconfig lists no libvulkan.so.1 (the Vulkan loader)"
+  [ $TINY = 1 ] && { clip=(--clip "$INPUT_CLIP"); dev=(--gpu-device llvmpipe); }
+  for q in $QUANTS; do
+    t "${TSX[@]}" bench/gpu/score-7b.ts "${SCORE_ARGS[@]}" "${clip[@]}" --gpu vulkan "${dev[@]}" --quant "$q" --work "$WORK" || rc=$?
+  done
   return $rc
 }
 
@@ -230,7 +252,9 @@ for s in "${STEPS[@]}"; do
   case $s in
     unpack) run_step unpack step_unpack; use_carried ;; # the step ran in a pipeline's subshell
     info) run_step info step_info ;;
-    build) run_step build-cpu step_build_cpu; run_step build-cuda step_build_cuda ;;
+    build) run_step build-cpu step_build_cpu; run_step build-cuda step_build_cuda; run_step build-vulkan step_build_vulkan ;;
+    build-vulkan) run_step build-vulkan step_build_vulkan ;;
+    vulkan) run_step vulkan step_vulkan ;;
     build-cpu) run_step build-cpu step_build_cpu ;;
     build-cuda) run_step build-cuda step_build_cuda ;;
     test) run_step test step_test ;;
@@ -240,7 +264,7 @@ for s in "${STEPS[@]}"; do
     reference) run_step reference step_reference ;;
     fidelity) run_step fidelity step_fidelity ;;
     report) run_step report step_report ;;
-    *) echo "unknown step '$s' (unpack info build build-cpu build-cuda test model score samples reference fidelity report)"; exit 2 ;;
+    *) echo "unknown step '$s' (unpack info build build-cpu build-cuda build-vulkan test model score vulkan samples reference fidelity report)"; exit 2 ;;
   esac
 done
 # Steps already ran into the report above when 'report' was listed; refresh it when it was not.

@@ -4,6 +4,7 @@
  * on the GPU; reports vision encode, prefill and decode speed, the total, and the VRAM peak.
  *
  *   npx tsx bench/gpu/score-7b.ts [--quant Q4_K_M|Q8_0|F16] [--gpu-layers=-1] [--max-tokens 1024] [--runs 3]
+ *                                 [--gpu auto|cuda|vulkan|cpu] [--gpu-device name|index]
  *                                 [--work bench/.out/gpu] [--out file.json] [--only model] [--dry-run]
  *   validation without a GPU:  --tiny (TINY shapes)  or  --text-layers 1 --vision-layers 1 (7B widths, few blocks)
  *
@@ -16,6 +17,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { quantize, QUANT_TYPES, VideoScorer, versions, type QuantType, type ScoreResult } from "../../src/index.js";
+import { GPU_PREFERENCES, type GpuPreference } from "../../src/addon/loader.js";
 import { encodeF16 } from "../../src/gguf/encode.js";
 import { readGGUF } from "../../src/gguf/reader.js";
 import { buildQwenVocab } from "../../src/gguf/tokenizer.js";
@@ -42,6 +44,8 @@ const { values: a } = parseArgs({
     "text-layers": { type: "string" },
     "vision-layers": { type: "string" },
     "gpu-layers": { type: "string" },
+    gpu: { type: "string" },
+    "gpu-device": { type: "string" },
     "max-tokens": { type: "string" },
     runs: { type: "string" },
     clip: { type: "string", default: "fps-720p" },
@@ -279,10 +283,15 @@ await vram.ready();
 const clip = await ensureClip(a.clip, a.work);
 const v = versions();
 const loadT0 = performance.now();
+const gpu = a.gpu as GpuPreference | undefined;
+if (gpu !== undefined && !GPU_PREFERENCES.includes(gpu)) throw new Error(`--gpu: one of ${GPU_PREFERENCES.join(", ")}`);
+const gpuDevice = a["gpu-device"] === undefined ? undefined : /^\d+$/.test(a["gpu-device"]) ? Number(a["gpu-device"]) : a["gpu-device"];
 const scorer = await VideoScorer.load({
   model: files.model,
   mmproj: files.mmproj,
   gpuLayers,
+  ...(gpu ? { gpu } : {}),
+  ...(gpuDevice === undefined ? {} : { gpuDevice }),
   contextSize: intArg("context-size", a["context-size"], 16384),
   ...(a["batch-size"] ? { batchSize: intArg("batch-size", a["batch-size"], 2048) } : {}),
 });
@@ -313,6 +322,8 @@ const result = {
   label,
   quant,
   cuda: v.cuda,
+  /** ggml's name of where the text model ran: "CUDA0", "Vulkan0", "CPU". */
+  device: info.device,
   binary: v.binary,
   llamaCommit: v.llamaCommit,
   loaderNotes: v.loaderNotes,
@@ -324,10 +335,12 @@ const result = {
   median: med,
   vram: mem,
 };
-const out = a.out ?? join(a.work, "results", `score-${label}-${quant}.json`);
+// A Vulkan run beside the CUDA one: its own file, so both go into the report.
+const backendTag = info.device.startsWith("Vulkan") ? "-vulkan" : "";
+const out = a.out ?? join(a.work, "results", `score-${label}-${quant}${backendTag}.json`);
 writeJson(out, result);
 console.log(
-  `${label} ${quant} (${v.cuda ? `CUDA, gpuLayers ${gpuLayers}` : "CPU build"}): median encode ${med.encodeMs!.toFixed(0)} ms, prefill ${med.prefillTokPerS!.toFixed(0)} tok/s, ` +
+  `${label} ${quant} (${info.device}, gpuLayers ${gpuLayers}): median encode ${med.encodeMs!.toFixed(0)} ms, prefill ${med.prefillTokPerS!.toFixed(0)} tok/s, ` +
     `decode ${med.decodeTokPerS!.toFixed(1)} tok/s, total ${med.totalMs!.toFixed(0)} ms (${med.generatedTokens} tokens), ` +
     `VRAM peak ${mem ? `${mem.peakMiB} MiB (+${mem.deltaMiB})` : "n/a"} -> ${out}`,
 );
