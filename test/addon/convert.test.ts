@@ -4,7 +4,7 @@
 // hyper-parameters (keys, tensor names, shapes, types), hold the checkpoint's values bit for bit,
 // load in llama.cpp, and score exactly like the same weights written directly.
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runConvert, sha256File } from "../../src/cli/convert.js";
@@ -21,7 +21,7 @@ import type { GGUFFile } from "../../src/gguf/reader.js";
 import { writeQwen25VLModels } from "../../src/gguf/tiny-model.js";
 import type { ModelFileType } from "../../src/gguf/tiny-model.js";
 import { GGML_TYPE } from "../../src/gguf/types.js";
-import { writeHfCheckpoint, writeReferenceModels } from "../fixtures/hf-checkpoint.js";
+import { checkpointVariant, editConfig, writeHfCheckpoint, writeReferenceModels } from "../fixtures/hf-checkpoint.js";
 import type { HfCheckpointOptions } from "../fixtures/hf-checkpoint.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
 
@@ -332,19 +332,7 @@ describe("convert: llama.cpp loads the result", () => {
 });
 
 describe("convert: refusals and errors", () => {
-  async function variantDir(name: string, edit: (dir: string) => void): Promise<string> {
-    const dir = join(DIR, name);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    for (const f of readdirSync(HF)) copyFileSync(join(HF, f), join(dir, f));
-    edit(dir);
-    return dir;
-  }
-  const editConfig = (dir: string, f: (c: Record<string, unknown>) => void) => {
-    const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
-    f(c);
-    writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-  };
+  const variantDir = async (name: string, edit: (dir: string) => void): Promise<string> => checkpointVariant(HF, join(DIR, name), edit);
 
   it("a non-Qwen2.5-VL config is refused with ERR_MODEL_MISMATCH naming what it found", async () => {
     const llama = await variantDir("bad-llama", (d) =>

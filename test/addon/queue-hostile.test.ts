@@ -2,10 +2,8 @@
 // job any options. A real redis-server and BullMQ; the forger is a bare BullMQ Worker on the queue
 // (what such a writer would run), which scores the good clip with a real VideoScorer and forges the
 // others. The producer is the CLI or the library; the worker under test is createScoringWorker.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Queue, Worker, type Job } from "bullmq";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,10 +13,10 @@ import type { ScoreJobData } from "../../src/queue/job.js";
 import { VideoScorer } from "../../src/scorer/scorer.js";
 import type { ScoreResult } from "../../src/scorer/result.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
+import { startCli } from "../fixtures/cli.js";
 import { startRedis, type TestRedis } from "../fixtures/redis.js";
 import { ffmpeg } from "../fixtures/videos.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const dir = join(FIXTURE_DIR, "queue-hostile");
 const LOAD = { threads: 1, contextSize: 4096 };
 const X = `<img src=x onerror="document.title='pwned'">`;
@@ -48,18 +46,7 @@ function forger(queue: string, forge: (job: Job<ScoreJobData>) => Promise<unknow
   return w;
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, VIDEOSCORE2_MODEL: "", VIDEOSCORE2_MMPROJ: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
+const cli = (args: string[]) => startCli(args).done;
 
 beforeAll(async () => {
   redis = await startRedis();

@@ -14,6 +14,7 @@ import type { QueueScoreOptions } from "../../src/queue/job.js";
 import type { ScoreResult } from "../../src/scorer/result.js";
 import { VideoScorer } from "../../src/scorer/scorer.js";
 import { FIXTURE_DIR, tinyModels } from "../fixtures/models.js";
+import { startCli } from "../fixtures/cli.js";
 import { startRedis, type TestRedis } from "../fixtures/redis.js";
 import { ffmpeg } from "../fixtures/videos.js";
 
@@ -109,24 +110,6 @@ async function cleanQueue(queue = QUEUE): Promise<void> {
   await q.close();
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function startCli(args: string[]): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, VIDEOSCORE2_MODEL: "", VIDEOSCORE2_MMPROJ: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  return { child, done: new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr }))) };
-}
 const cli = (args: string[]) => startCli(args).done;
 /** The flags that give OPTIONS on the command line. */
 const SCORE_FLAGS = ["--seed", "3", "--max-tokens", "500", "--constrain", "--max-thinking-tokens", "400"];

@@ -3,13 +3,13 @@
 // that overlap or leave gaps. Each must come back as a typed one-line error, never a hang, a
 // runaway allocation or a stack.
 import { execFileSync } from "node:child_process";
-import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convertQwen25VL } from "../../src/gguf/convert/qwen25vl.js";
 import { startCli } from "../fixtures/cli.js";
-import { writeHfCheckpoint } from "../fixtures/hf-checkpoint.js";
+import { checkpointVariant, editConfig, writeHfCheckpoint } from "../fixtures/hf-checkpoint.js";
 
 const DIR = join(tmpdir(), `vs2-convert-hostile-${process.pid}`);
 const HF = join(DIR, "hf");
@@ -21,14 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
-function variant(name: string, edit: (dir: string) => void): string {
-  const dir = join(DIR, name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(HF)) copyFileSync(join(HF, f), join(dir, f));
-  edit(dir);
-  return dir;
-}
+const variant = (name: string, edit: (dir: string) => void): string => checkpointVariant(HF, join(DIR, name), edit);
 
 describe("convert: hostile files", () => {
   // Every file the converter reads; chat_template.jinja is optional (the fixture has none).
@@ -76,12 +69,6 @@ describe("convert: hostile files", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   }, 60_000);
 });
-
-function editConfig(dir: string, f: (c: Record<string, unknown>) => void): void {
-  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
-  f(c);
-  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-}
 
 async function refusal(dir: string): Promise<Error & { code?: string }> {
   const e = await convertQwen25VL({ input: dir, outDir: join(dir, "out") }).catch((x: unknown) => x);
